@@ -1,0 +1,105 @@
+//! `sitrep-bench`: measures the event store beside raw PostgreSQL doing the same work, in one run
+//! on one database, and prints a Markdown table for BENCHMARKS.md.
+//!
+//! Run: `cargo run --release -p sitrep-bench -- [--seconds 10] [--feed-events 1000000]`
+//! (uses `DATABASE_URL`, else the embedded test cluster).
+//!
+//! - [`workload`]: the scenarios: single appends, batches, the feed read;
+//! - [`raw`]: the baseline: the same rows through plain SQL, no store;
+//! - [`measure`]: running clients for a fixed time and counting what they did.
+
+mod measure;
+mod raw;
+mod workload;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmark sitrep's event store against raw PostgreSQL")]
+struct Args {
+    /// Seconds each write scenario runs (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Events in the log for the feed read.
+    #[arg(long, default_value_t = 1_000_000)]
+    feed_events: u64,
+    /// Client counts for single-event appends.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    clients: Vec<usize>,
+    /// Client counts for batch appends.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    batch_clients: Vec<usize>,
+    /// Only these scenarios (single, batch, feed); all when empty.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server = sitrep_testkit::server_options().await;
+    let name = format!("sitrep_bench_{}", std::process::id());
+    let mut admin = PgConnection::connect_with(&server)
+        .await
+        .context("connect to PostgreSQL")?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(40)
+        .connect_with(server.clone().database(&name))
+        .await?;
+    sitrep_domain::MIGRATOR.run(&pool).await?;
+    raw::create_tables(&pool).await?;
+
+    let version: String = sqlx::query_scalar("SELECT version()")
+        .fetch_one(&pool)
+        .await?;
+    let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&pool)
+        .await?;
+    println!(
+        "# sitrep-bench, {}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    println!("server: {version}; synchronous_commit = {sync}");
+    println!(
+        "payload: {} bytes of JSON",
+        workload::payload(0).to_string().len()
+    );
+    println!();
+    println!("| scenario | clients | sitrep | raw PostgreSQL | sitrep / raw | sitrep p50 / p99 | raw p50 / p99 |");
+    println!("|---|---|---|---|---|---|---|");
+
+    let run = |s: &str| args.only.is_empty() || args.only.iter().any(|o| o == s);
+    let duration = Duration::from_secs(args.seconds);
+    if run("single") {
+        for &clients in &args.clients {
+            workload::single_new_streams(&pool, clients, duration)
+                .await?
+                .print();
+            workload::single_existing_streams(&pool, clients, duration)
+                .await?
+                .print();
+        }
+    }
+    if run("batch") {
+        for &clients in &args.batch_clients {
+            workload::batches(&pool, clients, duration).await?.print();
+        }
+    }
+    if run("feed") {
+        workload::feed_read(&pool, args.feed_events).await?.print();
+    }
+
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}

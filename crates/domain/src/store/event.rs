@@ -1,0 +1,155 @@
+//! The shapes of events going into and coming out of the store.
+//!
+//! A [`NewEvent`] is what a command decides; the store adds the stream, the version, the recorded
+//! time, the position, the transaction id and the hash link and hands back a [`StoredEvent`].
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::feed::FeedCursor;
+
+/// Which stream an append goes to: its type (e.g. `incident`) and its id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StreamRef {
+    pub stream_type: String,
+    pub stream_id: Uuid,
+}
+
+impl StreamRef {
+    pub fn new(stream_type: impl Into<String>, stream_id: Uuid) -> Self {
+        Self {
+            stream_type: stream_type.into(),
+            stream_id,
+        }
+    }
+}
+
+/// The version of the stream a writer based its decision on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpectedVersion {
+    /// Append whatever the stream holds (no concurrency check).
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last version must be exactly this (1 or more).
+    Exact(u64),
+}
+
+impl ExpectedVersion {
+    /// The statement's parameter: -1 for any, 0 for no stream, the version otherwise.
+    pub(crate) fn as_sql(self) -> i64 {
+        match self {
+            Self::Any => -1,
+            Self::NoStream => 0,
+            Self::Exact(v) => i64::try_from(v).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::NoStream => f.write_str("no stream"),
+            Self::Exact(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// When something happened in the world: a moment or a span, with the precision the source gave
+/// (e.g. `day`, `week`, `month`). The store keeps it as given; the domain model types it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidTime {
+    pub from: DateTime<Utc>,
+    pub to: Option<DateTime<Utc>>,
+    pub precision: Option<String>,
+}
+
+/// An event a command decided, before it is stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Unique id. A retried append with the same id stores nothing new.
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: Value,
+    pub valid_time: Option<ValidTime>,
+    /// Who recorded it: a user, a client or an importer.
+    pub recorded_by: String,
+    /// Why: required by the domain for corrections, optional here.
+    pub reason: Option<String>,
+    pub causation_id: Option<Uuid>,
+    pub correlation_id: Option<Uuid>,
+    /// Free metadata: a JSON object.
+    pub metadata: Value,
+}
+
+impl NewEvent {
+    /// An event with a fresh id, schema version 1, no valid time, no reason and empty metadata.
+    pub fn new(
+        event_type: impl Into<String>,
+        payload: Value,
+        recorded_by: impl Into<String>,
+    ) -> Self {
+        Self {
+            event_id: Uuid::now_v7(),
+            event_type: event_type.into(),
+            schema_version: 1,
+            payload,
+            valid_time: None,
+            recorded_by: recorded_by.into(),
+            reason: None,
+            causation_id: None,
+            correlation_id: None,
+            metadata: Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+/// What an append stored (or, for an idempotent retry, had stored the first time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendResult {
+    pub stream: StreamRef,
+    /// The stream's version after the append.
+    pub version: u64,
+    /// Global positions of the appended events, in order.
+    pub positions: Vec<i64>,
+    pub event_ids: Vec<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+    /// True when every event was already stored and nothing was written.
+    pub replayed: bool,
+}
+
+/// An event as the store holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub position: i64,
+    /// Id of the writing transaction (the feed orders by it).
+    pub tx_id: u64,
+    pub stream: StreamRef,
+    pub stream_version: u64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: Value,
+    pub valid_time: Option<ValidTime>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub reason: Option<String>,
+    pub causation_id: Option<Uuid>,
+    pub correlation_id: Option<Uuid>,
+    pub metadata: Value,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// The feed cursor that points just past this event.
+    pub fn cursor(&self) -> FeedCursor {
+        FeedCursor::new(self.tx_id, self.position)
+    }
+}

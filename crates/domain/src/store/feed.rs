@@ -1,0 +1,229 @@
+//! The gap-free, commit-ordered feed of all events.
+//!
+//! Positions come from a sequence at insert time, so a transaction that takes position 10 may
+//! commit after one that took position 11: a reader polling `position > last` would see 11, move
+//! on, and never see 10. The feed instead orders by `(tx_id, position)` and reads only events
+//! whose transaction id is below the oldest transaction still running
+//! (`pg_snapshot_xmin(pg_current_snapshot())`). Every such transaction has ended, and every
+//! transaction still to commit has a larger id, so what a reader has seen is final and its order
+//! is never revised. No global lock and no time-out are involved.
+//!
+//! Readers are woken by `NOTIFY sitrep_feed`, sent after the commit by [`EventStore::run_notifier`]
+//! (never inside the appending transaction, where NOTIFY would serialise all commits), and poll as
+//! a fallback.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sqlx::postgres::PgListener;
+
+use super::error::StoreError;
+use super::event::StoredEvent;
+use super::row::{EventRow, EVENT_COLUMNS};
+use super::EventStore;
+
+/// How soon a follower looks again when committed events are held back by an open transaction.
+const HELD_BACK_RECHECK: Duration = Duration::from_millis(20);
+
+/// The channel the notifier sends on and followers listen to.
+pub const FEED_CHANNEL: &str = "sitrep_feed";
+
+/// A reader's place in the feed: just past the event with this transaction id and position.
+/// Clients see it only as an opaque string ([`fmt::Display`] / [`FromStr`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct FeedCursor {
+    tx_id: u64,
+    position: i64,
+}
+
+impl FeedCursor {
+    /// Before the first event.
+    pub const START: FeedCursor = FeedCursor {
+        tx_id: 0,
+        position: 0,
+    };
+
+    pub(crate) fn new(tx_id: u64, position: i64) -> Self {
+        Self { tx_id, position }
+    }
+
+    pub(crate) fn tx_id(&self) -> u64 {
+        self.tx_id
+    }
+
+    pub(crate) fn position(&self) -> i64 {
+        self.position
+    }
+}
+
+const CURSOR_TAG: &str = "feed1";
+
+impl fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = format!("{CURSOR_TAG}:{}:{}", self.tx_id, self.position);
+        f.write_str(&URL_SAFE_NO_PAD.encode(plain))
+    }
+}
+
+impl FromStr for FeedCursor {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || StoreError::InvalidCursor(s.chars().take(64).collect());
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| invalid())?;
+        let plain = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let mut parts = plain.split(':');
+        let (Some(CURSOR_TAG), Some(tx), Some(pos), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let tx_id = tx.parse().map_err(|_| invalid())?;
+        let position: i64 = pos.parse().map_err(|_| invalid())?;
+        if position < 0 {
+            return Err(invalid());
+        }
+        Ok(Self { tx_id, position })
+    }
+}
+
+/// One page of the feed and the cursor to continue from.
+#[derive(Clone, Debug)]
+pub struct FeedPage {
+    pub events: Vec<StoredEvent>,
+    /// Past the last event of the page (the `after` cursor when the page is empty).
+    pub next: FeedCursor,
+    /// The page is empty, yet committed events wait beyond it: an older transaction (possibly
+    /// in another database of the cluster) held them back, or they committed just now. Read
+    /// again soon rather than waiting for a NOTIFY.
+    pub held_back: bool,
+}
+
+impl EventStore {
+    /// Up to `limit` events after `after`, in commit order, none of which can ever be preceded by
+    /// an event not yet visible.
+    pub async fn read_feed(&self, after: FeedCursor, limit: u32) -> Result<FeedPage, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+              WHERE (tx_id, position) > ($1::text::xid8, $2) \
+                AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+              ORDER BY tx_id, position \
+              LIMIT $3"
+        ))
+        .bind(after.tx_id.to_string())
+        .bind(after.position)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
+        let next = events.last().map_or(after, StoredEvent::cursor);
+        let held_back = events.is_empty() && self.held_back(after).await?;
+        Ok(FeedPage {
+            events,
+            next,
+            held_back,
+        })
+    }
+
+    /// Whether committed events wait after `after`, asked after a read found none: they were
+    /// held back by an older open transaction, or committed since. Either way: read again soon.
+    /// (Asking "held back *now*" in a second statement would race with the horizon moving.)
+    async fn held_back(&self, after: FeedCursor) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::text::xid8, $2))",
+        )
+        .bind(after.tx_id.to_string())
+        .bind(after.position)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Sends `NOTIFY sitrep_feed` after appends, at most once per `coalesce` interval, outside the
+    /// appending transactions. Runs until the future is dropped; spawn it once per process.
+    pub async fn run_notifier(self, coalesce: Duration) {
+        loop {
+            self.appended.notified().await;
+            tokio::time::sleep(coalesce).await;
+            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(FEED_CHANNEL)
+                .execute(&self.pool)
+                .await
+            {
+                // Readers poll as well; a lost wake-up only delays them.
+                tracing::warn!(%error, "could not notify feed readers");
+            }
+        }
+    }
+
+    /// A follower of the feed from `after`.
+    pub fn follow(&self, after: FeedCursor, poll_interval: Duration) -> FeedFollower {
+        FeedFollower {
+            store: self.clone(),
+            cursor: after,
+            poll_interval,
+            listener: None,
+            page_size: 1000,
+        }
+    }
+}
+
+/// Follows the feed: catches up page by page, then waits for a NOTIFY or the poll interval.
+pub struct FeedFollower {
+    store: EventStore,
+    cursor: FeedCursor,
+    poll_interval: Duration,
+    listener: Option<PgListener>,
+    page_size: u32,
+}
+
+impl FeedFollower {
+    /// Where the follower stands: past everything it has returned.
+    pub fn cursor(&self) -> FeedCursor {
+        self.cursor
+    }
+
+    /// The next non-empty page of events, waiting for one if the follower has caught up.
+    pub async fn next_page(&mut self) -> Result<Vec<StoredEvent>, StoreError> {
+        loop {
+            // Listen before reading, so that a NOTIFY sent between the read and the wait is
+            // buffered rather than lost.
+            if self.listener.is_none() {
+                self.listener = self.listen().await;
+            }
+            let page = self.store.read_feed(self.cursor, self.page_size).await?;
+            self.cursor = page.next;
+            if !page.events.is_empty() {
+                return Ok(page.events);
+            }
+            if page.held_back {
+                // The NOTIFY for these events has come and gone; the open transaction ahead of
+                // them will end without one. Look again shortly.
+                tokio::time::sleep(HELD_BACK_RECHECK.min(self.poll_interval)).await;
+            } else {
+                self.wait().await;
+            }
+        }
+    }
+
+    /// Waits for a wake-up or the poll interval, whichever comes first. A listener that fails
+    /// is dropped and re-opened before the next read; until then the follower only polls.
+    async fn wait(&mut self) {
+        let Some(listener) = self.listener.as_mut() else {
+            tokio::time::sleep(self.poll_interval).await;
+            return;
+        };
+        match tokio::time::timeout(self.poll_interval, listener.try_recv()).await {
+            Ok(Ok(Some(_))) | Err(_) => {}
+            Ok(Ok(None)) | Ok(Err(_)) => self.listener = None,
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(self.store.pool()).await.ok()?;
+        listener.listen(FEED_CHANNEL).await.ok()?;
+        Some(listener)
+    }
+}

@@ -1,0 +1,407 @@
+//! Tamper evidence: seals over the feed and verification of hash links and seals.
+//!
+//! Each event's `hash` is `sha256(prev_hash || event_digest(row))`, where `prev_hash` is the hash of
+//! the previous event of its stream: one chain per stream, so writers to different streams never
+//! wait on each other. A per-stream chain cannot see a removed *last* event, or a forged event
+//! slipped into the past of the feed with a correct hash; [`EventStore::seal`] therefore records,
+//! now and then, the count and a digest of every event in feed order since the previous seal,
+//! chained to that seal. [`EventStore::verify`] checks both and names the first broken position.
+//!
+//! What no hash can prove without a secret: a forged event appended after the last seal at the
+//! end of a stream, with a correctly computed hash, looks like any other append.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::error::StoreError;
+use super::feed::FeedCursor;
+use super::EventStore;
+
+/// The hash a stream's first event links to.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// Advisory-lock key that keeps two processes from sealing at once (writers never take it).
+const SEAL_LOCK_KEY: i64 = 0x5173_5265_7053_6561; // "SqReSea"
+
+/// How many events a seal reads per round trip.
+const SEAL_PAGE: i64 = 10_000;
+
+/// A seal over a run of the feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seal {
+    pub seal_no: i64,
+    pub event_count: i64,
+    pub min_position: i64,
+    pub max_position: i64,
+}
+
+/// The outcome of [`EventStore::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// Events whose hash link was checked.
+    pub events_checked: u64,
+    /// Seals whose events were recounted and rehashed.
+    pub seals_checked: u64,
+    /// The first broken position, if any.
+    pub first_break: Option<IntegrityBreak>,
+}
+
+impl IntegrityReport {
+    pub fn is_intact(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Where the log is broken and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntegrityBreak {
+    pub position: i64,
+    pub problem: IntegrityProblem,
+}
+
+/// What is wrong at a broken position.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrityProblem {
+    #[error(
+        "the content of stream {stream_id} version {version} does not match its hash (altered)"
+    )]
+    ContentAltered { stream_id: Uuid, version: u64 },
+    #[error(
+        "stream {stream_id} version {version} does not link to the hash of the version before it"
+    )]
+    BrokenLink { stream_id: Uuid, version: u64 },
+    #[error("stream {stream_id} jumps to version {version} after version {previous} (events removed or inserted)")]
+    VersionGap {
+        stream_id: Uuid,
+        previous: u64,
+        version: u64,
+    },
+    #[error("stream {stream_id} version {version} stands before the version preceding it in the feed (inserted out of order)")]
+    OutOfOrder { stream_id: Uuid, version: u64 },
+    #[error("seal {seal_no} does not match the events it covers: sealed {sealed_count} events, found {found_count}{}", if *.digest_differs { ", digests differ" } else { "" })]
+    SealMismatch {
+        seal_no: i64,
+        sealed_count: i64,
+        found_count: i64,
+        digest_differs: bool,
+    },
+    #[error("seal {seal_no} does not link to the seal before it (seals altered)")]
+    SealChainBroken { seal_no: i64 },
+}
+
+#[derive(sqlx::FromRow)]
+struct SealRow {
+    seal_no: i64,
+    after_tx: Option<i64>,
+    after_position: Option<i64>,
+    through_tx: i64,
+    through_position: i64,
+    event_count: i64,
+    min_position: i64,
+    events_digest: Vec<u8>,
+    prev_seal_hash: Vec<u8>,
+    seal_hash: Vec<u8>,
+}
+
+const SEAL_COLUMNS: &str = "seal_no, after_tx::text::int8 AS after_tx, after_position, \
+     through_tx::text::int8 AS through_tx, through_position, event_count, min_position, \
+     events_digest, prev_seal_hash, seal_hash";
+
+/// The running digest of a run of the feed.
+struct FeedDigest {
+    hasher: Sha256,
+    count: i64,
+    min_position: i64,
+    max_position: i64,
+    last: Option<FeedCursor>,
+}
+
+impl FeedDigest {
+    fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            count: 0,
+            min_position: i64::MAX,
+            max_position: i64::MIN,
+            last: None,
+        }
+    }
+
+    fn add(&mut self, tx_id: i64, position: i64, hash: &[u8]) {
+        self.hasher.update(position.to_be_bytes());
+        self.hasher.update(hash);
+        self.count += 1;
+        self.min_position = self.min_position.min(position);
+        self.max_position = self.max_position.max(position);
+        self.last = Some(FeedCursor::new(tx_id.unsigned_abs(), position));
+    }
+
+    fn finish(self) -> Vec<u8> {
+        self.hasher.finalize().to_vec()
+    }
+}
+
+/// The hash that chains a seal to the one before it.
+fn seal_hash(
+    prev: &[u8],
+    after: FeedCursor,
+    through: FeedCursor,
+    count: i64,
+    events_digest: &[u8],
+) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(prev);
+    for n in [after.tx_id(), through.tx_id()] {
+        hasher.update(n.to_be_bytes());
+    }
+    for n in [after.position(), through.position(), count] {
+        hasher.update(n.to_be_bytes());
+    }
+    hasher.update(events_digest);
+    hasher.finalize().to_vec()
+}
+
+impl EventStore {
+    /// Seals every event that has become final in the feed since the last seal. Returns the new
+    /// seal, or `None` when there was nothing new. Safe to call from several processes.
+    pub async fn seal(&self) -> Result<Option<Seal>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(SEAL_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let last: Option<SealRow> = sqlx::query_as(&format!(
+            "SELECT {SEAL_COLUMNS} FROM feed_seals ORDER BY seal_no DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (after, prev_hash) = match &last {
+            Some(s) => (
+                FeedCursor::new(s.through_tx.unsigned_abs(), s.through_position),
+                s.seal_hash.clone(),
+            ),
+            None => (FeedCursor::START, GENESIS_HASH.to_vec()),
+        };
+        // Everything below this transaction id is final; fix it once so the seal has an end.
+        let horizon: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8")
+                .fetch_one(&mut *tx)
+                .await?;
+        let digest = digest_feed(&mut tx, after, FeedBound::Horizon(horizon)).await?;
+        let Some(through) = digest.last else {
+            return Ok(None);
+        };
+        let (count, min_position, max_position) =
+            (digest.count, digest.min_position, digest.max_position);
+        let events_digest = digest.finish();
+        let hash = seal_hash(&prev_hash, after, through, count, &events_digest);
+        let seal_no: i64 = sqlx::query_scalar(
+            "INSERT INTO feed_seals (after_tx, after_position, through_tx, through_position, \
+                 event_count, min_position, max_position, events_digest, prev_seal_hash, seal_hash) \
+             VALUES ($1::text::xid8, $2, $3::text::xid8, $4, $5, $6, $7, $8, $9, $10) \
+             RETURNING seal_no",
+        )
+        .bind(last.as_ref().map(|_| after.tx_id().to_string()))
+        .bind(last.as_ref().map(|_| after.position()))
+        .bind(through.tx_id().to_string())
+        .bind(through.position())
+        .bind(count)
+        .bind(min_position)
+        .bind(max_position)
+        .bind(&events_digest)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Seal {
+            seal_no,
+            event_count: count,
+            min_position,
+            max_position,
+        }))
+    }
+
+    /// Checks every event's hash link, and every seal against the events it covers, and names
+    /// the first broken position. Read-only.
+    pub async fn verify(&self) -> Result<IntegrityReport, StoreError> {
+        let (events_checked, chain_break) = self.verify_chains().await?;
+        let (seals_checked, seal_break) = self.verify_seals().await?;
+        let first_break = [chain_break, seal_break]
+            .into_iter()
+            .flatten()
+            .min_by_key(|b| b.position);
+        Ok(IntegrityReport {
+            events_checked,
+            seals_checked,
+            first_break,
+        })
+    }
+
+    /// The per-stream hash chains, checked by the database with the same digest function the
+    /// appends used.
+    async fn verify_chains(&self) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
+        let checked: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        let first: Option<ChainCheckRow> = sqlx::query_as(VERIFY_CHAINS_SQL)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok((checked.unsigned_abs(), first.map(ChainCheckRow::into_break)))
+    }
+
+    async fn verify_seals(&self) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
+        let seals: Vec<SealRow> = sqlx::query_as(&format!(
+            "SELECT {SEAL_COLUMNS} FROM feed_seals ORDER BY seal_no"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut prev_hash = GENESIS_HASH.to_vec();
+        let mut checked = 0;
+        for seal in &seals {
+            let after = match (seal.after_tx, seal.after_position) {
+                (Some(tx), Some(position)) => FeedCursor::new(tx.unsigned_abs(), position),
+                _ => FeedCursor::START,
+            };
+            let through = FeedCursor::new(seal.through_tx.unsigned_abs(), seal.through_position);
+            let expected_hash = seal_hash(
+                &prev_hash,
+                after,
+                through,
+                seal.event_count,
+                &seal.events_digest,
+            );
+            if seal.prev_seal_hash != prev_hash || seal.seal_hash != expected_hash {
+                let problem = IntegrityProblem::SealChainBroken {
+                    seal_no: seal.seal_no,
+                };
+                return Ok((checked, Some(seal_break(seal, problem))));
+            }
+            let digest = digest_feed(&mut conn, after, FeedBound::Through(through)).await?;
+            checked += 1;
+            let found_count = digest.count;
+            let digest_differs = digest.finish() != seal.events_digest;
+            if digest_differs || found_count != seal.event_count {
+                let problem = IntegrityProblem::SealMismatch {
+                    seal_no: seal.seal_no,
+                    sealed_count: seal.event_count,
+                    found_count,
+                    digest_differs,
+                };
+                return Ok((checked, Some(seal_break(seal, problem))));
+            }
+            prev_hash = seal.seal_hash.clone();
+        }
+        Ok((checked, None))
+    }
+}
+
+fn seal_break(seal: &SealRow, problem: IntegrityProblem) -> IntegrityBreak {
+    IntegrityBreak {
+        position: seal.min_position,
+        problem,
+    }
+}
+
+/// Where a digest of the feed stops.
+enum FeedBound {
+    /// Before this transaction id (exclusive): everything final when the seal began.
+    Horizon(i64),
+    /// At this cursor (inclusive): the end of an existing seal.
+    Through(FeedCursor),
+}
+
+/// Digests the feed after `after` up to `bound`, page by page.
+async fn digest_feed(
+    conn: &mut sqlx::PgConnection,
+    after: FeedCursor,
+    bound: FeedBound,
+) -> Result<FeedDigest, StoreError> {
+    let (horizon, through) = match bound {
+        FeedBound::Horizon(h) => (Some(h), None),
+        FeedBound::Through(c) => (None, Some(c)),
+    };
+    let mut digest = FeedDigest::new();
+    let mut cursor = after;
+    loop {
+        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT tx_id::text::int8, position, hash FROM events \
+              WHERE (tx_id, position) > ($1::text::xid8, $2) \
+                AND ($3::int8 IS NULL OR tx_id < $3::text::xid8) \
+                AND ($4::int8 IS NULL OR (tx_id, position) <= ($4::text::xid8, $5)) \
+              ORDER BY tx_id, position LIMIT $6",
+        )
+        .bind(cursor.tx_id().to_string())
+        .bind(cursor.position())
+        .bind(horizon)
+        .bind(through.map(|c| c.tx_id().to_string()))
+        .bind(through.map(|c| c.position()))
+        .bind(SEAL_PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (tx_id, position, hash) in &rows {
+            digest.add(*tx_id, *position, hash);
+        }
+        match digest.last {
+            Some(last) if rows.len() as i64 == SEAL_PAGE => cursor = last,
+            _ => return Ok(digest),
+        }
+    }
+}
+
+/// The first event whose hash link is broken, with what is wrong, in position order.
+const VERIFY_CHAINS_SQL: &str = r"
+WITH checked AS (
+    SELECT position, stream_id, stream_version,
+           lag(stream_version) OVER w AS previous_version,
+           hash = sha256(prev_hash || event_digest(stream_type, stream_id, stream_version, event_id,
+               event_type, schema_version, payload, valid_from, valid_to, valid_precision,
+               recorded_at, recorded_by, reason, causation_id, correlation_id, metadata)) AS content_ok,
+           prev_hash = coalesce(lag(hash) OVER w, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS link_ok,
+           coalesce((tx_id, position) > (lag(tx_id) OVER w, lag(position) OVER w), true) AS order_ok
+      FROM events
+    WINDOW w AS (PARTITION BY stream_id ORDER BY stream_version)
+)
+SELECT position, stream_id, stream_version, coalesce(previous_version, 0) AS previous_version,
+       content_ok, link_ok, order_ok
+  FROM checked
+ WHERE NOT (content_ok AND link_ok AND order_ok AND stream_version = coalesce(previous_version, 0) + 1)
+ ORDER BY position
+ LIMIT 1";
+
+#[derive(sqlx::FromRow)]
+struct ChainCheckRow {
+    position: i64,
+    stream_id: Uuid,
+    stream_version: i64,
+    previous_version: i64,
+    content_ok: bool,
+    link_ok: bool,
+    order_ok: bool,
+}
+
+impl ChainCheckRow {
+    fn into_break(self) -> IntegrityBreak {
+        let stream_id = self.stream_id;
+        let version = self.stream_version.unsigned_abs();
+        let problem = if self.stream_version != self.previous_version + 1 {
+            IntegrityProblem::VersionGap {
+                stream_id,
+                previous: self.previous_version.unsigned_abs(),
+                version,
+            }
+        } else if !self.content_ok {
+            IntegrityProblem::ContentAltered { stream_id, version }
+        } else if !self.order_ok {
+            IntegrityProblem::OutOfOrder { stream_id, version }
+        } else {
+            debug_assert!(!self.link_ok);
+            IntegrityProblem::BrokenLink { stream_id, version }
+        };
+        IntegrityBreak {
+            position: self.position,
+            problem,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The event store: the one source of truth of sitrep, an append-only `events` table.
+//!
+//! Module map:
+//! - [`event`]: what goes in ([`NewEvent`]) and what comes out ([`StoredEvent`]);
+//! - [`validate`]: the rules an event must meet before any SQL runs;
+//! - [`append`]: appends with optimistic concurrency, idempotency and the hash link, in one statement;
+//! - [`read`]: one stream, whole or up to a version or a recorded time;
+//! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
+//! - [`integrity`]: seals over the feed and verification of hash links and seals;
+//! - [`error`]: the typed errors of all of the above.
+
+mod append;
+pub mod error;
+pub mod event;
+pub mod feed;
+pub mod integrity;
+mod read;
+mod row;
+mod validate;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+pub use error::StoreError;
+pub use event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef, ValidTime};
+pub use feed::{FeedCursor, FeedPage};
+pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, Seal};
+pub use read::StreamRange;
+
+/// Handle on the event store. Cheap to clone: clones share the pool and the feed wake-up.
+#[derive(Clone, Debug)]
+pub struct EventStore {
+    pool: PgPool,
+    appended: Arc<Notify>,
+}
+
+impl EventStore {
+    /// A store over `pool`. The schema must be migrated ([`crate::MIGRATOR`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            appended: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The pool the store runs on.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,58 @@
+//! Reading one stream: all of it, or up to a version, or as it stood at a recorded time.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::StoreError;
+use super::event::StoredEvent;
+use super::row::{EventRow, EVENT_COLUMNS};
+use super::EventStore;
+
+/// How much of a stream to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamRange {
+    /// Every event.
+    All,
+    /// Versions 1 to this one.
+    UntilVersion(u64),
+    /// The events recorded at or before this time: the stream as it was known then.
+    UntilRecorded(DateTime<Utc>),
+}
+
+impl EventStore {
+    /// The events of a stream in version order (empty when it does not exist).
+    pub async fn read_stream(
+        &self,
+        stream_id: Uuid,
+        range: StreamRange,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (max_version, recorded_until) = match range {
+            StreamRange::All => (None, None),
+            StreamRange::UntilVersion(v) => (Some(i64::try_from(v).unwrap_or(i64::MAX)), None),
+            StreamRange::UntilRecorded(t) => (None, Some(t)),
+        };
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+              WHERE stream_id = $1 \
+                AND ($2::int8 IS NULL OR stream_version <= $2) \
+                AND ($3::timestamptz IS NULL OR recorded_at <= $3) \
+              ORDER BY stream_version"
+        ))
+        .bind(stream_id)
+        .bind(max_version)
+        .bind(recorded_until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(StoredEvent::from).collect())
+    }
+}
+
+impl EventStore {
+    /// The highest global position stored (0 when the log is empty).
+    pub async fn latest_position(&self) -> Result<i64, StoreError> {
+        let position: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(position.unwrap_or(0))
+    }
+}

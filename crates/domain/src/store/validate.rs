@@ -1,0 +1,121 @@
+//! The rules an append must meet before any SQL runs, so bad input costs no round trip and
+//! gets a typed error naming the field.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::error::StoreError;
+use super::event::{NewEvent, StreamRef};
+
+/// The most events one append may carry (one statement, one transaction).
+pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+/// The longest stream type, event type, precision or author name accepted.
+pub const MAX_NAME_LEN: usize = 200;
+
+pub(crate) fn check_append(stream: &StreamRef, events: &[NewEvent]) -> Result<(), StoreError> {
+    check_name("stream_type", &stream.stream_type)?;
+    if events.is_empty() {
+        return Err(StoreError::invalid(
+            "events",
+            "an append needs at least one event",
+        ));
+    }
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::invalid(
+            "events",
+            format!("at most {MAX_EVENTS_PER_APPEND} events per append"),
+        ));
+    }
+    let mut ids = HashSet::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        if !ids.insert(event.event_id) {
+            return Err(StoreError::invalid(
+                format!("events[{i}].event_id"),
+                "event ids must be unique within an append",
+            ));
+        }
+        check_event(i, event)?;
+    }
+    Ok(())
+}
+
+fn check_event(i: usize, event: &NewEvent) -> Result<(), StoreError> {
+    let field = |name: &str| format!("events[{i}].{name}");
+    check_name(&field("event_type"), &event.event_type)?;
+    check_name(&field("recorded_by"), &event.recorded_by)?;
+    if event.schema_version < 1 {
+        return Err(StoreError::invalid(
+            field("schema_version"),
+            "must be 1 or more",
+        ));
+    }
+    if !event.metadata.is_object() {
+        return Err(StoreError::invalid(
+            field("metadata"),
+            "must be a JSON object",
+        ));
+    }
+    if let Some(valid) = &event.valid_time {
+        if valid.to.is_some_and(|to| to < valid.from) {
+            return Err(StoreError::invalid(
+                field("valid_time"),
+                "the span ends before it starts",
+            ));
+        }
+        if let Some(precision) = &valid.precision {
+            check_name(&field("valid_time.precision"), precision)?;
+        }
+    }
+    for (name, value) in [("payload", &event.payload), ("metadata", &event.metadata)] {
+        if contains_nul(value) {
+            return Err(StoreError::invalid(
+                field(name),
+                "text must not contain NUL characters",
+            ));
+        }
+    }
+    if let Some(reason) = &event.reason {
+        if reason.trim().is_empty() {
+            return Err(StoreError::invalid(
+                field("reason"),
+                "must not be blank when given",
+            ));
+        }
+        check_text(&field("reason"), reason)?;
+    }
+    Ok(())
+}
+
+fn check_name(field: &str, value: &str) -> Result<(), StoreError> {
+    if value.trim().is_empty() {
+        return Err(StoreError::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_NAME_LEN {
+        return Err(StoreError::invalid(
+            field,
+            format!("at most {MAX_NAME_LEN} characters"),
+        ));
+    }
+    check_text(field, value)
+}
+
+fn check_text(field: &str, value: &str) -> Result<(), StoreError> {
+    if value.contains('\0') {
+        return Err(StoreError::invalid(
+            field,
+            "text must not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
+/// PostgreSQL's jsonb cannot hold U+0000 in a string or a key.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}

@@ -1,0 +1,325 @@
+//! Append-only at the database level, and tamper evidence: hash links and feed seals.
+
+mod common;
+
+use common::{incident_stream, report, store};
+use sitrep_domain::store::{EventStore, ExpectedVersion, IntegrityProblem, Seal, StreamRange};
+
+/// Three streams of three events each, so that tampering has neighbours on every side.
+async fn populated() -> (sitrep_testkit::TestDb, EventStore, Vec<uuid::Uuid>) {
+    let (db, store) = store().await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let stream = incident_stream();
+        for version in 0..3 {
+            let expected = if version == 0 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Exact(version)
+            };
+            store
+                .append(&stream, expected, &[report(version as usize)])
+                .await
+                .expect("append");
+        }
+        streams.push(stream.stream_id);
+    }
+    (db, store, streams)
+}
+
+/// Seals until every stored event is covered. A seal covers only events that are final, and
+/// another test's open transaction in the same cluster may hold some back for a moment.
+async fn seal_everything(store: &EventStore) -> Vec<Seal> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let sealed_before: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(event_count), 0)::int8 FROM feed_seals")
+            .fetch_one(store.pool())
+            .await
+            .expect("sealed so far");
+    let mut seals = Vec::new();
+    let mut sealed = sealed_before;
+    while sealed < total {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events stayed unsealed"
+        );
+        match store.seal().await.expect("seal") {
+            Some(seal) => {
+                sealed += seal.event_count;
+                seals.push(seal);
+            }
+            None => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    seals
+}
+
+/// Runs SQL with the append-only trigger switched off, as someone bypassing sitrep would.
+async fn tamper(store: &EventStore, sql: &str) {
+    let mut tx = store.pool().begin().await.expect("begin");
+    for statement in [
+        "ALTER TABLE events DISABLE TRIGGER events_append_only",
+        "ALTER TABLE feed_seals DISABLE TRIGGER feed_seals_append_only",
+        sql,
+        "ALTER TABLE events ENABLE TRIGGER events_append_only",
+        "ALTER TABLE feed_seals ENABLE TRIGGER feed_seals_append_only",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .expect(statement);
+    }
+    tx.commit().await.expect("commit");
+}
+
+async fn position_of(store: &EventStore, stream_id: uuid::Uuid, version: u64) -> i64 {
+    store
+        .read_stream(stream_id, StreamRange::All)
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|e| e.stream_version == version)
+        .expect("event")
+        .position
+}
+
+#[tokio::test]
+async fn update_delete_and_truncate_are_refused_by_the_database() {
+    let (_db, store, _) = populated().await;
+    seal_everything(&store).await;
+    for sql in [
+        "UPDATE events SET reason = 'rewritten'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+        "UPDATE feed_seals SET event_count = 1",
+        "TRUNCATE feed_seals",
+    ] {
+        let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
+        let code = err
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.to_string());
+        assert_eq!(code.as_deref(), Some("SR001"), "{sql}: {err}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(count, 9);
+}
+
+#[tokio::test]
+async fn an_intact_log_verifies() {
+    let (_db, store, _) = populated().await;
+    let seals = seal_everything(&store).await;
+    let report = store.verify().await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.first_break);
+    assert_eq!(report.events_checked, 9);
+    assert_eq!(report.seals_checked, seals.len() as u64);
+    assert_eq!(seals.iter().map(|s| s.event_count).sum::<i64>(), 9);
+    assert!(
+        store.seal().await.expect("seal").is_none(),
+        "nothing new to seal"
+    );
+}
+
+#[tokio::test]
+async fn an_altered_event_is_named_at_its_position() {
+    let (_db, store, streams) = populated().await;
+    let target = position_of(&store, streams[1], 2).await;
+    tamper(
+        &store,
+        &format!("UPDATE events SET payload = jsonb_set(payload, '{{fatalities,best}}', '12') WHERE position = {target}"),
+    )
+    .await;
+    let report = store.verify().await.expect("verify");
+    let broken = report.first_break.expect("detected");
+    assert_eq!(broken.position, target);
+    assert!(
+        matches!(
+            broken.problem,
+            IntegrityProblem::ContentAltered { version: 2, .. }
+        ),
+        "{}",
+        broken.problem
+    );
+}
+
+#[tokio::test]
+async fn an_altered_recorded_time_is_detected_too() {
+    let (_db, store, streams) = populated().await;
+    let target = position_of(&store, streams[0], 1).await;
+    tamper(
+        &store,
+        &format!("UPDATE events SET recorded_at = recorded_at - interval '30 days' WHERE position = {target}"),
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    assert_eq!(broken.position, target);
+}
+
+#[tokio::test]
+async fn an_event_rehashed_after_altering_breaks_the_next_link() {
+    let (_db, store, streams) = populated().await;
+    let target = position_of(&store, streams[2], 1).await;
+    let next = position_of(&store, streams[2], 2).await;
+    tamper(
+        &store,
+        &format!(
+            "UPDATE events SET reason = 'forged', \
+                 hash = sha256(prev_hash || event_digest(stream_type, stream_id, stream_version, event_id, \
+                     event_type, schema_version, payload, valid_from, valid_to, valid_precision, \
+                     recorded_at, recorded_by, 'forged', causation_id, correlation_id, metadata)) \
+             WHERE position = {target}"
+        ),
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    assert_eq!(broken.position, next);
+    assert!(
+        matches!(
+            broken.problem,
+            IntegrityProblem::BrokenLink { version: 2, .. }
+        ),
+        "{}",
+        broken.problem
+    );
+}
+
+#[tokio::test]
+async fn a_removed_event_is_named_at_the_event_after_it() {
+    let (_db, store, streams) = populated().await;
+    let removed = position_of(&store, streams[1], 2).await;
+    let after = position_of(&store, streams[1], 3).await;
+    tamper(
+        &store,
+        &format!("DELETE FROM events WHERE position = {removed}"),
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    assert_eq!(broken.position, after);
+    assert!(
+        matches!(
+            broken.problem,
+            IntegrityProblem::VersionGap {
+                previous: 1,
+                version: 3,
+                ..
+            }
+        ),
+        "{}",
+        broken.problem
+    );
+}
+
+#[tokio::test]
+async fn a_removed_last_event_is_caught_by_the_seal() {
+    let (_db, store, streams) = populated().await;
+    let seals = seal_everything(&store).await;
+    let last = position_of(&store, streams[0], 3).await;
+    tamper(
+        &store,
+        &format!("DELETE FROM events WHERE position = {last}"),
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    let covering = seals
+        .iter()
+        .find(|s| (s.min_position..=s.max_position).contains(&last))
+        .expect("a seal covers the removed event");
+    assert_eq!(broken.position, covering.min_position);
+    assert!(
+        matches!(broken.problem, IntegrityProblem::SealMismatch { sealed_count, found_count, .. } if found_count == sealed_count - 1),
+        "{}",
+        broken.problem
+    );
+}
+
+#[tokio::test]
+async fn a_forged_event_with_a_correct_hash_in_the_sealed_past_is_caught_by_the_seal() {
+    let (_db, store, _) = populated().await;
+    let seals = seal_everything(&store).await;
+    tamper(
+        &store,
+        "WITH forged AS (SELECT gen_random_uuid() AS stream_id, gen_random_uuid() AS event_id, now() AS at) \
+         INSERT INTO events (position, tx_id, stream_type, stream_id, stream_version, event_id, \
+             event_type, schema_version, payload, recorded_at, recorded_by, prev_hash, hash) \
+         OVERRIDING SYSTEM VALUE \
+         SELECT 1000, '1'::xid8, 'incident', stream_id, 1, event_id, 'IncidentReported', 1, '{}'::jsonb, at, \
+                'forger', '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea, \
+                sha256('\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea || \
+                       event_digest('incident', stream_id, 1, event_id, 'IncidentReported', 1, '{}', \
+                                    NULL, NULL, NULL, at, 'forger', NULL, NULL, NULL, '{}')) \
+           FROM forged",
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    // The forged event claims transaction 1: it falls in the first seal's run of the feed.
+    assert!(
+        matches!(broken.problem, IntegrityProblem::SealMismatch { seal_no, sealed_count, found_count, .. }
+            if seal_no == seals[0].seal_no && found_count == sealed_count + 1),
+        "{}",
+        broken.problem
+    );
+    assert_eq!(broken.position, seals[0].min_position);
+}
+
+#[tokio::test]
+async fn an_altered_seal_is_detected() {
+    let (_db, store, streams) = populated().await;
+    seal_everything(&store).await;
+    let stream = sitrep_domain::store::StreamRef::new("incident", streams[0]);
+    store
+        .append(&stream, ExpectedVersion::Exact(3), &[report(4)])
+        .await
+        .expect("append");
+    let second = seal_everything(&store).await.pop().expect("a second seal");
+    tamper(
+        &store,
+        &format!(
+            "UPDATE feed_seals SET event_count = 2 WHERE seal_no = {}",
+            second.seal_no
+        ),
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    assert!(
+        matches!(broken.problem, IntegrityProblem::SealChainBroken { seal_no } if seal_no == second.seal_no),
+        "{}",
+        broken.problem
+    );
+}

@@ -1,0 +1,66 @@
+//! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`.
+//! Every flag can also be set by the environment variable named in its help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sitrep",
+    version,
+    about = "An event-sourced conflict-incident tracker"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (GraphQL at /graphql, health at /healthz).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Check the event log's hash links and seals; exit code 2 when broken.
+    Verify,
+    /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
+    Schema,
+}
+
+/// Which PostgreSQL sitrep uses.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL to use. Unset: sitrep runs its own embedded cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// sitrep's data folder (the embedded cluster lives in <data-dir>/postgres).
+    /// Default: /var/lib/sitrep as root, else ~/.local/share/sitrep.
+    #[arg(long, env = "SITREP_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Folder of the PostgreSQL server binaries (initdb, pg_ctl, postgres). Default: found on
+    /// PATH or under /usr/lib/postgresql.
+    #[arg(long, env = "SITREP_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Largest number of database connections.
+    #[arg(
+        long,
+        env = "SITREP_DB_MAX_CONNECTIONS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SITREP_LISTEN", default_value = "127.0.0.1:4000")]
+    pub listen: SocketAddr,
+    /// Seconds between seals of the event feed (tamper evidence); 0 turns sealing off.
+    #[arg(long, env = "SITREP_SEAL_INTERVAL", default_value_t = 60)]
+    pub seal_interval: u64,
+}

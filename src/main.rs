@@ -1,0 +1,73 @@
+//! `sitrep`, the command line: runs the server and the operator's tasks.
+//!
+//! This is the binary's edge: errors become `anyhow` reports here and nowhere else.
+//! - [`cli`]: the commands and flags (each flag also reads an environment variable);
+//! - [`database`]: which PostgreSQL to use (`DATABASE_URL`, or the embedded cluster) and migrations;
+//! - [`serve`]: the HTTP server and its background tasks.
+
+mod cli;
+mod database;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SITREP_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            serve::run(&cli.database, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let db = database::Database::open(&cli.database).await?;
+            db.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify => {
+            let db = database::Database::open(&cli.database).await?;
+            let report = db.store().verify().await;
+            db.close().await?;
+            let report = report?;
+            println!(
+                "checked {} events and {} seals",
+                report.events_checked, report.seals_checked
+            );
+            Ok(match report.first_break {
+                None => {
+                    println!("intact");
+                    ExitCode::SUCCESS
+                }
+                Some(broken) => {
+                    println!("BROKEN at position {}: {}", broken.position, broken.problem);
+                    ExitCode::from(2)
+                }
+            })
+        }
+        Command::Schema => {
+            print!("{}", sitrep_api::schema::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
