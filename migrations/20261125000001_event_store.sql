@@ -29,8 +29,9 @@ CREATE TABLE events (
     causation_id    uuid,
     correlation_id  uuid,
     metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
-    -- Hash link: hash = sha256(prev_hash || event_digest(row)); prev_hash is the hash of the previous
-    -- event of the same stream (32 zero bytes for version 1).
+    -- Hash link: hash = sha256(prev_hash || content digest || version || recorded time), see
+    -- event_hash_chain; prev_hash is the hash of the previous event of the same stream (32 zero
+    -- bytes for version 1).
     prev_hash       bytea       NOT NULL,
     hash            bytea       NOT NULL,
     CONSTRAINT events_stream_version_key UNIQUE (stream_id, stream_version),
@@ -40,43 +41,26 @@ CREATE TABLE events (
 
 CREATE INDEX events_feed_idx ON events (tx_id, position);
 
--- One field of the digest: length-prefixed so that no field's content can pass for another's.
-CREATE FUNCTION event_digest_field(value text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE WHEN value IS NULL THEN '~' ELSE octet_length(value)::text || ':' || value END;
-
--- Microseconds since the epoch: a time's digest must not depend on the session's TimeZone.
-CREATE FUNCTION event_digest_time(value timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (extract(epoch FROM value) * 1000000)::bigint::text;
-
--- The digest of everything an event says. Appends and verification both call this one function,
--- so what is hashed at write time is, by construction, what is checked later.
-CREATE FUNCTION event_digest(
-    stream_type text, stream_id uuid, stream_version bigint, event_id uuid, event_type text,
-    schema_version integer, payload jsonb, valid_from timestamptz, valid_to timestamptz,
-    valid_precision text, recorded_at timestamptz, recorded_by text, reason text,
-    causation_id uuid, correlation_id uuid, metadata jsonb
-) RETURNS bytea
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN sha256(convert_to(
-        event_digest_field(stream_type)
-        || event_digest_field(stream_id::text)
-        || event_digest_field(stream_version::text)
-        || event_digest_field(event_id::text)
-        || event_digest_field(event_type)
-        || event_digest_field(schema_version::text)
-        || event_digest_field(payload::text)
-        || event_digest_field(event_digest_time(valid_from))
-        || event_digest_field(event_digest_time(valid_to))
-        || event_digest_field(valid_precision)
-        || event_digest_field(event_digest_time(recorded_at))
-        || event_digest_field(recorded_by)
-        || event_digest_field(reason)
-        || event_digest_field(causation_id::text)
-        || event_digest_field(correlation_id::text)
-        || event_digest_field(metadata::text),
-        'UTF8'));
+-- The hash links of one append. `digests` are the events' content digests, computed by the store
+-- (sha256 over every field but the version and the recorded time, see store/digest.rs); each
+-- event's hash is sha256(previous hash || content digest || version || recorded time), the
+-- version as int8send and the recorded time as timestamptz_send (microseconds since 2000,
+-- independent of the session's TimeZone). Returns the hashes in order.
+CREATE FUNCTION event_hash_chain(head bytea, head_version bigint, digests bytea[], recorded_at timestamptz)
+    RETURNS bytea[]
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    hashes bytea[] := array_fill(NULL::bytea, ARRAY[coalesce(array_length(digests, 1), 0)]);
+    previous bytea := head;
+    recorded bytea := timestamptz_send(recorded_at);
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(digests, 1), 0) LOOP
+        previous := sha256(previous || digests[i] || int8send(head_version + i) || recorded);
+        hashes[i] := previous;
+    END LOOP;
+    RETURN hashes;
+END;
+$$;
 
 -- Seals over the commit-ordered feed: each covers the events after the previous seal's cursor up
 -- to its own, with their count and a digest of (position, hash) in feed order, and is chained to

@@ -170,16 +170,19 @@ async fn an_altered_recorded_time_is_detected_too() {
 #[tokio::test]
 async fn an_event_rehashed_after_altering_breaks_the_next_link() {
     let (_db, store, streams) = populated().await;
-    let target = position_of(&store, streams[2], 1).await;
-    let next = position_of(&store, streams[2], 2).await;
+    let events = store
+        .read_stream(streams[2], StreamRange::All)
+        .await
+        .expect("read");
+    // The forger knows the hashing rule: the altered event carries a hash that fits it.
+    let mut forged = events[0].clone();
+    forged.reason = Some("forged".into());
+    let hash = hex(&forged.computed_hash());
     tamper(
         &store,
         &format!(
-            "UPDATE events SET reason = 'forged', \
-                 hash = sha256(prev_hash || event_digest(stream_type, stream_id, stream_version, event_id, \
-                     event_type, schema_version, payload, valid_from, valid_to, valid_precision, \
-                     recorded_at, recorded_by, 'forged', causation_id, correlation_id, metadata)) \
-             WHERE position = {target}"
+            "UPDATE events SET reason = 'forged', hash = '\\x{hash}'::bytea WHERE position = {}",
+            forged.position
         ),
     )
     .await;
@@ -189,7 +192,7 @@ async fn an_event_rehashed_after_altering_breaks_the_next_link() {
         .expect("verify")
         .first_break
         .expect("detected");
-    assert_eq!(broken.position, next);
+    assert_eq!(broken.position, events[1].position);
     assert!(
         matches!(
             broken.problem,
@@ -198,6 +201,10 @@ async fn an_event_rehashed_after_altering_breaks_the_next_link() {
         "{}",
         broken.problem
     );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]
@@ -261,28 +268,33 @@ async fn a_removed_last_event_is_caught_by_the_seal() {
 
 #[tokio::test]
 async fn a_forged_event_with_a_correct_hash_in_the_sealed_past_is_caught_by_the_seal() {
-    let (_db, store, _) = populated().await;
+    let (_db, store, streams) = populated().await;
     let seals = seal_everything(&store).await;
+    // A new stream whose one event carries a correct hash, but an old transaction id and position.
+    let mut forged = store
+        .read_stream(streams[0], StreamRange::UntilVersion(1))
+        .await
+        .expect("read")
+        .remove(0);
+    forged.stream.stream_id = uuid::Uuid::new_v4();
+    forged.event_id = uuid::Uuid::new_v4();
+    forged.recorded_by = "forger".into();
+    let hash = hex(&forged.computed_hash());
     tamper(
         &store,
-        "WITH forged AS (SELECT gen_random_uuid() AS stream_id, gen_random_uuid() AS event_id, now() AS at) \
-         INSERT INTO events (position, tx_id, stream_type, stream_id, stream_version, event_id, \
-             event_type, schema_version, payload, recorded_at, recorded_by, prev_hash, hash) \
-         OVERRIDING SYSTEM VALUE \
-         SELECT 1000, '1'::xid8, 'incident', stream_id, 1, event_id, 'IncidentReported', 1, '{}'::jsonb, at, \
-                'forger', '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea, \
-                sha256('\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea || \
-                       event_digest('incident', stream_id, 1, event_id, 'IncidentReported', 1, '{}', \
-                                    NULL, NULL, NULL, at, 'forger', NULL, NULL, NULL, '{}')) \
-           FROM forged",
+        &format!(
+            "INSERT INTO events (position, tx_id, stream_type, stream_id, stream_version, event_id, \
+                 event_type, schema_version, payload, recorded_at, recorded_by, metadata, prev_hash, hash) \
+             OVERRIDING SYSTEM VALUE \
+             SELECT 1000, '1'::xid8, stream_type, '{}', 1, '{}', event_type, schema_version, payload, \
+                    recorded_at, 'forger', metadata, prev_hash, '\\x{hash}'::bytea \
+               FROM events WHERE position = {}",
+            forged.stream.stream_id, forged.event_id, forged.position
+        ),
     )
     .await;
-    let broken = store
-        .verify()
-        .await
-        .expect("verify")
-        .first_break
-        .expect("detected");
+    let report = store.verify().await.expect("verify");
+    let broken = report.first_break.expect("detected");
     // The forged event claims transaction 1: it falls in the first seal's run of the feed.
     assert!(
         matches!(broken.problem, IntegrityProblem::SealMismatch { seal_no, sealed_count, found_count, .. }

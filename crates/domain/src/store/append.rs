@@ -11,6 +11,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::digest::{to_micros_precision, DigestInput};
 use super::error::StoreError;
 use super::event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef};
 use super::row::{EventRow, EVENT_COLUMNS};
@@ -18,7 +19,7 @@ use super::validate::check_append;
 use super::EventStore;
 
 /// The append statement. Parameters: $1 stream type, $2 stream id, $3 expected version (-1 any,
-/// 0 no stream), $4..$15 the events' columns as arrays (see [`EventColumns`]).
+/// 0 no stream), $4..$16 the events' columns as arrays (see [`EventColumns`]).
 const APPEND_SQL: &str = include_str!("append.sql");
 
 /// How often an append with [`ExpectedVersion::Any`] retries after losing a race.
@@ -93,7 +94,7 @@ async fn append_on(
     events: &[NewEvent],
     savepoint: Savepoint,
 ) -> Result<AppendResult, StoreError> {
-    let columns = EventColumns::new(events);
+    let columns = EventColumns::new(stream, events);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -166,6 +167,7 @@ async fn insert(
         .bind(&columns.causation_id)
         .bind(&columns.correlation_id)
         .bind(&columns.metadata)
+        .bind(&columns.digest)
         .fetch_all(&mut *conn)
         .await?;
     let Some(&(_, last_version, recorded_at)) = rows.last() else {
@@ -264,7 +266,7 @@ fn replay_of(stream: &StreamRef, events: &[NewEvent], stored: &[StoredEvent]) ->
             let event_id = stored.first().map_or(event.event_id, |s| s.event_id);
             return Diagnosis::Failed(StoreError::IdempotencyMismatch { event_id });
         };
-        if original.stream != *stream || !same_content(event, original) {
+        if !same_content(stream, event, original) {
             return Diagnosis::Failed(StoreError::IdempotencyMismatch {
                 event_id: event.event_id,
             });
@@ -290,31 +292,9 @@ fn replay_of(stream: &StreamRef, events: &[NewEvent], stored: &[StoredEvent]) ->
     })
 }
 
-/// Whether a stored event says what the new one says (recorded time and position aside).
-fn same_content(new: &NewEvent, stored: &StoredEvent) -> bool {
-    let same_time = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
-        // PostgreSQL keeps microseconds; the client may have sent nanoseconds.
-        (Some(a), Some(b)) => (a - b).num_microseconds().is_some_and(|d| d.abs() < 1),
-        (None, None) => true,
-        _ => false,
-    };
-    let new_valid = new.valid_time.as_ref();
-    let stored_valid = stored.valid_time.as_ref();
-    new.event_type == stored.event_type
-        && new.schema_version == stored.schema_version
-        && new.payload == stored.payload
-        && same_time(new_valid.map(|v| v.from), stored_valid.map(|v| v.from))
-        && same_time(
-            new_valid.and_then(|v| v.to),
-            stored_valid.and_then(|v| v.to),
-        )
-        && new_valid.and_then(|v| v.precision.as_ref())
-            == stored_valid.and_then(|v| v.precision.as_ref())
-        && new.recorded_by == stored.recorded_by
-        && new.reason == stored.reason
-        && new.causation_id == stored.causation_id
-        && new.correlation_id == stored.correlation_id
-        && new.metadata == stored.metadata
+/// Whether a stored event says what the new one says (recorded time and version aside).
+fn same_content(stream: &StreamRef, new: &NewEvent, stored: &StoredEvent) -> bool {
+    DigestInput::of_new(stream, new).digest() == DigestInput::of_stored(stored).digest()
 }
 
 /// The events of one append, column by column, as the statement's array parameters.
@@ -331,10 +311,12 @@ struct EventColumns {
     causation_id: Vec<Option<Uuid>>,
     correlation_id: Vec<Option<Uuid>>,
     metadata: Vec<Value>,
+    /// Content digests ([`DigestInput::digest`]), linked into hashes by the statement.
+    digest: Vec<Vec<u8>>,
 }
 
 impl EventColumns {
-    fn new(events: &[NewEvent]) -> Self {
+    fn new(stream: &StreamRef, events: &[NewEvent]) -> Self {
         Self {
             event_id: events.iter().map(|e| e.event_id).collect(),
             event_type: events.iter().map(|e| e.event_type.clone()).collect(),
@@ -342,11 +324,15 @@ impl EventColumns {
             payload: events.iter().map(|e| e.payload.clone()).collect(),
             valid_from: events
                 .iter()
-                .map(|e| e.valid_time.as_ref().map(|v| v.from))
+                .map(|e| e.valid_time.as_ref().map(|v| to_micros_precision(v.from)))
                 .collect(),
             valid_to: events
                 .iter()
-                .map(|e| e.valid_time.as_ref().and_then(|v| v.to))
+                .map(|e| {
+                    e.valid_time
+                        .as_ref()
+                        .and_then(|v| v.to.map(to_micros_precision))
+                })
                 .collect(),
             valid_precision: events
                 .iter()
@@ -357,6 +343,10 @@ impl EventColumns {
             causation_id: events.iter().map(|e| e.causation_id).collect(),
             correlation_id: events.iter().map(|e| e.correlation_id).collect(),
             metadata: events.iter().map(|e| e.metadata.clone()).collect(),
+            digest: events
+                .iter()
+                .map(|e| DigestInput::of_new(stream, e).digest().to_vec())
+                .collect(),
         }
     }
 }

@@ -109,7 +109,7 @@ impl EventStore {
         let rows: Vec<EventRow> = sqlx::query_as(&format!(
             "SELECT {EVENT_COLUMNS} FROM events \
               WHERE (tx_id, position) > ($1::text::xid8, $2) \
-                AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
               ORDER BY tx_id, position \
               LIMIT $3"
         ))

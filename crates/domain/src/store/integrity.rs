@@ -1,7 +1,7 @@
 //! Tamper evidence: seals over the feed and verification of hash links and seals.
 //!
-//! Each event's `hash` is `sha256(prev_hash || event_digest(row))`, where `prev_hash` is the hash of
-//! the previous event of its stream: one chain per stream, so writers to different streams never
+//! Each event's `hash` links its content digest to `prev_hash`, the hash of the previous event of
+//! its stream (see [`super::digest`]): one chain per stream, so writers to different streams never
 //! wait on each other. A per-stream chain cannot see a removed *last* event, or a forged event
 //! slipped into the past of the feed with a correct hash; [`EventStore::seal`] therefore records,
 //! now and then, the count and a digest of every event in feed order since the previous seal,
@@ -10,15 +10,17 @@
 //! What no hash can prove without a secret: a forged event appended after the last seal at the
 //! end of a stream, with a correctly computed hash, looks like any other append.
 
+use futures::TryStreamExt as _;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use super::digest::GENESIS_HASH;
+use super::event::StoredEvent;
+use super::row::{EventRow, EVENT_COLUMNS};
 
 use super::error::StoreError;
 use super::feed::FeedCursor;
 use super::EventStore;
-
-/// The hash a stream's first event links to.
-pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// Advisory-lock key that keeps two processes from sealing at once (writers never take it).
 const SEAL_LOCK_KEY: i64 = 0x5173_5265_7053_6561; // "SqReSea"
@@ -238,16 +240,30 @@ impl EventStore {
         })
     }
 
-    /// The per-stream hash chains, checked by the database with the same digest function the
-    /// appends used.
+    /// The per-stream hash chains: every event's content and link recomputed, stream by stream.
     async fn verify_chains(&self) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
-        let checked: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
-        let first: Option<ChainCheckRow> = sqlx::query_as(VERIFY_CHAINS_SQL)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok((checked.unsigned_abs(), first.map(ChainCheckRow::into_break)))
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY stream_id, stream_version");
+        let mut rows = sqlx::query_as::<_, EventRow>(&sql).fetch(&self.pool);
+        let mut checked = 0u64;
+        let mut first: Option<IntegrityBreak> = None;
+        let mut previous: Option<StoredEvent> = None;
+        while let Some(row) = rows.try_next().await? {
+            let event = StoredEvent::from(row);
+            checked += 1;
+            let prior = previous
+                .as_ref()
+                .filter(|p| p.stream.stream_id == event.stream.stream_id);
+            if let Some(problem) = chain_problem(prior, &event) {
+                if first.as_ref().is_none_or(|f| event.position < f.position) {
+                    first = Some(IntegrityBreak {
+                        position: event.position,
+                        problem,
+                    });
+                }
+            }
+            previous = Some(event);
+        }
+        Ok((checked, first))
     }
 
     async fn verify_seals(&self) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
@@ -350,58 +366,27 @@ async fn digest_feed(
     }
 }
 
-/// The first event whose hash link is broken, with what is wrong, in position order.
-const VERIFY_CHAINS_SQL: &str = r"
-WITH checked AS (
-    SELECT position, stream_id, stream_version,
-           lag(stream_version) OVER w AS previous_version,
-           hash = sha256(prev_hash || event_digest(stream_type, stream_id, stream_version, event_id,
-               event_type, schema_version, payload, valid_from, valid_to, valid_precision,
-               recorded_at, recorded_by, reason, causation_id, correlation_id, metadata)) AS content_ok,
-           prev_hash = coalesce(lag(hash) OVER w, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS link_ok,
-           coalesce((tx_id, position) > (lag(tx_id) OVER w, lag(position) OVER w), true) AS order_ok
-      FROM events
-    WINDOW w AS (PARTITION BY stream_id ORDER BY stream_version)
-)
-SELECT position, stream_id, stream_version, coalesce(previous_version, 0) AS previous_version,
-       content_ok, link_ok, order_ok
-  FROM checked
- WHERE NOT (content_ok AND link_ok AND order_ok AND stream_version = coalesce(previous_version, 0) + 1)
- ORDER BY position
- LIMIT 1";
-
-#[derive(sqlx::FromRow)]
-struct ChainCheckRow {
-    position: i64,
-    stream_id: Uuid,
-    stream_version: i64,
-    previous_version: i64,
-    content_ok: bool,
-    link_ok: bool,
-    order_ok: bool,
-}
-
-impl ChainCheckRow {
-    fn into_break(self) -> IntegrityBreak {
-        let stream_id = self.stream_id;
-        let version = self.stream_version.unsigned_abs();
-        let problem = if self.stream_version != self.previous_version + 1 {
-            IntegrityProblem::VersionGap {
-                stream_id,
-                previous: self.previous_version.unsigned_abs(),
-                version,
-            }
-        } else if !self.content_ok {
-            IntegrityProblem::ContentAltered { stream_id, version }
-        } else if !self.order_ok {
-            IntegrityProblem::OutOfOrder { stream_id, version }
-        } else {
-            debug_assert!(!self.link_ok);
-            IntegrityProblem::BrokenLink { stream_id, version }
-        };
-        IntegrityBreak {
-            position: self.position,
-            problem,
-        }
+/// What is wrong with `event`, given the event before it in its stream (`None`: it is the first).
+fn chain_problem(prior: Option<&StoredEvent>, event: &StoredEvent) -> Option<IntegrityProblem> {
+    let stream_id = event.stream.stream_id;
+    let version = event.stream_version;
+    let previous = prior.map_or(0, |p| p.stream_version);
+    if version != previous + 1 {
+        return Some(IntegrityProblem::VersionGap {
+            stream_id,
+            previous,
+            version,
+        });
     }
+    if event.hash != event.computed_hash() {
+        return Some(IntegrityProblem::ContentAltered { stream_id, version });
+    }
+    let expected_prev = prior.map_or(&GENESIS_HASH[..], |p| &p.hash[..]);
+    if event.prev_hash != expected_prev {
+        return Some(IntegrityProblem::BrokenLink { stream_id, version });
+    }
+    if prior.is_some_and(|p| (p.tx_id, p.position) >= (event.tx_id, event.position)) {
+        return Some(IntegrityProblem::OutOfOrder { stream_id, version });
+    }
+    None
 }

@@ -3,6 +3,7 @@
 //! Module map:
 //! - [`event`]: what goes in ([`NewEvent`]) and what comes out ([`StoredEvent`]);
 //! - [`validate`]: the rules an event must meet before any SQL runs;
+//! - [`digest`]: the content digest and hash link of an event;
 //! - [`append`]: appends with optimistic concurrency, idempotency and the hash link, in one statement;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
@@ -10,6 +11,7 @@
 //! - [`error`]: the typed errors of all of the above.
 
 mod append;
+mod digest;
 pub mod error;
 pub mod event;
 pub mod feed;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
+pub use digest::GENESIS_HASH;
 pub use error::StoreError;
 pub use event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef, ValidTime};
 pub use feed::{FeedCursor, FeedPage};

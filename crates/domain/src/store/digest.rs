@@ -1,0 +1,231 @@
+//! The content digest and hash link of an event.
+//!
+//! The store computes each event's *content digest* (SHA-256 over every field except the stream
+//! version and the recorded time) before the append; the append statement then links it:
+//! `hash = sha256(prev_hash || digest || int8send(version) || timestamptz_send(recorded_at))`
+//! (`event_hash_chain` in the migrations). Verification recomputes both from the stored row.
+//!
+//! Every field is length-prefixed so that no field's content can pass for another's, and JSON is
+//! written in a canonical form (keys sorted, numbers as `serde_json` prints them), which is the
+//! same for the value a client sent and for the value read back from `jsonb`.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::event::{NewEvent, StoredEvent, StreamRef};
+
+/// The hash a stream's first event links to.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// Everything the content digest covers, borrowed from a new or a stored event.
+pub(crate) struct DigestInput<'a> {
+    pub stream: &'a StreamRef,
+    pub event_id: Uuid,
+    pub event_type: &'a str,
+    pub schema_version: i32,
+    pub payload: &'a Value,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_to: Option<DateTime<Utc>>,
+    pub valid_precision: Option<&'a str>,
+    pub recorded_by: &'a str,
+    pub reason: Option<&'a str>,
+    pub causation_id: Option<Uuid>,
+    pub correlation_id: Option<Uuid>,
+    pub metadata: &'a Value,
+}
+
+impl<'a> DigestInput<'a> {
+    pub fn of_new(stream: &'a StreamRef, e: &'a NewEvent) -> Self {
+        let valid = e.valid_time.as_ref();
+        Self {
+            stream,
+            event_id: e.event_id,
+            event_type: &e.event_type,
+            schema_version: e.schema_version,
+            payload: &e.payload,
+            valid_from: valid.map(|v| v.from),
+            valid_to: valid.and_then(|v| v.to),
+            valid_precision: valid.and_then(|v| v.precision.as_deref()),
+            recorded_by: &e.recorded_by,
+            reason: e.reason.as_deref(),
+            causation_id: e.causation_id,
+            correlation_id: e.correlation_id,
+            metadata: &e.metadata,
+        }
+    }
+
+    pub fn of_stored(e: &'a StoredEvent) -> Self {
+        let valid = e.valid_time.as_ref();
+        Self {
+            stream: &e.stream,
+            event_id: e.event_id,
+            event_type: &e.event_type,
+            schema_version: e.schema_version,
+            payload: &e.payload,
+            valid_from: valid.map(|v| v.from),
+            valid_to: valid.and_then(|v| v.to),
+            valid_precision: valid.and_then(|v| v.precision.as_deref()),
+            recorded_by: &e.recorded_by,
+            reason: e.reason.as_deref(),
+            causation_id: e.causation_id,
+            correlation_id: e.correlation_id,
+            metadata: &e.metadata,
+        }
+    }
+
+    /// SHA-256 over the length-prefixed fields.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = FieldHasher::default();
+        h.text(Some(&self.stream.stream_type));
+        h.text(Some(&self.stream.stream_id.to_string()));
+        h.text(Some(&self.event_id.to_string()));
+        h.text(Some(self.event_type));
+        h.text(Some(&self.schema_version.to_string()));
+        h.text(Some(&canonical_json(self.payload)));
+        h.text(self.valid_from.map(|t| micros(t).to_string()).as_deref());
+        h.text(self.valid_to.map(|t| micros(t).to_string()).as_deref());
+        h.text(self.valid_precision);
+        h.text(Some(self.recorded_by));
+        h.text(self.reason);
+        h.text(self.causation_id.map(|u| u.to_string()).as_deref());
+        h.text(self.correlation_id.map(|u| u.to_string()).as_deref());
+        h.text(Some(&canonical_json(self.metadata)));
+        h.0.finalize().into()
+    }
+}
+
+impl StoredEvent {
+    /// The hash this event's fields and `prev_hash` call for. Equal to `hash` unless the row was
+    /// altered behind the store's back.
+    pub fn computed_hash(&self) -> [u8; 32] {
+        let digest = DigestInput::of_stored(self).digest();
+        link_hash(
+            &self.prev_hash,
+            &digest,
+            self.stream_version,
+            self.recorded_at,
+        )
+    }
+}
+
+/// The hash of an event: what `event_hash_chain` computes in the database.
+pub(crate) fn link_hash(
+    prev_hash: &[u8],
+    digest: &[u8; 32],
+    version: u64,
+    recorded_at: DateTime<Utc>,
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev_hash);
+    h.update(digest);
+    h.update(i64::try_from(version).unwrap_or(i64::MAX).to_be_bytes());
+    h.update(micros_since_2000(recorded_at).to_be_bytes());
+    h.finalize().into()
+}
+
+/// A time as PostgreSQL keeps it: whole microseconds (toward the past).
+pub(crate) fn to_micros_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// `timestamptz_send`'s representation: microseconds since 2000-01-01 UTC.
+fn micros_since_2000(t: DateTime<Utc>) -> i64 {
+    const UNIX_TO_2000_MICROS: i64 = 946_684_800_000_000;
+    t.timestamp_micros() - UNIX_TO_2000_MICROS
+}
+
+#[derive(Default)]
+struct FieldHasher(Sha256);
+
+impl FieldHasher {
+    fn text(&mut self, value: Option<&str>) {
+        match value {
+            None => self.0.update(b"~"),
+            Some(v) => {
+                self.0.update(v.len().to_string().as_bytes());
+                self.0.update(b":");
+                self.0.update(v.as_bytes());
+            }
+        }
+    }
+}
+
+/// JSON with object keys sorted and no white space.
+pub(crate) fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => out.push_str(&value.to_string()),
+        // jsonb has no negative zero; write every zero the way it reads back.
+        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() => out.push_str("0.0"),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a = json!({ "b": 1, "a": { "d": [1, 2.5, "x"], "c": null } });
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":null,"d":[1,2.5,"x"]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn negative_zero_digests_like_zero() {
+        assert_eq!(canonical_json(&json!(-0.0)), canonical_json(&json!(0.0)));
+    }
+
+    #[test]
+    fn a_field_cannot_pass_for_its_neighbour() {
+        let stream = StreamRef::new("incident", Uuid::nil());
+        let mut a = NewEvent::new("x", json!({}), "ab");
+        a.reason = Some("c".into());
+        let mut b = a.clone();
+        b.recorded_by = "a".into();
+        b.reason = Some("bc".into());
+        assert_ne!(
+            DigestInput::of_new(&stream, &a).digest(),
+            DigestInput::of_new(&stream, &b).digest()
+        );
+    }
+}
