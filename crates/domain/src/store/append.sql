@@ -17,7 +17,7 @@ base AS (
     SELECT 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
      WHERE $3 <= 0 AND NOT EXISTS (SELECT 1 FROM head)
 ),
-chain AS (
+chain AS MATERIALIZED (
     SELECT b.version, b.hash AS head, event_hash_chain(b.hash, b.version, $16::bytea[], now()) AS hashes
       FROM base b
 )

@@ -110,7 +110,7 @@ impl EventStore {
             "SELECT {EVENT_COLUMNS} FROM events \
               WHERE (tx_id, position) > ($1::text::xid8, $2) \
                 AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
-              ORDER BY tx_id, position \
+              ORDER BY events.tx_id, events.position \
               LIMIT $3"
         ))
         .bind(after.tx_id.to_string())

@@ -346,7 +346,7 @@ async fn digest_feed(
               WHERE (tx_id, position) > ($1::text::xid8, $2) \
                 AND ($3::int8 IS NULL OR tx_id < $3::text::xid8) \
                 AND ($4::int8 IS NULL OR (tx_id, position) <= ($4::text::xid8, $5)) \
-              ORDER BY tx_id, position LIMIT $6",
+              ORDER BY events.tx_id, events.position LIMIT $6",
         )
         .bind(cursor.tx_id().to_string())
         .bind(cursor.position())
