@@ -10,7 +10,7 @@ pub type SitrepSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 /// The read side of the API.
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// The version of the sitrep server answering.
     async fn server_version(&self) -> &'static str {
