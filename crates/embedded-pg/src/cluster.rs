@@ -144,7 +144,7 @@ impl Cluster {
     /// A `postgres://` URL for `database` (e.g. for a child process's `DATABASE_URL`).
     pub fn url_for(&self, database: &str) -> String {
         format!(
-            "postgres://{}@/{}?host={}&port={}",
+            "postgres://{}@localhost/{}?host={}&port={}",
             percent_encode(&self.superuser),
             percent_encode(database),
             percent_encode(&self.socket_dir.to_string_lossy()),

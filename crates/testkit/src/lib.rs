@@ -138,9 +138,10 @@ impl TestDb {
         let host = o
             .get_socket()
             .map_or_else(|| o.get_host().to_string(), |dir| dir.display().to_string());
-        let user = o.get_username();
+        // The URL's host is a placeholder; `host=` names the server (or the socket folder).
         format!(
-            "postgres://{user}@/{}?host={host}&port={}",
+            "postgres://{}@localhost/{}?host={host}&port={}",
+            o.get_username(),
             self.name,
             o.get_port()
         )
