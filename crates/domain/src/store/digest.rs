@@ -110,6 +110,11 @@ impl StoredEvent {
     }
 }
 
+/// The content digest of a new event bound for `stream` (what idempotent retries compare).
+pub fn content_digest(stream: &StreamRef, event: &NewEvent) -> [u8; 32] {
+    DigestInput::of_new(stream, event).digest()
+}
+
 /// The hash of an event: what `event_hash_chain` computes in the database.
 pub(crate) fn link_hash(
     prev_hash: &[u8],

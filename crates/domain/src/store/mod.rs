@@ -25,7 +25,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-pub use digest::GENESIS_HASH;
+pub use digest::{content_digest, GENESIS_HASH};
 pub use error::StoreError;
 pub use event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef, ValidTime};
 pub use feed::{FeedCursor, FeedPage};
