@@ -115,12 +115,18 @@ async fn update_delete_and_truncate_are_refused_by_the_database() {
 #[tokio::test]
 async fn an_intact_log_verifies() {
     let (_db, store, _) = populated().await;
+    // A batch as well: its hashes are linked by the database's chain function.
+    let batch: Vec<_> = (0..5).map(report).collect();
+    store
+        .append(&incident_stream(), ExpectedVersion::NoStream, &batch)
+        .await
+        .expect("batch");
     let seals = seal_everything(&store).await;
     let report = store.verify().await.expect("verify");
     assert!(report.is_intact(), "{:?}", report.first_break);
-    assert_eq!(report.events_checked, 9);
+    assert_eq!(report.events_checked, 14);
     assert_eq!(report.seals_checked, seals.len() as u64);
-    assert_eq!(seals.iter().map(|s| s.event_count).sum::<i64>(), 9);
+    assert_eq!(seals.iter().map(|s| s.event_count).sum::<i64>(), 14);
     assert!(
         store.seal().await.expect("seal").is_none(),
         "nothing new to seal"

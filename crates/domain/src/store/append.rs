@@ -22,6 +22,10 @@ use super::EventStore;
 /// 0 no stream), $4..$16 the events' columns as arrays (see [`EventColumns`]).
 const APPEND_SQL: &str = include_str!("append.sql");
 
+/// The same for a single event, with scalar parameters in the same order: the common case
+/// (a mutation recording one fact) skips the arrays and the chain function.
+const APPEND_ONE_SQL: &str = include_str!("append_one.sql");
+
 /// How often an append with [`ExpectedVersion::Any`] retries after losing a race.
 const ANY_VERSION_ATTEMPTS: usize = 5;
 
@@ -151,25 +155,47 @@ async fn insert(
     expected: ExpectedVersion,
     columns: &EventColumns,
 ) -> Result<Option<AppendResult>, sqlx::Error> {
-    let rows: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(APPEND_SQL)
-        .bind(&stream.stream_type)
-        .bind(stream.stream_id)
-        .bind(expected.as_sql())
-        .bind(&columns.event_id)
-        .bind(&columns.event_type)
-        .bind(&columns.schema_version)
-        .bind(&columns.payload)
-        .bind(&columns.valid_from)
-        .bind(&columns.valid_to)
-        .bind(&columns.valid_precision)
-        .bind(&columns.recorded_by)
-        .bind(&columns.reason)
-        .bind(&columns.causation_id)
-        .bind(&columns.correlation_id)
-        .bind(&columns.metadata)
-        .bind(&columns.digest)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<(i64, i64, DateTime<Utc>)> = if columns.event_id.len() == 1 {
+        sqlx::query_as(APPEND_ONE_SQL)
+            .bind(&stream.stream_type)
+            .bind(stream.stream_id)
+            .bind(expected.as_sql())
+            .bind(columns.event_id[0])
+            .bind(&columns.event_type[0])
+            .bind(columns.schema_version[0])
+            .bind(&columns.payload[0])
+            .bind(columns.valid_from[0])
+            .bind(columns.valid_to[0])
+            .bind(&columns.valid_precision[0])
+            .bind(&columns.recorded_by[0])
+            .bind(&columns.reason[0])
+            .bind(columns.causation_id[0])
+            .bind(columns.correlation_id[0])
+            .bind(&columns.metadata[0])
+            .bind(&columns.digest[0])
+            .fetch_all(&mut *conn)
+            .await?
+    } else {
+        sqlx::query_as(APPEND_SQL)
+            .bind(&stream.stream_type)
+            .bind(stream.stream_id)
+            .bind(expected.as_sql())
+            .bind(&columns.event_id)
+            .bind(&columns.event_type)
+            .bind(&columns.schema_version)
+            .bind(&columns.payload)
+            .bind(&columns.valid_from)
+            .bind(&columns.valid_to)
+            .bind(&columns.valid_precision)
+            .bind(&columns.recorded_by)
+            .bind(&columns.reason)
+            .bind(&columns.causation_id)
+            .bind(&columns.correlation_id)
+            .bind(&columns.metadata)
+            .bind(&columns.digest)
+            .fetch_all(&mut *conn)
+            .await?
+    };
     let Some(&(_, last_version, recorded_at)) = rows.last() else {
         return Ok(None);
     };

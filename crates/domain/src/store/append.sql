@@ -1,3 +1,5 @@
+-- The append of several events in one statement: read the head at the expected version, link each
+-- event's hash to the one before (event_hash_chain), insert. append_one.sql is the one-event form.
 WITH input AS (
     SELECT * FROM unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[], $8::timestamptz[], $9::timestamptz[],
                          $10::text[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::jsonb[])
