@@ -17,7 +17,10 @@ CREATE TABLE events (
     event_id        uuid        NOT NULL,
     event_type      text        NOT NULL CHECK (event_type <> ''),
     schema_version  integer     NOT NULL CHECK (schema_version > 0),
-    payload         jsonb       NOT NULL,
+    -- JSON as the store wrote it: canonical text (keys sorted, no white space), kept verbatim by
+    -- the `json` type, so the digest covers exactly these bytes and reading it back costs no
+    -- conversion. Cast to jsonb for ad-hoc queries.
+    payload         json        NOT NULL,
     -- Valid time: when it happened in the world, with the precision the source gave.
     valid_from      timestamptz,
     valid_to        timestamptz,
@@ -28,7 +31,7 @@ CREATE TABLE events (
     reason          text,
     causation_id    uuid,
     correlation_id  uuid,
-    metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+    metadata        json        NOT NULL DEFAULT '{}'::json CHECK (json_typeof(metadata) = 'object'),
     -- Hash link: hash = sha256(prev_hash || content digest || version || recorded time), see
     -- event_hash_chain; prev_hash is the hash of the previous event of the same stream (32 zero
     -- bytes for version 1).

@@ -7,11 +7,10 @@
 //! path ([`diagnose`]) run to tell an idempotent retry from a conflict.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::digest::{to_micros_precision, DigestInput};
+use super::digest::{canonical_json, to_micros_precision, DigestInput};
 use super::error::StoreError;
 use super::event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef};
 use super::row::{EventRow, EVENT_COLUMNS};
@@ -234,8 +233,8 @@ async fn diagnose(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(StoredEvent::from)
-    .collect();
+    .map(StoredEvent::try_from)
+    .collect::<Result<_, _>>()?;
     if !stored.is_empty() {
         return Ok(replay_of(stream, events, &stored));
     }
@@ -320,7 +319,7 @@ fn replay_of(stream: &StreamRef, events: &[NewEvent], stored: &[StoredEvent]) ->
 
 /// Whether a stored event says what the new one says (recorded time and version aside).
 fn same_content(stream: &StreamRef, new: &NewEvent, stored: &StoredEvent) -> bool {
-    DigestInput::of_new(stream, new).digest() == DigestInput::of_stored(stored).digest()
+    super::digest::content_digest(stream, new) == DigestInput::of_stored(stored).digest()
 }
 
 /// The events of one append, column by column, as the statement's array parameters.
@@ -328,7 +327,8 @@ struct EventColumns {
     event_id: Vec<Uuid>,
     event_type: Vec<String>,
     schema_version: Vec<i32>,
-    payload: Vec<Value>,
+    /// Canonical JSON text ([`canonical_json`]): what is stored, and what the digest covers.
+    payload: Vec<String>,
     valid_from: Vec<Option<DateTime<Utc>>>,
     valid_to: Vec<Option<DateTime<Utc>>>,
     valid_precision: Vec<Option<String>>,
@@ -336,18 +336,24 @@ struct EventColumns {
     reason: Vec<Option<String>>,
     causation_id: Vec<Option<Uuid>>,
     correlation_id: Vec<Option<Uuid>>,
-    metadata: Vec<Value>,
+    metadata: Vec<String>,
     /// Content digests ([`DigestInput::digest`]), linked into hashes by the statement.
     digest: Vec<Vec<u8>>,
 }
 
 impl EventColumns {
     fn new(stream: &StreamRef, events: &[NewEvent]) -> Self {
+        let payload: Vec<String> = events.iter().map(|e| canonical_json(&e.payload)).collect();
+        let metadata: Vec<String> = events.iter().map(|e| canonical_json(&e.metadata)).collect();
+        let digest = events
+            .iter()
+            .zip(payload.iter().zip(&metadata))
+            .map(|(e, (p, m))| DigestInput::of_new(stream, e, p, m).digest().to_vec())
+            .collect();
         Self {
             event_id: events.iter().map(|e| e.event_id).collect(),
             event_type: events.iter().map(|e| e.event_type.clone()).collect(),
             schema_version: events.iter().map(|e| e.schema_version).collect(),
-            payload: events.iter().map(|e| e.payload.clone()).collect(),
             valid_from: events
                 .iter()
                 .map(|e| e.valid_time.as_ref().map(|v| to_micros_precision(v.from)))
@@ -368,11 +374,9 @@ impl EventColumns {
             reason: events.iter().map(|e| e.reason.clone()).collect(),
             causation_id: events.iter().map(|e| e.causation_id).collect(),
             correlation_id: events.iter().map(|e| e.correlation_id).collect(),
-            metadata: events.iter().map(|e| e.metadata.clone()).collect(),
-            digest: events
-                .iter()
-                .map(|e| DigestInput::of_new(stream, e).digest().to_vec())
-                .collect(),
+            payload,
+            metadata,
+            digest,
         }
     }
 }

@@ -1,8 +1,8 @@
 -- The append of several events in one statement: read the head at the expected version, link each
 -- event's hash to the one before (event_hash_chain), insert. append_one.sql is the one-event form.
 WITH input AS (
-    SELECT * FROM unnest($4::uuid[], $5::text[], $6::int4[], $7::jsonb[], $8::timestamptz[], $9::timestamptz[],
-                         $10::text[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::jsonb[])
+    SELECT * FROM unnest($4::uuid[], $5::text[], $6::int4[], $7::text[], $8::timestamptz[], $9::timestamptz[],
+                         $10::text[], $11::text[], $12::text[], $13::uuid[], $14::uuid[], $15::text[])
         WITH ORDINALITY AS i(event_id, event_type, schema_version, payload, valid_from, valid_to,
                              valid_precision, recorded_by, reason, causation_id, correlation_id, metadata, n)
 ),
@@ -26,9 +26,9 @@ chain AS MATERIALIZED (
 INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, payload,
                     valid_from, valid_to, valid_precision, recorded_at, recorded_by, reason,
                     causation_id, correlation_id, metadata, prev_hash, hash)
-SELECT $1, $2, c.version + i.n, i.event_id, i.event_type, i.schema_version, i.payload,
+SELECT $1, $2, c.version + i.n, i.event_id, i.event_type, i.schema_version, i.payload::json,
        i.valid_from, i.valid_to, i.valid_precision, now(), i.recorded_by, i.reason,
-       i.causation_id, i.correlation_id, i.metadata,
+       i.causation_id, i.correlation_id, i.metadata::json,
        CASE WHEN i.n = 1 THEN c.head ELSE c.hashes[i.n - 1] END, c.hashes[i.n]
   FROM input i CROSS JOIN chain c
  ORDER BY i.n

@@ -5,9 +5,10 @@
 //! `hash = sha256(prev_hash || digest || int8send(version) || timestamptz_send(recorded_at))`
 //! (`event_hash_chain` in the migrations). Verification recomputes both from the stored row.
 //!
-//! Every field is length-prefixed so that no field's content can pass for another's, and JSON is
-//! written in a canonical form (keys sorted, numbers as `serde_json` prints them), which is the
-//! same for the value a client sent and for the value read back from `jsonb`.
+//! Every field is length-prefixed so that no field's content can pass for another's. JSON is
+//! written once in a canonical form (keys sorted, no white space, numbers as `serde_json` prints
+//! them); that text is what the `json` columns keep verbatim and what the digest covers, so
+//! verification hashes the stored bytes themselves.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
@@ -25,7 +26,8 @@ pub(crate) struct DigestInput<'a> {
     pub event_id: Uuid,
     pub event_type: &'a str,
     pub schema_version: i32,
-    pub payload: &'a Value,
+    /// Canonical JSON text of the payload.
+    pub payload: &'a str,
     pub valid_from: Option<DateTime<Utc>>,
     pub valid_to: Option<DateTime<Utc>>,
     pub valid_precision: Option<&'a str>,
@@ -33,18 +35,25 @@ pub(crate) struct DigestInput<'a> {
     pub reason: Option<&'a str>,
     pub causation_id: Option<Uuid>,
     pub correlation_id: Option<Uuid>,
-    pub metadata: &'a Value,
+    /// Canonical JSON text of the metadata.
+    pub metadata: &'a str,
 }
 
 impl<'a> DigestInput<'a> {
-    pub fn of_new(stream: &'a StreamRef, e: &'a NewEvent) -> Self {
+    /// A new event, with its payload and metadata already written as canonical JSON.
+    pub fn of_new(
+        stream: &'a StreamRef,
+        e: &'a NewEvent,
+        payload: &'a str,
+        metadata: &'a str,
+    ) -> Self {
         let valid = e.valid_time.as_ref();
         Self {
             stream,
             event_id: e.event_id,
             event_type: &e.event_type,
             schema_version: e.schema_version,
-            payload: &e.payload,
+            payload,
             valid_from: valid.map(|v| v.from),
             valid_to: valid.and_then(|v| v.to),
             valid_precision: valid.and_then(|v| v.precision.as_deref()),
@@ -52,10 +61,11 @@ impl<'a> DigestInput<'a> {
             reason: e.reason.as_deref(),
             causation_id: e.causation_id,
             correlation_id: e.correlation_id,
-            metadata: &e.metadata,
+            metadata,
         }
     }
 
+    /// A stored event: its JSON is stored as the canonical text it was written as.
     pub fn of_stored(e: &'a StoredEvent) -> Self {
         let valid = e.valid_time.as_ref();
         Self {
@@ -63,7 +73,7 @@ impl<'a> DigestInput<'a> {
             event_id: e.event_id,
             event_type: &e.event_type,
             schema_version: e.schema_version,
-            payload: &e.payload,
+            payload: e.payload.get(),
             valid_from: valid.map(|v| v.from),
             valid_to: valid.and_then(|v| v.to),
             valid_precision: valid.and_then(|v| v.precision.as_deref()),
@@ -71,7 +81,7 @@ impl<'a> DigestInput<'a> {
             reason: e.reason.as_deref(),
             causation_id: e.causation_id,
             correlation_id: e.correlation_id,
-            metadata: &e.metadata,
+            metadata: e.metadata.get(),
         }
     }
 
@@ -83,7 +93,7 @@ impl<'a> DigestInput<'a> {
         h.text(Some(&self.event_id.to_string()));
         h.text(Some(self.event_type));
         h.text(Some(&self.schema_version.to_string()));
-        h.text(Some(&canonical_json(self.payload)));
+        h.text(Some(self.payload));
         h.text(self.valid_from.map(|t| micros(t).to_string()).as_deref());
         h.text(self.valid_to.map(|t| micros(t).to_string()).as_deref());
         h.text(self.valid_precision);
@@ -91,7 +101,7 @@ impl<'a> DigestInput<'a> {
         h.text(self.reason);
         h.text(self.causation_id.map(|u| u.to_string()).as_deref());
         h.text(self.correlation_id.map(|u| u.to_string()).as_deref());
-        h.text(Some(&canonical_json(self.metadata)));
+        h.text(Some(self.metadata));
         h.0.finalize().into()
     }
 }
@@ -112,7 +122,9 @@ impl StoredEvent {
 
 /// The content digest of a new event bound for `stream` (what idempotent retries compare).
 pub fn content_digest(stream: &StreamRef, event: &NewEvent) -> [u8; 32] {
-    DigestInput::of_new(stream, event).digest()
+    let payload = canonical_json(&event.payload);
+    let metadata = canonical_json(&event.metadata);
+    DigestInput::of_new(stream, event, &payload, &metadata).digest()
 }
 
 /// The hash of an event: what `event_hash_chain` computes in the database.
@@ -228,9 +240,6 @@ mod tests {
         let mut b = a.clone();
         b.recorded_by = "a".into();
         b.reason = Some("bc".into());
-        assert_ne!(
-            DigestInput::of_new(&stream, &a).digest(),
-            DigestInput::of_new(&stream, &b).digest()
-        );
+        assert_ne!(content_digest(&stream, &a), content_digest(&stream, &b));
     }
 }

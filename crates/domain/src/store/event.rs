@@ -6,7 +6,9 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -125,7 +127,7 @@ pub struct AppendResult {
 }
 
 /// An event as the store holds it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredEvent {
     pub position: i64,
     /// Id of the writing transaction (the feed orders by it).
@@ -135,21 +137,51 @@ pub struct StoredEvent {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: i32,
-    pub payload: Value,
+    /// The payload as stored: canonical JSON text. [`StoredEvent::payload_as`] decodes it.
+    pub payload: Box<RawValue>,
     pub valid_time: Option<ValidTime>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
     pub reason: Option<String>,
     pub causation_id: Option<Uuid>,
     pub correlation_id: Option<Uuid>,
-    pub metadata: Value,
+    /// Free metadata as stored: a canonical JSON object.
+    pub metadata: Box<RawValue>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+}
+
+impl PartialEq for StoredEvent {
+    /// Field by field; JSON compares as the stored text (which is canonical).
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position
+            && self.tx_id == other.tx_id
+            && self.stream == other.stream
+            && self.stream_version == other.stream_version
+            && self.event_id == other.event_id
+            && self.event_type == other.event_type
+            && self.schema_version == other.schema_version
+            && self.payload.get() == other.payload.get()
+            && self.valid_time == other.valid_time
+            && self.recorded_at == other.recorded_at
+            && self.recorded_by == other.recorded_by
+            && self.reason == other.reason
+            && self.causation_id == other.causation_id
+            && self.correlation_id == other.correlation_id
+            && self.metadata.get() == other.metadata.get()
+            && self.prev_hash == other.prev_hash
+            && self.hash == other.hash
+    }
 }
 
 impl StoredEvent {
     /// The feed cursor that points just past this event.
     pub fn cursor(&self) -> FeedCursor {
         FeedCursor::new(self.tx_id, self.position)
+    }
+
+    /// The payload decoded as `T` (a typed event, or [`Value`]).
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.payload.get())
     }
 }

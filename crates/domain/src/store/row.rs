@@ -3,16 +3,18 @@
 //! Every read selects [`EVENT_COLUMNS`], so the column list lives in one place.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::error::StoreError;
 use super::event::{StoredEvent, StreamRef, ValidTime};
 
 /// The select list matching [`EventRow`].
 pub(crate) const EVENT_COLUMNS: &str =
     "position, tx_id::text::int8 AS tx_id, stream_type, stream_id, \
-     stream_version, event_id, event_type, schema_version, payload, valid_from, valid_to, \
-     valid_precision, recorded_at, recorded_by, reason, causation_id, correlation_id, metadata, \
+     stream_version, event_id, event_type, schema_version, payload::text AS payload, valid_from, \
+     valid_to, valid_precision, recorded_at, recorded_by, reason, causation_id, correlation_id, \
+     metadata::text AS metadata, \
      prev_hash, hash";
 
 #[derive(sqlx::FromRow)]
@@ -25,7 +27,7 @@ pub(crate) struct EventRow {
     event_id: Uuid,
     event_type: String,
     schema_version: i32,
-    payload: Value,
+    payload: String,
     valid_from: Option<DateTime<Utc>>,
     valid_to: Option<DateTime<Utc>>,
     valid_precision: Option<String>,
@@ -34,19 +36,28 @@ pub(crate) struct EventRow {
     reason: Option<String>,
     causation_id: Option<Uuid>,
     correlation_id: Option<Uuid>,
-    metadata: Value,
+    metadata: String,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
 }
 
-impl From<EventRow> for StoredEvent {
-    fn from(row: EventRow) -> Self {
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = StoreError;
+
+    /// Fails only if a `json` column holds what is not JSON, which the column type rules out.
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
         let valid_time = row.valid_from.map(|from| ValidTime {
             from,
             to: row.valid_to,
             precision: row.valid_precision,
         });
-        Self {
+        let json = |text: String, column: &str| {
+            RawValue::from_string(text).map_err(|e| StoreError::Corrupt {
+                position: row.position,
+                what: format!("{column} is not JSON: {e}"),
+            })
+        };
+        Ok(Self {
             position: row.position,
             // Both are non-negative by construction (identity and xid8), so the casts are exact.
             tx_id: row.tx_id.unsigned_abs(),
@@ -58,16 +69,16 @@ impl From<EventRow> for StoredEvent {
             event_id: row.event_id,
             event_type: row.event_type,
             schema_version: row.schema_version,
-            payload: row.payload,
+            payload: json(row.payload, "payload")?,
             valid_time,
             recorded_at: row.recorded_at,
             recorded_by: row.recorded_by,
             reason: row.reason,
             causation_id: row.causation_id,
             correlation_id: row.correlation_id,
-            metadata: row.metadata,
+            metadata: json(row.metadata, "metadata")?,
             prev_hash: row.prev_hash,
             hash: row.hash,
-        }
+        })
     }
 }
