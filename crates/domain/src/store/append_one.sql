@@ -1,10 +1,15 @@
 -- The append of one event: append.sql without the arrays. Keep the two in step.
 WITH head AS (
+    -- Exact version: one probe of the unique key. Any version: the stream's last event.
     SELECT e.stream_version AS version, e.hash, e.stream_type
       FROM events e
-     WHERE e.stream_id = $2 AND ($3 < 0 OR e.stream_version = $3)
-     ORDER BY e.stream_version DESC
-     LIMIT 1
+     WHERE e.stream_id = $2 AND e.stream_version = $3
+    UNION ALL
+    (SELECT e.stream_version, e.hash, e.stream_type
+       FROM events e
+      WHERE $3 < 0 AND e.stream_id = $2
+      ORDER BY e.stream_version DESC
+      LIMIT 1)
 ),
 base AS (
     SELECT version, hash FROM head WHERE stream_type = $1
