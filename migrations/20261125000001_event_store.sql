@@ -48,20 +48,21 @@ CREATE INDEX events_feed_idx ON events (tx_id, position);
 -- (sha256 over every field but the version and the recorded time, see store/digest.rs); each
 -- event's hash is sha256(previous hash || content digest || version || recorded time), the
 -- version as int8send and the recorded time as timestamptz_send (microseconds since 2000,
--- independent of the session's TimeZone). Returns the hashes in order.
+-- independent of the session's TimeZone). Returns one row per event: its number in the append
+-- (from 1), the hash it links to, and its own hash.
 CREATE FUNCTION event_hash_chain(head bytea, head_version bigint, digests bytea[], recorded_at timestamptz)
-    RETURNS bytea[]
+    RETURNS TABLE (n bigint, prev_hash bytea, hash bytea)
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    hashes bytea[] := array_fill(NULL::bytea, ARRAY[coalesce(array_length(digests, 1), 0)]);
-    previous bytea := head;
     recorded bytea := timestamptz_send(recorded_at);
 BEGIN
+    hash := head;
     FOR i IN 1 .. coalesce(array_length(digests, 1), 0) LOOP
-        previous := sha256(previous || digests[i] || int8send(head_version + i) || recorded);
-        hashes[i] := previous;
+        n := i;
+        prev_hash := hash;
+        hash := sha256(prev_hash || digests[i] || int8send(head_version + i) || recorded);
+        RETURN NEXT;
     END LOOP;
-    RETURN hashes;
 END;
 $$;
 

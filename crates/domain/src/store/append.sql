@@ -23,18 +23,15 @@ base AS (
     UNION ALL
     SELECT 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
      WHERE $3 <= 0 AND NOT EXISTS (SELECT 1 FROM head)
-),
-chain AS MATERIALIZED (
-    SELECT b.version, b.hash AS head, event_hash_chain(b.hash, b.version, $16::bytea[], now()) AS hashes
-      FROM base b
 )
 INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, payload,
                     valid_from, valid_to, valid_precision, recorded_at, recorded_by, reason,
                     causation_id, correlation_id, metadata, prev_hash, hash)
-SELECT $1, $2, c.version + i.n, i.event_id, i.event_type, i.schema_version, i.payload::json,
+SELECT $1, $2, b.version + i.n, i.event_id, i.event_type, i.schema_version, i.payload::json,
        i.valid_from, i.valid_to, i.valid_precision, now(), i.recorded_by, i.reason,
-       i.causation_id, i.correlation_id, i.metadata::json,
-       CASE WHEN i.n = 1 THEN c.head ELSE c.hashes[i.n - 1] END, c.hashes[i.n]
-  FROM input i CROSS JOIN chain c
+       i.causation_id, i.correlation_id, i.metadata::json, c.prev_hash, c.hash
+  FROM base b
+ CROSS JOIN LATERAL event_hash_chain(b.hash, b.version, $16::bytea[], now()) c
+  JOIN input i ON i.n = c.n
  ORDER BY i.n
 RETURNING position, stream_version, recorded_at
