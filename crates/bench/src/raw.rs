@@ -5,7 +5,6 @@
 //! writing these rows straight into PostgreSQL pays.
 
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -91,17 +90,9 @@ pub struct RawRow {
     pub metadata: String,
 }
 
-/// A raw row with its JSON checked, as the store hands out its events.
-#[allow(dead_code)] // built to be decoded, as the store's reader does
-pub struct RawEvent {
-    pub row: RawRow,
-    pub payload: Box<RawValue>,
-    pub metadata: Box<RawValue>,
-}
-
 /// One keyset page of the raw table.
-pub async fn read_page(pool: &PgPool, after: i64, limit: i64) -> anyhow::Result<Vec<RawEvent>> {
-    let rows: Vec<RawRow> = sqlx::query_as(
+pub async fn read_page(pool: &PgPool, after: i64, limit: i64) -> anyhow::Result<Vec<RawRow>> {
+    Ok(sqlx::query_as(
         "SELECT position, stream_type, stream_id, stream_version, event_id, event_type, \
                 schema_version, payload::text AS payload, recorded_at, recorded_by, \
                 metadata::text AS metadata \
@@ -110,14 +101,5 @@ pub async fn read_page(pool: &PgPool, after: i64, limit: i64) -> anyhow::Result<
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(RawEvent {
-                payload: RawValue::from_string(row.payload.clone())?,
-                metadata: RawValue::from_string(row.metadata.clone())?,
-                row,
-            })
-        })
-        .collect()
+    .await?)
 }

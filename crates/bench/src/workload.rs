@@ -189,7 +189,7 @@ pub async fn feed_read(pool: &PgPool, total: u64) -> anyhow::Result<Comparison> 
         loop {
             let page = raw::read_page(pool, after, i64::from(FEED_PAGE)).await?;
             let Some(last) = page.last() else { break };
-            after = last.row.position;
+            after = last.position;
             read += page.len() as u64;
         }
         raw = Measured::rate(read, began.elapsed());

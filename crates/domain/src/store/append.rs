@@ -233,8 +233,8 @@ async fn diagnose(
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
-    .map(StoredEvent::try_from)
-    .collect::<Result<_, _>>()?;
+    .map(StoredEvent::from)
+    .collect();
     if !stored.is_empty() {
         return Ok(replay_of(stream, events, &stored));
     }

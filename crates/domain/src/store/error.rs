@@ -32,9 +32,6 @@ pub enum StoreError {
     /// A feed cursor that this store did not hand out.
     #[error("invalid feed cursor: {0}")]
     InvalidCursor(String),
-    /// A stored row cannot be read back as an event (the database was altered behind the store).
-    #[error("event at position {position} cannot be read: {what}")]
-    Corrupt { position: i64, what: String },
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

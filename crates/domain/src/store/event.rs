@@ -127,7 +127,7 @@ pub struct AppendResult {
 }
 
 /// An event as the store holds it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {
     pub position: i64,
     /// Id of the writing transaction (the feed orders by it).
@@ -138,7 +138,7 @@ pub struct StoredEvent {
     pub event_type: String,
     pub schema_version: i32,
     /// The payload as stored: canonical JSON text. [`StoredEvent::payload_as`] decodes it.
-    pub payload: Box<RawValue>,
+    pub payload: JsonText,
     pub valid_time: Option<ValidTime>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
@@ -146,32 +146,9 @@ pub struct StoredEvent {
     pub causation_id: Option<Uuid>,
     pub correlation_id: Option<Uuid>,
     /// Free metadata as stored: a canonical JSON object.
-    pub metadata: Box<RawValue>,
+    pub metadata: JsonText,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
-}
-
-impl PartialEq for StoredEvent {
-    /// Field by field; JSON compares as the stored text (which is canonical).
-    fn eq(&self, other: &Self) -> bool {
-        self.position == other.position
-            && self.tx_id == other.tx_id
-            && self.stream == other.stream
-            && self.stream_version == other.stream_version
-            && self.event_id == other.event_id
-            && self.event_type == other.event_type
-            && self.schema_version == other.schema_version
-            && self.payload.get() == other.payload.get()
-            && self.valid_time == other.valid_time
-            && self.recorded_at == other.recorded_at
-            && self.recorded_by == other.recorded_by
-            && self.reason == other.reason
-            && self.causation_id == other.causation_id
-            && self.correlation_id == other.correlation_id
-            && self.metadata.get() == other.metadata.get()
-            && self.prev_hash == other.prev_hash
-            && self.hash == other.hash
-    }
 }
 
 impl StoredEvent {
@@ -182,6 +159,59 @@ impl StoredEvent {
 
     /// The payload decoded as `T` (a typed event, or [`Value`]).
     pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.payload.get())
+        self.payload.parse()
+    }
+}
+
+/// JSON text as the store keeps it: canonical, and valid (the `json` column checked it on the
+/// way in), so reading an event costs no parse; [`JsonText::parse`] decodes it when needed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JsonText(Box<str>);
+
+impl JsonText {
+    /// Text read from a `json` column.
+    pub(crate) fn from_column(text: String) -> Self {
+        Self(text.into_boxed_str())
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON decoded as `T` (a typed event, or [`Value`]).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl Serialize for JsonText {
+    /// As the JSON it holds, not as a string.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = RawValue::from_string(self.0.to_string()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(Self(raw.get().into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JsonText;
+
+    #[test]
+    fn json_text_serialises_as_json_and_back() {
+        let text = JsonText::from_column(r#"{"a":[1,2],"b":"x"}"#.to_owned());
+        let out = serde_json::to_string(&text).expect("serialise");
+        assert_eq!(out, r#"{"a":[1,2],"b":"x"}"#);
+        let back: JsonText = serde_json::from_str(&out).expect("deserialise");
+        assert_eq!(back, text);
+        let value: serde_json::Value = text.parse().expect("parse");
+        assert_eq!(value["b"], "x");
     }
 }

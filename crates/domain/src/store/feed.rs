@@ -118,10 +118,7 @@ impl EventStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        let events = rows
-            .into_iter()
-            .map(StoredEvent::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
         let next = events.last().map_or(after, StoredEvent::cursor);
         let held_back = events.is_empty() && self.held_back(after).await?;
         Ok(FeedPage {

@@ -248,7 +248,7 @@ impl EventStore {
         let mut first: Option<IntegrityBreak> = None;
         let mut previous: Option<StoredEvent> = None;
         while let Some(row) = rows.try_next().await? {
-            let event = StoredEvent::try_from(row)?;
+            let event = StoredEvent::from(row);
             checked += 1;
             let prior = previous
                 .as_ref()

@@ -27,7 +27,9 @@ use tokio::sync::Notify;
 
 pub use digest::{content_digest, GENESIS_HASH};
 pub use error::StoreError;
-pub use event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef, ValidTime};
+pub use event::{
+    AppendResult, ExpectedVersion, JsonText, NewEvent, StoredEvent, StreamRef, ValidTime,
+};
 pub use feed::{FeedCursor, FeedPage};
 pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, Seal};
 pub use read::StreamRange;

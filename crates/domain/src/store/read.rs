@@ -43,7 +43,7 @@ impl EventStore {
         .bind(recorded_until)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(StoredEvent::try_from).collect()
+        Ok(rows.into_iter().map(StoredEvent::from).collect())
     }
 }
 

@@ -3,11 +3,9 @@
 //! Every read selects [`EVENT_COLUMNS`], so the column list lives in one place.
 
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use super::error::StoreError;
-use super::event::{StoredEvent, StreamRef, ValidTime};
+use super::event::{JsonText, StoredEvent, StreamRef, ValidTime};
 
 /// The select list matching [`EventRow`].
 pub(crate) const EVENT_COLUMNS: &str =
@@ -41,23 +39,14 @@ pub(crate) struct EventRow {
     hash: Vec<u8>,
 }
 
-impl TryFrom<EventRow> for StoredEvent {
-    type Error = StoreError;
-
-    /// Fails only if a `json` column holds what is not JSON, which the column type rules out.
-    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+impl From<EventRow> for StoredEvent {
+    fn from(row: EventRow) -> Self {
         let valid_time = row.valid_from.map(|from| ValidTime {
             from,
             to: row.valid_to,
             precision: row.valid_precision,
         });
-        let json = |text: String, column: &str| {
-            RawValue::from_string(text).map_err(|e| StoreError::Corrupt {
-                position: row.position,
-                what: format!("{column} is not JSON: {e}"),
-            })
-        };
-        Ok(Self {
+        Self {
             position: row.position,
             // Both are non-negative by construction (identity and xid8), so the casts are exact.
             tx_id: row.tx_id.unsigned_abs(),
@@ -69,16 +58,16 @@ impl TryFrom<EventRow> for StoredEvent {
             event_id: row.event_id,
             event_type: row.event_type,
             schema_version: row.schema_version,
-            payload: json(row.payload, "payload")?,
+            payload: JsonText::from_column(row.payload),
             valid_time,
             recorded_at: row.recorded_at,
             recorded_by: row.recorded_by,
             reason: row.reason,
             causation_id: row.causation_id,
             correlation_id: row.correlation_id,
-            metadata: json(row.metadata, "metadata")?,
+            metadata: JsonText::from_column(row.metadata),
             prev_hash: row.prev_hash,
             hash: row.hash,
-        })
+        }
     }
 }
