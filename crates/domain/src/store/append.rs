@@ -6,6 +6,8 @@
 //! fork the stream. Only when that statement inserts nothing or hits a unique key does the slow
 //! path ([`diagnose`]) run to tell an idempotent retry from a conflict.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -19,11 +21,19 @@ use super::EventStore;
 
 /// The append statement. Parameters: $1 stream type, $2 stream id, $3 expected version (-1 any,
 /// 0 no stream), $4..$16 the events' columns as arrays (see [`EventColumns`]).
-const APPEND_SQL: &str = include_str!("append.sql");
+static APPEND_SQL: LazyLock<String> = LazyLock::new(|| with_head(include_str!("append.sql")));
 
 /// The same for a single event, with scalar parameters in the same order: the common case
 /// (a mutation recording one fact) skips the arrays and the chain function.
-const APPEND_ONE_SQL: &str = include_str!("append_one.sql");
+static APPEND_ONE_SQL: LazyLock<String> =
+    LazyLock::new(|| with_head(include_str!("append_one.sql")));
+
+/// Where the statements take the shared head lookup (`append_head.sql`).
+const HEAD_PLACEHOLDER: &str = "-- {head} (append_head.sql) goes here.";
+
+fn with_head(template: &str) -> String {
+    template.replace(HEAD_PLACEHOLDER, include_str!("append_head.sql"))
+}
 
 /// How often an append with [`ExpectedVersion::Any`] retries after losing a race.
 const ANY_VERSION_ATTEMPTS: usize = 5;
@@ -155,7 +165,7 @@ async fn insert(
     columns: &EventColumns,
 ) -> Result<Option<AppendResult>, sqlx::Error> {
     let rows: Vec<(i64, i64, DateTime<Utc>)> = if columns.event_id.len() == 1 {
-        sqlx::query_as(APPEND_ONE_SQL)
+        sqlx::query_as(APPEND_ONE_SQL.as_str())
             .bind(&stream.stream_type)
             .bind(stream.stream_id)
             .bind(expected.as_sql())
@@ -175,7 +185,7 @@ async fn insert(
             .fetch_all(&mut *conn)
             .await?
     } else {
-        sqlx::query_as(APPEND_SQL)
+        sqlx::query_as(APPEND_SQL.as_str())
             .bind(&stream.stream_type)
             .bind(stream.stream_id)
             .bind(expected.as_sql())
@@ -377,6 +387,19 @@ impl EventColumns {
             payload,
             metadata,
             digest,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{APPEND_ONE_SQL, APPEND_SQL};
+
+    #[test]
+    fn both_statements_take_the_shared_head_lookup() {
+        for sql in [APPEND_SQL.as_str(), APPEND_ONE_SQL.as_str()] {
+            assert!(!sql.contains("{head}"), "placeholder left in:\n{sql}");
+            assert!(sql.contains("head AS (") && sql.contains("base AS ("));
         }
     }
 }

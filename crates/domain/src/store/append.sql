@@ -6,24 +6,7 @@ WITH input AS (
         WITH ORDINALITY AS i(event_id, event_type, schema_version, payload, valid_from, valid_to,
                              valid_precision, recorded_by, reason, causation_id, correlation_id, metadata, n)
 ),
-head AS (
-    -- Exact version: one probe of the unique key. Any version: the stream's last event.
-    SELECT e.stream_version AS version, e.hash, e.stream_type
-      FROM events e
-     WHERE e.stream_id = $2 AND e.stream_version = $3
-    UNION ALL
-    (SELECT e.stream_version, e.hash, e.stream_type
-       FROM events e
-      WHERE $3 < 0 AND e.stream_id = $2
-      ORDER BY e.stream_version DESC
-      LIMIT 1)
-),
-base AS (
-    SELECT version, hash FROM head WHERE stream_type = $1
-    UNION ALL
-    SELECT 0, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
-     WHERE $3 <= 0 AND NOT EXISTS (SELECT 1 FROM head)
-)
+-- {head} (append_head.sql) goes here.
 INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type, schema_version, payload,
                     valid_from, valid_to, valid_precision, recorded_at, recorded_by, reason,
                     causation_id, correlation_id, metadata, prev_hash, hash)
