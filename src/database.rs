@@ -8,13 +8,12 @@ use anyhow::Context as _;
 use sitrep_domain::store::EventStore;
 use sitrep_embedded_pg::{Cluster, ClusterConfig};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::cli::DatabaseArgs;
 
 /// The database sitrep stores its events in, once opened and migrated.
 pub struct Database {
-    pool: PgPool,
     store: EventStore,
     /// The embedded cluster, when sitrep started one.
     cluster: Option<Cluster>,
@@ -25,32 +24,31 @@ const EMBEDDED_DATABASE: &str = "sitrep";
 
 impl Database {
     pub async fn open(args: &DatabaseArgs) -> anyhow::Result<Self> {
-        let (options, cluster) = match args.database_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) => {
-                let options = PgConnectOptions::from_str(url)
-                    .context("DATABASE_URL is not a valid PostgreSQL URL")?;
-                (options, None)
+        if let Some(url) = args.database_url.as_deref().filter(|u| !u.is_empty()) {
+            let options = PgConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+            let store = connect_and_migrate(args, options).await?;
+            return Ok(Self {
+                store,
+                cluster: None,
+            });
+        }
+        let (options, cluster) = start_embedded(args).await?;
+        match connect_and_migrate(args, options).await {
+            Ok(store) => Ok(Self {
+                store,
+                cluster: Some(cluster),
+            }),
+            Err(error) => {
+                // Leave no cluster running that nothing will use.
+                if cluster.started_here() {
+                    if let Err(stop) = cluster.stop().await {
+                        tracing::warn!(%stop, "cannot stop the embedded PostgreSQL cluster");
+                    }
+                }
+                Err(error)
             }
-            None => {
-                let (options, cluster) = start_embedded(args).await?;
-                (options, Some(cluster))
-            }
-        };
-        let pool = PgPoolOptions::new()
-            .max_connections(args.db_max_connections)
-            .connect_with(options.log_statements(tracing::log::LevelFilter::Debug))
-            .await
-            .context("cannot connect to PostgreSQL")?;
-        sitrep_domain::MIGRATOR
-            .run(&pool)
-            .await
-            .context("cannot apply the database migrations")?;
-        let store = EventStore::new(pool.clone());
-        Ok(Self {
-            pool,
-            store,
-            cluster,
-        })
+        }
     }
 
     pub fn store(&self) -> &EventStore {
@@ -59,7 +57,7 @@ impl Database {
 
     /// Closes the pool and stops the embedded cluster if sitrep started it.
     pub async fn close(self) -> anyhow::Result<()> {
-        self.pool.close().await;
+        self.store.pool().close().await;
         if let Some(cluster) = self.cluster {
             if cluster.started_here() {
                 cluster
@@ -70,6 +68,23 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// A pool on `options`, migrated, and the store on it.
+async fn connect_and_migrate(
+    args: &DatabaseArgs,
+    options: PgConnectOptions,
+) -> anyhow::Result<EventStore> {
+    let pool = PgPoolOptions::new()
+        .max_connections(args.db_max_connections)
+        .connect_with(options.log_statements(tracing::log::LevelFilter::Debug))
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    sitrep_domain::MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot apply the database migrations")?;
+    Ok(EventStore::new(pool))
 }
 
 /// Starts (or joins) the embedded cluster and makes sure sitrep's database exists in it.

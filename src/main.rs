@@ -48,8 +48,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify => {
             let db = database::Database::open(&cli.database).await?;
             let report = db.store().verify().await;
-            db.close().await?;
+            let closed = db.close().await;
             let report = report?;
+            closed?;
             println!(
                 "checked {} events and {} seals",
                 report.events_checked, report.seals_checked

@@ -14,6 +14,10 @@ use crate::database::Database;
 const NOTIFY_COALESCE: Duration = Duration::from_millis(5);
 
 pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    // Bind first: a taken port fails before any cluster is started.
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let db = Database::open(db_args).await?;
     let store = db.store().clone();
     let notifier = tokio::spawn(store.clone().run_notifier(NOTIFY_COALESCE));
@@ -37,9 +41,6 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         })
     });
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "sitrep is serving");
     let app = router(AppState { store });
     let served = axum::serve(listener, app)
@@ -51,9 +52,12 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
     if let Some(sealer) = sealer {
         sealer.abort();
     }
-    db.close().await?;
+    // The server's own error, if any, is the one to report; a failure to close comes second.
+    let closed = db.close().await;
+    served?;
+    closed?;
     tracing::info!("sitrep stopped");
-    served
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

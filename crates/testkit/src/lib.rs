@@ -3,8 +3,8 @@
 //! Where the databases live:
 //! - `DATABASE_URL` set: on that server (CI points it at the machine's PostgreSQL);
 //! - otherwise: on sitrep's embedded cluster, started on first use from the installed PostgreSQL
-//!   binaries in `$TMPDIR/sitrep-test-pg-<uid>` and left running for the next test run
-//!   (`pg_ctl stop -D $TMPDIR/sitrep-test-pg-<uid>/postgres` stops it).
+//!   binaries in `$TMPDIR/sitrep-test-pg-$USER` and left running for the next test run
+//!   (`pg_ctl stop -D $TMPDIR/sitrep-test-pg-$USER/postgres` stops it).
 //!
 //! A [`TestDb`] drops its database when it goes out of scope.
 

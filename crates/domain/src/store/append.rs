@@ -35,8 +35,9 @@ fn with_head(template: &str) -> String {
     template.replace(HEAD_PLACEHOLDER, include_str!("append_head.sql"))
 }
 
-/// How often an append with [`ExpectedVersion::Any`] retries after losing a race.
-const ANY_VERSION_ATTEMPTS: usize = 5;
+/// How often an append tries again after losing a race to another writer whose transaction was
+/// in the way while the expected version still holds (mostly [`ExpectedVersion::Any`]).
+const RACE_ATTEMPTS: usize = 5;
 
 /// SQLSTATE of a unique key violation.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -117,10 +118,10 @@ async fn append_on(
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {}
             Err(e) => return Err(e.into()),
         }
-        match diagnose(conn, stream, expected, events).await? {
+        match diagnose(conn, stream, expected, events, &columns.digest).await? {
             Diagnosis::Replayed(result) => return Ok(result),
             Diagnosis::Failed(error) => return Err(error),
-            Diagnosis::LostRace if attempt < ANY_VERSION_ATTEMPTS => {}
+            Diagnosis::LostRace if attempt < RACE_ATTEMPTS => {}
             Diagnosis::LostRace => {
                 let actual = stream_version(conn, stream.stream_id).await?;
                 return Err(StoreError::Conflict {
@@ -234,6 +235,7 @@ async fn diagnose(
     stream: &StreamRef,
     expected: ExpectedVersion,
     events: &[NewEvent],
+    digests: &[Vec<u8>],
 ) -> Result<Diagnosis, StoreError> {
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
     let stored: Vec<StoredEvent> = sqlx::query_as::<_, EventRow>(&format!(
@@ -246,7 +248,7 @@ async fn diagnose(
     .map(StoredEvent::from)
     .collect();
     if !stored.is_empty() {
-        return Ok(replay_of(stream, events, &stored));
+        return Ok(replay_of(stream, events, digests, &stored));
     }
 
     let head: Option<(String, i64)> = sqlx::query_as(
@@ -294,14 +296,20 @@ enum Diagnosis {
 
 /// Decides whether `stored` (the events already stored under the append's ids) is an earlier
 /// run of this very append.
-fn replay_of(stream: &StreamRef, events: &[NewEvent], stored: &[StoredEvent]) -> Diagnosis {
-    for event in events {
+fn replay_of(
+    stream: &StreamRef,
+    events: &[NewEvent],
+    digests: &[Vec<u8>],
+    stored: &[StoredEvent],
+) -> Diagnosis {
+    for (event, digest) in events.iter().zip(digests) {
         let Some(original) = stored.iter().find(|s| s.event_id == event.event_id) else {
             // Some ids are new, some are not: not a retry of one earlier append.
             let event_id = stored.first().map_or(event.event_id, |s| s.event_id);
             return Diagnosis::Failed(StoreError::IdempotencyMismatch { event_id });
         };
-        if !same_content(stream, event, original) {
+        // Same content: the same digest (it covers the stream, recorded time and version aside).
+        if DigestInput::of_stored(original).digest()[..] != digest[..] {
             return Diagnosis::Failed(StoreError::IdempotencyMismatch {
                 event_id: event.event_id,
             });
@@ -325,11 +333,6 @@ fn replay_of(stream: &StreamRef, events: &[NewEvent], stored: &[StoredEvent]) ->
         recorded_at,
         replayed: true,
     })
-}
-
-/// Whether a stored event says what the new one says (recorded time and version aside).
-fn same_content(stream: &StreamRef, new: &NewEvent, stored: &StoredEvent) -> bool {
-    super::digest::content_digest(stream, new) == DigestInput::of_stored(stored).digest()
 }
 
 /// The events of one append, column by column, as the statement's array parameters.

@@ -7,8 +7,10 @@
 //! now and then, the count and a digest of every event in feed order since the previous seal,
 //! chained to that seal. [`EventStore::verify`] checks both and names the first broken position.
 //!
-//! What no hash can prove without a secret: a forged event appended after the last seal at the
-//! end of a stream, with a correctly computed hash, looks like any other append.
+//! The hashes use no secret and the seals live in the same database: someone who rewrites a
+//! stream's hashes *and* every later seal consistently, or appends a forged event with a correct
+//! hash after the last seal, is not detected. Keeping seal hashes outside the database (or keying
+//! them) would close that; it is not built yet.
 
 use futures::TryStreamExt as _;
 use sha2::{Digest, Sha256};
