@@ -2,7 +2,8 @@
 --
 -- Every fact is an append-only row of `events`. Rows are never updated or deleted (a trigger refuses
 -- it), each row is hash-linked to the previous event of its stream, and `feed_seals` periodically
--- seals the commit-ordered feed so that tampering by someone who bypasses the trigger is detected.
+-- seals the commit-ordered feed, so that rows changed behind the trigger's back are detected unless
+-- every later hash and seal was recomputed too (see store/integrity.rs).
 
 CREATE TABLE events (
     -- Global position: unique and increasing in *insert* order, not commit order. Readers of the

@@ -133,7 +133,7 @@ async fn a_batch_is_atomic_and_versions_follow_each_other() {
 }
 
 #[tokio::test]
-async fn any_version_appends_to_the_end_even_under_contention() {
+async fn any_version_appends_at_the_end_or_gives_up_with_a_conflict() {
     let (_db, store) = store().await;
     let stream = incident_stream();
     let writers: Vec<_> = (0..10)
@@ -146,22 +146,26 @@ async fn any_version_appends_to_the_end_even_under_contention() {
             })
         })
         .collect();
-    let mut ok = 0;
+    let mut versions = Vec::new();
     for writer in writers {
         match writer.await.expect("task") {
-            Ok(_) => ok += 1,
+            Ok(result) => versions.push(result.version),
             // Under heavy contention a writer may give up after its retries, with a conflict.
             Err(StoreError::Conflict { .. }) => {}
             Err(other) => panic!("unexpected error: {other}"),
         }
     }
-    assert!(ok >= 1);
+    // Every writer that succeeded landed at the end: versions 1..=n, each once.
+    versions.sort_unstable();
+    let n = versions.len() as u64;
+    assert!(n >= 1);
+    assert_eq!(versions, (1..=n).collect::<Vec<_>>());
     assert_eq!(
         store
             .stream_version(stream.stream_id)
             .await
             .expect("version"),
-        ok
+        n
     );
 }
 
@@ -262,7 +266,7 @@ async fn a_stream_keeps_its_type() {
 }
 
 #[tokio::test]
-async fn invalid_events_are_refused_before_any_sql() {
+async fn invalid_events_get_a_typed_error_naming_the_field_and_write_nothing() {
     let (_db, store) = store().await;
     let stream = incident_stream();
     type Spoil = Box<dyn Fn(&mut sitrep_domain::store::NewEvent)>;
@@ -327,10 +331,14 @@ async fn invalid_events_are_refused_before_any_sql() {
         .expect_err("duplicate ids");
     assert!(matches!(err, StoreError::Invalid { .. }));
     let bad_type = StreamRef::new("", Uuid::new_v4());
-    assert!(store
+    let err = store
         .append(&bad_type, ExpectedVersion::NoStream, &[report(1)])
         .await
-        .is_err());
+        .expect_err("empty stream type");
+    assert!(
+        matches!(&err, StoreError::Invalid { field, .. } if field == "stream_type"),
+        "{err}"
+    );
     assert_eq!(count_events(&store).await, 0);
 }
 

@@ -96,6 +96,7 @@ async fn update_delete_and_truncate_are_refused_by_the_database() {
         "DELETE FROM events",
         "TRUNCATE events",
         "UPDATE feed_seals SET event_count = 1",
+        "DELETE FROM feed_seals",
         "TRUNCATE feed_seals",
     ] {
         let err = sqlx::query(sql).execute(store.pool()).await.expect_err(sql);
