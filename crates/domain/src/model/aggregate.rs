@@ -1,0 +1,165 @@
+//! What every aggregate is: a fold of its events that decides commands, and how its events are
+//! written to and read from the store (type name, schema version, payload, upcasting).
+//!
+//! An aggregate is pure: [`Aggregate::decide`] looks at the current state and a command and
+//! returns the events to append, or a [`DomainError`]; [`Aggregate::apply`] folds one event into
+//! the state. Loading and appending is the command handler's job (`crate::handle`), not the
+//! model's.
+//!
+//! Event enums are serde enums tagged `#[serde(tag = "type", content = "data")]`: the variant
+//! name is the stored event type and the variant's fields are the payload. Every variant must
+//! carry a struct (or newtype) so that the payload is a JSON object.
+
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::error::DomainError;
+use super::values::EventTime;
+
+/// An aggregate: its state is the fold of its events, and it decides what a command produces.
+pub trait Aggregate: Default + Clone + Debug {
+    /// The stream type of its streams (`incident`).
+    const STREAM_TYPE: &'static str;
+    type Command: Debug;
+    type Event: DomainEvent;
+
+    /// The events `command` produces in the current state, or why it is refused (and then it
+    /// produces nothing).
+    fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, DomainError>;
+
+    /// Folds one event into the state. Never fails: events are facts that already happened.
+    fn apply(&mut self, event: &Self::Event);
+
+    /// The state after `events`, from the empty state.
+    fn fold<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self
+    where
+        Self::Event: 'a,
+    {
+        let mut state = Self::default();
+        for event in events {
+            state.apply(event);
+        }
+        state
+    }
+}
+
+/// An event of the model.
+pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Debug + PartialEq {
+    /// The current schema version of `event_type`'s payload: 1 until the payload changes shape,
+    /// then raised, with [`DomainEvent::upcast`] bringing older payloads up to it.
+    fn schema_version(event_type: &str) -> i32 {
+        let _ = event_type;
+        1
+    }
+
+    /// Brings a stored payload of `event_type` at `schema_version` (older than the current one)
+    /// up to the current shape. The default knows no older versions.
+    fn upcast(event_type: &str, schema_version: i32, payload: Value) -> Result<Value, String> {
+        let _ = payload;
+        Err(format!(
+            "no upcaster from schema version {schema_version} of {event_type}"
+        ))
+    }
+
+    /// The reason this event gives for changing earlier facts, if any (kept in the store's
+    /// `reason` column as well).
+    fn reason(&self) -> Option<&str> {
+        None
+    }
+
+    /// When the fact happened in the world, if the event says (the store's valid time).
+    fn valid_time(&self) -> Option<&EventTime> {
+        None
+    }
+}
+
+/// An event as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvent {
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: Value,
+}
+
+/// Why an event could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("event does not serialise to {{\"type\", \"data\"}} with an object payload")]
+    NotAdjacentlyTagged,
+    #[error("cannot serialise event: {0}")]
+    Serialize(#[source] serde_json::Error),
+    #[error("stored {event_type} has schema version {found}, newer than this build's {current}")]
+    NewerSchema {
+        event_type: String,
+        found: i32,
+        current: i32,
+    },
+    #[error("cannot upcast {event_type} from schema version {found}: {reason}")]
+    Upcast {
+        event_type: String,
+        found: i32,
+        reason: String,
+    },
+    #[error("cannot read stored {event_type}: {source}")]
+    Decode {
+        event_type: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The stored form of `event`: its type name, current schema version and payload.
+pub fn encode<E: DomainEvent>(event: &E) -> Result<EncodedEvent, CodecError> {
+    let Value::Object(mut tagged) = serde_json::to_value(event).map_err(CodecError::Serialize)?
+    else {
+        return Err(CodecError::NotAdjacentlyTagged);
+    };
+    let Some(Value::String(event_type)) = tagged.remove("type") else {
+        return Err(CodecError::NotAdjacentlyTagged);
+    };
+    let payload = match tagged.remove("data") {
+        Some(Value::Object(data)) => Value::Object(data),
+        None => Value::Object(Map::new()),
+        Some(_) => return Err(CodecError::NotAdjacentlyTagged),
+    };
+    Ok(EncodedEvent {
+        schema_version: E::schema_version(&event_type),
+        event_type,
+        payload,
+    })
+}
+
+/// The event stored as `event_type` at `schema_version` with `payload`, upcast when it is older
+/// than the current schema.
+pub fn decode<E: DomainEvent>(
+    event_type: &str,
+    schema_version: i32,
+    payload: Value,
+) -> Result<E, CodecError> {
+    let current = E::schema_version(event_type);
+    let payload = if schema_version == current {
+        payload
+    } else if schema_version < current {
+        E::upcast(event_type, schema_version, payload).map_err(|reason| CodecError::Upcast {
+            event_type: event_type.to_owned(),
+            found: schema_version,
+            reason,
+        })?
+    } else {
+        return Err(CodecError::NewerSchema {
+            event_type: event_type.to_owned(),
+            found: schema_version,
+            current,
+        });
+    };
+    let mut tagged = Map::new();
+    tagged.insert("type".into(), Value::String(event_type.to_owned()));
+    tagged.insert("data".into(), payload);
+    serde_json::from_value(Value::Object(tagged)).map_err(|source| CodecError::Decode {
+        event_type: event_type.to_owned(),
+        source,
+    })
+}
