@@ -10,10 +10,15 @@
 //! - [`testing`]: given / when / then for aggregates.
 //! - One module per aggregate.
 
+pub mod actor;
 pub mod aggregate;
 mod countries;
 pub mod error;
+pub mod incident;
+pub mod negotiation;
+pub mod site;
 pub mod testing;
+pub mod troops;
 pub mod values;
 pub mod vocab;
 
