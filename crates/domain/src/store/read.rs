@@ -1,4 +1,5 @@
-//! Reading one stream: all of it, or up to a version, or as it stood at a recorded time.
+//! Reading one stream (all of it, or up to a version, or as it stood at a recorded time), one
+//! event by its id, and the head of the log.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -48,6 +49,17 @@ impl EventStore {
 }
 
 impl EventStore {
+    /// The event stored under `event_id`, if any.
+    pub async fn event_by_id(&self, event_id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
+        let row: Option<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = $1"
+        ))
+        .bind(event_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(StoredEvent::from))
+    }
+
     /// The highest global position stored (0 when the log is empty).
     pub async fn latest_position(&self) -> Result<i64, StoreError> {
         let position: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
