@@ -240,14 +240,14 @@ async fn insert(
     let query = if one {
         query
             .bind(columns.event_id[0])
-            .bind(&columns.event_type[0])
+            .bind(columns.event_type[0])
             .bind(columns.schema_version[0])
             .bind(&columns.payload[0])
             .bind(columns.valid_from[0])
             .bind(columns.valid_to[0])
-            .bind(&columns.valid_precision[0])
-            .bind(&columns.recorded_by[0])
-            .bind(&columns.reason[0])
+            .bind(columns.valid_precision[0])
+            .bind(columns.recorded_by[0])
+            .bind(columns.reason[0])
             .bind(columns.causation_id[0])
             .bind(columns.correlation_id[0])
             .bind(&columns.metadata[0])
