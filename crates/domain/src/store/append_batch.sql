@@ -23,10 +23,10 @@ inserted AS (
                                     valid_to, valid_precision, recorded_by, reason, causation_id,
                                     correlation_id, metadata, prev_hash, hash, n)
      ORDER BY i.n
-    RETURNING position, stream_version, recorded_at, hash
+    RETURNING position, stream_version
 )
--- One row back, whatever the batch size: the positions in version order and the new head.
+-- One row back, whatever the batch size: the positions in version order, the new version, the
+-- recorded time and the new head's hash (the last link).
 SELECT array_agg(position ORDER BY stream_version) AS positions, max(stream_version) AS version,
-       max(recorded_at) AS recorded_at,
-       (array_agg(hash ORDER BY stream_version DESC))[1] AS head_hash
+       now() AS recorded_at, (SELECT hashes[cardinality(hashes)] FROM links) AS head_hash
   FROM inserted
