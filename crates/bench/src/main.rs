@@ -73,8 +73,7 @@ async fn main() -> anyhow::Result<()> {
         workload::payload(0).to_string().len()
     );
     println!();
-    println!("| scenario | clients | sitrep | raw PostgreSQL | sitrep / raw | sitrep p50 / p99 | raw p50 / p99 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("{}", measure::TABLE_HEADER);
 
     let run = |s: &str| args.only.is_empty() || args.only.iter().any(|o| o == s);
     let duration = Duration::from_secs(args.seconds);

@@ -1,15 +1,23 @@
-//! Runs a number of clients against the clock and counts their operations and latencies.
+//! Runs a number of clients against the clock and counts their operations and latencies, and
+//! interleaves the sides of a comparison so that a drift of the machine's speed (the disk's fsync
+//! time varies a lot here) falls on all sides alike.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// What one scenario measured for the store and for the baseline.
+/// How many slices each side's time is cut into; the sides take turns slice by slice.
+const ROUNDS: u32 = 3;
+
+/// What one scenario measured for the store and for both baselines.
 pub struct Comparison {
     pub scenario: String,
     pub clients: usize,
     pub unit: &'static str,
     pub sitrep: Measured,
-    pub raw: Measured,
+    /// Raw inserts into a table shaped and indexed like `events`.
+    pub keyed: Measured,
+    /// Raw inserts into a table with a primary key only.
+    pub bare: Measured,
 }
 
 /// Throughput and latency of one side.
@@ -19,21 +27,33 @@ pub struct Measured {
     pub p99: Duration,
 }
 
+pub const TABLE_HEADER: &str = "| scenario | clients | sitrep | raw, same table | sitrep / raw same table | raw, primary key only | sitrep / raw PK only | sitrep p50 / p99 | raw same table p50 / p99 |\n|---|---|---|---|---|---|---|---|---|";
+
 impl Comparison {
     pub fn print(&self) {
+        let ratio = |raw: &Measured| 100.0 * self.sitrep.per_second / raw.per_second;
         println!(
-            "| {} | {} | {:.0} {u}/s | {:.0} {u}/s | {:.0}% | {} / {} | {} / {} |",
+            "| {} | {} | {:.0} {u}/s | {:.0} {u}/s | {:.0}% | {:.0} {u}/s | {:.0}% | {} | {} |",
             self.scenario,
             self.clients,
             self.sitrep.per_second,
-            self.raw.per_second,
-            100.0 * self.sitrep.per_second / self.raw.per_second,
-            ms(self.sitrep.p50),
-            ms(self.sitrep.p99),
-            ms(self.raw.p50),
-            ms(self.raw.p99),
+            self.keyed.per_second,
+            ratio(&self.keyed),
+            self.bare.per_second,
+            ratio(&self.bare),
+            self.sitrep.latencies(),
+            self.keyed.latencies(),
             u = self.unit,
         );
+    }
+}
+
+impl Measured {
+    fn latencies(&self) -> String {
+        if self.p50.is_zero() {
+            return "–".into();
+        }
+        format!("{} / {}", ms(self.p50), ms(self.p99))
     }
 }
 
@@ -41,20 +61,50 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Runs `clients` copies of `op` (each given its client number and a call counter) for a
-/// one-second warm-up and then `duration`, and reports units per second, where each call does
-/// `units_per_op` units of work.
+/// The latencies of the operations one side completed in the measured time.
+#[derive(Default)]
+pub struct Samples {
+    latencies: Vec<Duration>,
+    units_per_op: u64,
+}
+
+impl Samples {
+    fn merge(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.units_per_op = other.units_per_op;
+    }
+
+    /// Throughput over `duration` of measured time, and latency percentiles.
+    fn measured(mut self, duration: Duration) -> Measured {
+        self.latencies.sort_unstable();
+        let pick = |q: f64| {
+            self.latencies
+                .get(((self.latencies.len() as f64 - 1.0) * q) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
+        Measured {
+            per_second: self.latencies.len() as f64 * self.units_per_op as f64
+                / duration.as_secs_f64(),
+            p50: pick(0.5),
+            p99: pick(0.99),
+        }
+    }
+}
+
+/// Runs `clients` copies of `op` (each given its client number and a call counter of its own)
+/// for `warmup` and then `duration`; each call does `units_per_op` units of work.
 pub async fn run_clients<F, Fut>(
     clients: usize,
+    warmup: Duration,
     duration: Duration,
     units_per_op: u64,
     op: F,
-) -> anyhow::Result<Measured>
+) -> anyhow::Result<Samples>
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
-    let warmup = Duration::from_secs(1);
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
@@ -79,21 +129,50 @@ where
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await??);
-    }
-    all.sort_unstable();
-    let pick = |q: f64| {
-        all.get(((all.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or_default()
+    let mut samples = Samples {
+        latencies: Vec::new(),
+        units_per_op,
     };
-    Ok(Measured {
-        per_second: all.len() as f64 * units_per_op as f64 / duration.as_secs_f64(),
-        p50: pick(0.5),
-        p99: pick(0.99),
-    })
+    for task in tasks {
+        samples.latencies.extend(task.await??);
+    }
+    Ok(samples)
+}
+
+/// Measures three sides for `duration` each, taking turns in [`ROUNDS`] slices (a one-second
+/// warm-up before each side's first slice, a short one before the others).
+pub async fn interleave<A, FA, B, FB, C, FC>(
+    clients: usize,
+    duration: Duration,
+    units_per_op: u64,
+    (a, b, c): (A, B, C),
+) -> anyhow::Result<(Measured, Measured, Measured)>
+where
+    A: Fn(usize, u64) -> FA + Clone + Send + 'static,
+    FA: Future<Output = anyhow::Result<()>> + Send,
+    B: Fn(usize, u64) -> FB + Clone + Send + 'static,
+    FB: Future<Output = anyhow::Result<()>> + Send,
+    C: Fn(usize, u64) -> FC + Clone + Send + 'static,
+    FC: Future<Output = anyhow::Result<()>> + Send,
+{
+    let slice = duration / ROUNDS;
+    let (mut sa, mut sb, mut sc) = (Samples::default(), Samples::default(), Samples::default());
+    for round in 0..ROUNDS {
+        let warmup = if round == 0 {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(200)
+        };
+        sa.merge(run_clients(clients, warmup, slice, units_per_op, a.clone()).await?);
+        sb.merge(run_clients(clients, warmup, slice, units_per_op, b.clone()).await?);
+        sc.merge(run_clients(clients, warmup, slice, units_per_op, c.clone()).await?);
+    }
+    let measured = slice * ROUNDS;
+    Ok((
+        sa.measured(measured),
+        sb.measured(measured),
+        sc.measured(measured),
+    ))
 }
 
 impl Measured {

@@ -1,13 +1,37 @@
-//! The baseline: the same rows written and read with plain SQL, no store in between.
+//! The baselines: the same rows written and read with plain SQL, no store in between.
 //!
-//! `bench_raw` has the columns of `events` (JSON kept as `json` text, as the store keeps it) but
-//! neither the hash link nor the version check, and only its primary key: what an application
-//! writing these rows straight into PostgreSQL pays.
+//! Two raw tables, so that a reader can tell what the store's logic costs from what the event
+//! log's keys cost:
+//! - `bench_raw_keyed` is `events` itself (`LIKE events INCLUDING ALL`: the same columns,
+//!   defaults, checks and the four indexes the log needs: position, `(stream_id, stream_version)`,
+//!   `event_id`, `(tx_id, position)`), without the append-only triggers. The raw writer fills
+//!   every column the store fills, with fixed hash bytes and no version check. This is the
+//!   baseline of the targets: the store's overhead is everything it does beyond these inserts.
+//! - `bench_raw` has the same columns minus valid time, reason, causation, correlation and the
+//!   hash link, and only a primary key: what an application writing bare rows pays.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+/// Which raw table a baseline writes and reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawTable {
+    /// `bench_raw_keyed`: the shape and indexes of `events`.
+    Keyed,
+    /// `bench_raw`: a primary key only.
+    PrimaryKeyOnly,
+}
+
+impl RawTable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Keyed => "bench_raw_keyed",
+            Self::PrimaryKeyOnly => "bench_raw",
+        }
+    }
+}
 
 pub async fn create_tables(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
@@ -27,53 +51,103 @@ pub async fn create_tables(pool: &PgPool) -> anyhow::Result<()> {
     )
     .execute(pool)
     .await?;
+    sqlx::query("CREATE TABLE bench_raw_keyed (LIKE events INCLUDING ALL)")
+        .execute(pool)
+        .await?;
     Ok(())
 }
+
+/// 32 bytes where the store writes a hash.
+const HASH_BYTES: [u8; 32] = [7; 32];
 
 /// One row, one statement, one commit.
 pub async fn insert_one(
     conn: &mut PgConnection,
+    table: RawTable,
     stream_id: Uuid,
     version: i64,
     payload: &Value,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO bench_raw (stream_type, stream_id, stream_version, event_id, event_type, \
-             schema_version, payload, recorded_by, metadata) \
-         VALUES ('incident', $1, $2, $3, 'IncidentReported', 1, $4::text::json, 'bench', '{}')",
-    )
-    .bind(stream_id)
-    .bind(version)
-    .bind(Uuid::now_v7())
-    .bind(payload.to_string())
-    .execute(conn)
-    .await?;
+    let query = match table {
+        RawTable::Keyed => sqlx::query(
+            "INSERT INTO bench_raw_keyed (stream_type, stream_id, stream_version, event_id, \
+                 event_type, schema_version, payload, recorded_at, recorded_by, metadata, \
+                 prev_hash, hash) \
+             VALUES ('incident', $1, $2, $3, 'IncidentReported', 1, $4::text::json, now(), \
+                 'bench', '{}', $5, $5)",
+        ),
+        RawTable::PrimaryKeyOnly => sqlx::query(
+            "INSERT INTO bench_raw (stream_type, stream_id, stream_version, event_id, event_type, \
+                 schema_version, payload, recorded_by, metadata) \
+             VALUES ('incident', $1, $2, $3, 'IncidentReported', 1, $4::text::json, 'bench', '{}')",
+        ),
+    };
+    let query = query
+        .bind(stream_id)
+        .bind(version)
+        .bind(Uuid::now_v7())
+        .bind(payload.to_string());
+    let query = match table {
+        RawTable::Keyed => query.bind(&HASH_BYTES[..]),
+        RawTable::PrimaryKeyOnly => query,
+    };
+    query.execute(conn).await?;
     Ok(())
 }
 
 /// Many rows of one stream, one statement, one commit.
 pub async fn insert_batch(
     conn: &mut PgConnection,
+    table: RawTable,
     stream_id: Uuid,
     payloads: &[Value],
 ) -> anyhow::Result<()> {
     let ids: Vec<Uuid> = payloads.iter().map(|_| Uuid::now_v7()).collect();
     let texts: Vec<String> = payloads.iter().map(Value::to_string).collect();
-    sqlx::query(
-        "INSERT INTO bench_raw (stream_type, stream_id, stream_version, event_id, event_type, \
-             schema_version, payload, recorded_by, metadata) \
-         SELECT 'incident', $1, n, id, 'IncidentReported', 1, p::json, 'bench', '{}' \
-           FROM unnest($2::uuid[], $3::text[]) WITH ORDINALITY AS t(id, p, n)",
-    )
-    .bind(stream_id)
-    .bind(&ids)
-    .bind(&texts)
-    .execute(conn)
-    .await?;
+    let query = match table {
+        RawTable::Keyed => sqlx::query(
+            "INSERT INTO bench_raw_keyed (stream_type, stream_id, stream_version, event_id, \
+                 event_type, schema_version, payload, recorded_at, recorded_by, metadata, \
+                 prev_hash, hash) \
+             SELECT 'incident', $1, n, id, 'IncidentReported', 1, p::json, now(), 'bench', '{}', \
+                    $4, $4 \
+               FROM unnest($2::uuid[], $3::text[]) WITH ORDINALITY AS t(id, p, n)",
+        ),
+        RawTable::PrimaryKeyOnly => sqlx::query(
+            "INSERT INTO bench_raw (stream_type, stream_id, stream_version, event_id, event_type, \
+                 schema_version, payload, recorded_by, metadata) \
+             SELECT 'incident', $1, n, id, 'IncidentReported', 1, p::json, 'bench', '{}' \
+               FROM unnest($2::uuid[], $3::text[]) WITH ORDINALITY AS t(id, p, n)",
+        ),
+    };
+    let query = query.bind(stream_id).bind(&ids).bind(&texts);
+    let query = match table {
+        RawTable::Keyed => query.bind(&HASH_BYTES[..]),
+        RawTable::PrimaryKeyOnly => query,
+    };
+    query.execute(conn).await?;
     Ok(())
 }
 
-/// A row as the raw reader decodes it: the same fields the store's reader decodes.
+/// The rows of a table.
+pub async fn count(pool: &PgPool, table: RawTable) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table.name()))
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// `VACUUM ANALYZE` of a table.
+pub async fn vacuum(pool: &PgPool, table: RawTable) -> anyhow::Result<()> {
+    sqlx::query(&format!("VACUUM ANALYZE {}", table.name()))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A row as the raw reader decodes it: the fields the store's reader decodes, minus those the
+/// primary-key-only table lacks.
 #[derive(sqlx::FromRow)]
 #[allow(dead_code)] // read to be decoded, as the store's reader does
 pub struct RawRow {
@@ -90,14 +164,20 @@ pub struct RawRow {
     pub metadata: String,
 }
 
-/// One keyset page of the raw table.
-pub async fn read_page(pool: &PgPool, after: i64, limit: i64) -> anyhow::Result<Vec<RawRow>> {
-    Ok(sqlx::query_as(
+/// One keyset page of a raw table, by position.
+pub async fn read_page(
+    pool: &PgPool,
+    table: RawTable,
+    after: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<RawRow>> {
+    Ok(sqlx::query_as(&format!(
         "SELECT position, stream_type, stream_id, stream_version, event_id, event_type, \
                 schema_version, payload::text AS payload, recorded_at, recorded_by, \
                 metadata::text AS metadata \
-           FROM bench_raw WHERE position > $1 ORDER BY position LIMIT $2",
-    )
+           FROM {} WHERE position > $1 ORDER BY position LIMIT $2",
+        table.name()
+    ))
     .bind(after)
     .bind(limit)
     .fetch_all(pool)

@@ -410,3 +410,110 @@ async fn an_append_inside_a_callers_transaction_commits_or_vanishes_with_it() {
     tx.commit().await.expect("commit");
     assert_eq!(count_events(&store).await, 1);
 }
+
+/// Appends link to a head the store knows (it wrote or read it) or look it up (another process
+/// wrote it); both paths refuse a stale version the same way and the chain verifies.
+#[tokio::test]
+async fn known_and_looked_up_heads_link_the_same_chain() {
+    let (_db, store) = store().await;
+    // A second handle on the same database: it has seen nothing, like another sitrep process.
+    let other = sitrep_domain::store::EventStore::new(store.pool().clone());
+    let stream = incident_stream();
+
+    let first = store
+        .append(&stream, ExpectedVersion::NoStream, &[report(1), report(2)])
+        .await
+        .expect("new stream, batch");
+    let known = store
+        .append(&stream, ExpectedVersion::Exact(2), &[report(3)])
+        .await
+        .expect("known head, one event");
+    let looked_up = other
+        .append(&stream, ExpectedVersion::Exact(3), &[report(4), report(5)])
+        .await
+        .expect("looked-up head, batch");
+    assert_eq!((first.version, known.version, looked_up.version), (2, 3, 5));
+
+    // `store` still remembers version 3 as the head: expecting it now is a conflict, not a fork.
+    let stale = store
+        .append(&stream, ExpectedVersion::Exact(3), &[report(6)])
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { actual: 5, .. })),
+        "{stale:?}"
+    );
+    // Reading the stream teaches `store` the head; the next append links to it.
+    store
+        .read_stream(stream.stream_id, StreamRange::All)
+        .await
+        .expect("read");
+    store
+        .append(&stream, ExpectedVersion::Exact(5), &[report(7)])
+        .await
+        .expect("head learnt by reading");
+    // A new stream whose id is taken by another type of stream is refused as such.
+    let taken = store
+        .append(
+            &StreamRef::new("actor", stream.stream_id),
+            ExpectedVersion::NoStream,
+            &[report(8)],
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::StreamTypeMismatch { .. })),
+        "{taken:?}"
+    );
+
+    let report = store.verify().await.expect("verify");
+    assert_eq!(report.events_checked, 6);
+    assert_eq!(report.first_break, None);
+    assert_eq!(count_events(&store).await, 6);
+}
+
+/// A batch whose optional columns differ from event to event (and some that are the same for
+/// all) stores every value as given.
+#[tokio::test]
+async fn a_batch_keeps_each_events_own_columns() {
+    let (_db, store) = store().await;
+    let stream = incident_stream();
+    let mut events: Vec<_> = (0..4).map(report).collect();
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.to_utc())
+            .expect("time")
+    };
+    events[1].reason = Some("source revision".into());
+    events[2].valid_time = Some(sitrep_domain::store::ValidTime {
+        from: t("2024-01-28T00:00:00Z"),
+        to: Some(t("2024-01-29T00:00:00Z")),
+        precision: Some("day".into()),
+    });
+    events[3].recorded_by = "importer".into();
+    events[3].metadata = json!({"row": 17});
+    for e in &mut events {
+        e.correlation_id = Some(Uuid::from_u128(9));
+    }
+    store
+        .append(&stream, ExpectedVersion::NoStream, &events)
+        .await
+        .expect("append");
+    let stored = store
+        .read_stream(stream.stream_id, StreamRange::All)
+        .await
+        .expect("read");
+    assert_eq!(stored.len(), 4);
+    for (s, e) in stored.iter().zip(&events) {
+        assert_eq!(s.event_id, e.event_id);
+        assert_eq!(s.reason, e.reason);
+        assert_eq!(s.valid_time, e.valid_time);
+        assert_eq!(s.recorded_by, e.recorded_by);
+        assert_eq!(
+            s.metadata.parse::<serde_json::Value>().expect("json"),
+            e.metadata
+        );
+        assert_eq!(s.correlation_id, Some(Uuid::from_u128(9)));
+        assert_eq!(s.causation_id, None);
+        assert_eq!(s.schema_version, 1);
+    }
+    assert_eq!(store.verify().await.expect("verify").first_break, None);
+}

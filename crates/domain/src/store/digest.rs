@@ -89,18 +89,18 @@ impl<'a> DigestInput<'a> {
     pub fn digest(&self) -> [u8; 32] {
         let mut h = FieldHasher::default();
         h.text(Some(&self.stream.stream_type));
-        h.text(Some(&self.stream.stream_id.to_string()));
-        h.text(Some(&self.event_id.to_string()));
+        h.uuid(Some(self.stream.stream_id));
+        h.uuid(Some(self.event_id));
         h.text(Some(self.event_type));
-        h.text(Some(&self.schema_version.to_string()));
+        h.number(Some(i64::from(self.schema_version)));
         h.text(Some(self.payload));
-        h.text(self.valid_from.map(|t| micros(t).to_string()).as_deref());
-        h.text(self.valid_to.map(|t| micros(t).to_string()).as_deref());
+        h.number(self.valid_from.map(micros));
+        h.number(self.valid_to.map(micros));
         h.text(self.valid_precision);
         h.text(Some(self.recorded_by));
         h.text(self.reason);
-        h.text(self.causation_id.map(|u| u.to_string()).as_deref());
-        h.text(self.correlation_id.map(|u| u.to_string()).as_deref());
+        h.uuid(self.causation_id);
+        h.uuid(self.correlation_id);
         h.text(Some(self.metadata));
         h.0.finalize().into()
     }
@@ -165,50 +165,123 @@ impl FieldHasher {
         match value {
             None => self.0.update(b"~"),
             Some(v) => {
-                self.0.update(v.len().to_string().as_bytes());
+                self.0.update(Decimal::of(v.len() as i128).as_bytes());
                 self.0.update(b":");
                 self.0.update(v.as_bytes());
             }
         }
     }
+
+    /// A number, as the text of its decimal digits (what `to_string` gives).
+    fn number(&mut self, value: Option<i64>) {
+        match value {
+            None => self.text(None),
+            Some(n) => self.text(Some(Decimal::of(i128::from(n)).as_str())),
+        }
+    }
+
+    /// A UUID, as its lower-case hyphenated text.
+    fn uuid(&mut self, value: Option<Uuid>) {
+        match value {
+            None => self.text(None),
+            Some(id) => {
+                let mut buf = Uuid::encode_buffer();
+                self.text(Some(id.hyphenated().encode_lower(&mut buf)));
+            }
+        }
+    }
+}
+
+/// A number written in decimal on the stack (no allocation on the hot path).
+struct Decimal {
+    buf: [u8; 40],
+    start: usize,
+}
+
+impl Decimal {
+    fn of(n: i128) -> Self {
+        let mut buf = [0u8; 40];
+        let mut start = buf.len();
+        let mut rest = n.unsigned_abs();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if n < 0 {
+            start -= 1;
+            buf[start] = b'-';
+        }
+        Self { buf, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and '-' were written.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
 }
 
 /// JSON with object keys sorted and no white space.
 pub(crate) fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(256);
     write_canonical(value, &mut out);
-    out
+    // serde_json writes UTF-8, and so does everything else here.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Null | Value::Bool(_) | Value::String(_) => out.push_str(&value.to_string()),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            write_leaf(value, out)
+        }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(item, out);
+            out.push(b'{');
+            // serde_json's map iterates in key order unless a crate in the build turns on its
+            // `preserve_order` feature; sort only then.
+            if map.keys().is_sorted() {
+                write_entries(map.iter(), out);
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                write_entries(entries.into_iter(), out);
             }
-            out.push('}');
+            out.push(b'}');
         }
     }
+}
+
+fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    for (i, (key, item)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_leaf(key, out);
+        out.push(b':');
+        write_canonical(item, out);
+    }
+}
+
+/// A string, number, boolean or null as serde_json writes it.
+fn write_leaf<T: serde::Serialize + ?Sized>(leaf: &T, out: &mut Vec<u8>) {
+    // Writing a leaf into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, leaf);
 }
 
 #[cfg(test)]
@@ -223,6 +296,56 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"c":null,"d":[1,2.5,"x"]},"b":1}"#
         );
+    }
+
+    /// The digest of stored events must never change: verification recomputes it. Pinned for
+    /// an event with every field set (the value was computed by the first implementation, which
+    /// wrote each field with `to_string`).
+    #[test]
+    fn the_digest_of_a_known_event_is_stable() {
+        let stream = StreamRef::new("incident", Uuid::from_u128(1));
+        let mut e = NewEvent::new(
+            "IncidentReported",
+            json!({"b": [1, -2.5, "é\"\n"], "a": null}),
+            "analyst",
+        );
+        e.event_id = Uuid::from_u128(2);
+        e.schema_version = 2;
+        e.valid_time = Some(super::super::event::ValidTime {
+            from: DateTime::from_timestamp_micros(-1_234_567).unwrap(),
+            to: Some(DateTime::from_timestamp_micros(1_706_400_000_000_000).unwrap()),
+            precision: Some("day".into()),
+        });
+        e.reason = Some("source revision".into());
+        e.causation_id = Some(Uuid::from_u128(3));
+        e.correlation_id = Some(Uuid::from_u128(u128::MAX));
+        e.metadata = json!({"z": {"y": 1, "x": true}});
+        assert_eq!(
+            canonical_json(&e.payload),
+            r#"{"a":null,"b":[1,-2.5,"é\"\n"]}"#
+        );
+        assert_eq!(hex(&content_digest(&stream, &e)), PINNED_DIGEST);
+    }
+
+    const PINNED_DIGEST: &str = "334518d2334dbdd8c26806a057da8ceac42890b013e7befa9eacba1ee832859a";
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn decimals_match_to_string() {
+        for n in [
+            0i128,
+            7,
+            -7,
+            10,
+            1_000_000,
+            i128::from(i64::MIN),
+            i128::from(i64::MAX),
+        ] {
+            assert_eq!(Decimal::of(n).as_str(), n.to_string());
+        }
     }
 
     #[test]

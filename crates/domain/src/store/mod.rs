@@ -5,6 +5,7 @@
 //! - [`validate`]: the rules an event must meet before any SQL runs;
 //! - [`digest`]: the content digest and hash link of an event;
 //! - [`append`]: appends with optimistic concurrency, idempotency and the hash link, in one statement;
+//! - [`heads`]: stream heads already seen, so that an append can link to them without a lookup;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
 //! - [`integrity`]: seals over the feed and verification of hash links and seals;
@@ -15,6 +16,7 @@ mod digest;
 pub mod error;
 pub mod event;
 pub mod feed;
+mod heads;
 pub mod integrity;
 mod read;
 mod row;
@@ -25,6 +27,8 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
+use heads::StreamHeads;
+
 pub use digest::{content_digest, GENESIS_HASH};
 pub use error::StoreError;
 pub use event::{
@@ -34,11 +38,13 @@ pub use feed::{FeedCursor, FeedPage};
 pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, Seal};
 pub use read::StreamRange;
 
-/// Handle on the event store. Cheap to clone: clones share the pool and the feed wake-up.
+/// Handle on the event store. Cheap to clone: clones share the pool, the feed wake-up and the
+/// stream heads seen.
 #[derive(Clone, Debug)]
 pub struct EventStore {
     pool: PgPool,
     appended: Arc<Notify>,
+    heads: Arc<StreamHeads>,
 }
 
 impl EventStore {
@@ -47,6 +53,7 @@ impl EventStore {
         Self {
             pool,
             appended: Arc::new(Notify::new()),
+            heads: Arc::default(),
         }
     }
 

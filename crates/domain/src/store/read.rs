@@ -44,7 +44,12 @@ impl EventStore {
         .bind(recorded_until)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(StoredEvent::from).collect())
+        let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
+        if let Some(last) = events.last() {
+            self.heads
+                .record(&last.stream, last.stream_version, &last.hash);
+        }
+        Ok(events)
     }
 }
 
