@@ -9,6 +9,9 @@
 //!   client that names the version it saw (`expected_version`) gets a [`HandlerError::Conflict`]
 //!   when the stream has moved on; without one, the command is decided again on the new state (a
 //!   few times) so that two writers' unrelated commands both land.
+//! - **Identity and references.** Rules that need the stream id ([`Aggregate::check_identity`])
+//!   and the existence of the aggregates a command refers to ([`Aggregate::references`]) are
+//!   checked here, before the aggregate decides.
 //! - **Idempotency keys.** With a key, the events' ids are derived from it ([`event_id_for`]), so a
 //!   retried request finds its first result (`replayed: true`, nothing appended) instead of
 //!   deciding again; a key reused for a different command or stream is refused.
@@ -182,6 +185,8 @@ impl CommandHandler {
         if let Some(key) = &meta.idempotency_key {
             check_key(key)?;
         }
+        A::check_identity(stream_id, command)?;
+        self.check_references::<A>(command).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -233,6 +238,34 @@ impl CommandHandler {
                 Err(e) => return Err(store_error(e, meta, A::STREAM_TYPE)),
             }
         }
+    }
+
+    /// Refuses `command` when an aggregate it refers to does not exist (or is of another kind).
+    async fn check_references<A: Aggregate>(
+        &self,
+        command: &A::Command,
+    ) -> Result<(), HandlerError> {
+        for reference in A::references(command) {
+            let found = self
+                .store
+                .stream_type(reference.id)
+                .await
+                .map_err(HandlerError::Store)?;
+            if found.as_deref() != Some(reference.stream_type) {
+                let rule = match found {
+                    Some(other) => format!(
+                        "{} is not a recorded {} (it is a {other})",
+                        reference.id, reference.stream_type
+                    ),
+                    None => format!(
+                        "{} is not a recorded {}: record it first",
+                        reference.id, reference.stream_type
+                    ),
+                };
+                return Err(DomainError::invalid(reference.field, rule).into());
+            }
+        }
+        Ok(())
     }
 
     /// The first result of the request with idempotency key `key`, whose first event is

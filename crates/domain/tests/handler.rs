@@ -331,3 +331,144 @@ async fn a_stream_of_another_type_is_not_loaded_as_this_aggregate() {
     );
     assert_eq!(count_events(&store).await, 1);
 }
+
+mod real_aggregates {
+    //! Identity and reference rules with the model's own aggregates.
+
+    use super::*;
+    use sitrep_domain::model::actor::AffiliationRelation;
+    use sitrep_domain::model::actor::{Actor, ActorCommand, RecordAffiliation, RegisterActor};
+    use sitrep_domain::model::incident::{
+        ActorInvolvement, ActorRole, AttributionStatus, Incident, IncidentCommand, IncidentFacts,
+        MergeIncident, ReportIncident,
+    };
+    use sitrep_domain::model::values::{CountryCode, Place, UncertainCount};
+    use sitrep_domain::model::vocab::{ActorType, EventType, SubEventType};
+
+    fn register(name: &str) -> ActorCommand {
+        ActorCommand::RegisterActor(RegisterActor {
+            name: name.into(),
+            actor_type: ActorType::MilitiaGroups,
+            country: Some(CountryCode::new("IRQ").expect("code")),
+            aliases: Vec::new(),
+            description: None,
+        })
+    }
+
+    fn report(claimant: Uuid) -> IncidentCommand {
+        IncidentCommand::ReportIncident(ReportIncident {
+            facts: IncidentFacts {
+                time: EventTime::day(NaiveDate::from_ymd_opt(2024, 1, 28).expect("date")),
+                place: Place::country(CountryCode::new("JOR").expect("code")),
+                event_type: EventType::ExplosionsRemoteViolence,
+                sub_event_type: SubEventType::AirDroneStrike,
+                means: Vec::new(),
+                target_category: None,
+                fatalities: UncertainCount::exactly(3),
+                injuries: None,
+                notes: None,
+                tags: Vec::new(),
+                external_refs: Vec::new(),
+            },
+            actors: vec![ActorInvolvement {
+                actor: claimant,
+                role: ActorRole::Claimant,
+                attribution: AttributionStatus::Claimed,
+                source: None,
+            }],
+            sources: Vec::new(),
+        })
+    }
+
+    fn invalid_field(result: Result<impl std::fmt::Debug, HandlerError>) -> String {
+        match result {
+            Err(HandlerError::Rejected(DomainError::Invalid { field, .. })) => field,
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_command_naming_an_unrecorded_aggregate_is_refused() {
+        let (_db, store) = store().await;
+        let handler = CommandHandler::new(store.clone());
+        let meta = CommandMeta::by("analyst");
+        let (iri, incident) = (Uuid::new_v4(), Uuid::new_v4());
+
+        let unknown = handler
+            .execute::<Incident>(incident, &report(iri), &meta)
+            .await;
+        assert_eq!(invalid_field(unknown), "actors[0].actor");
+        assert_eq!(count_events(&store).await, 0);
+
+        // Registered as a site, not an actor: still refused.
+        let site = StreamRef::new("site", iri);
+        store
+            .append(
+                &site,
+                sitrep_domain::store::ExpectedVersion::NoStream,
+                &[common::report(1)],
+            )
+            .await
+            .expect("a site stream");
+        let wrong_kind = handler
+            .execute::<Incident>(incident, &report(iri), &meta)
+            .await;
+        assert_eq!(invalid_field(wrong_kind), "actors[0].actor");
+
+        let actor = Uuid::new_v4();
+        handler
+            .execute::<Actor>(actor, &register("Islamic Resistance in Iraq"), &meta)
+            .await
+            .expect("register");
+        handler
+            .execute::<Incident>(incident, &report(actor), &meta)
+            .await
+            .expect("report once the claimant is registered");
+        assert_eq!(count_events(&store).await, 3);
+    }
+
+    #[tokio::test]
+    async fn rules_about_the_aggregates_own_id_are_checked() {
+        let (_db, store) = store().await;
+        let handler = CommandHandler::new(store.clone());
+        let meta = CommandMeta::by("analyst");
+        let (actor, incident) = (Uuid::new_v4(), Uuid::new_v4());
+        handler
+            .execute::<Actor>(actor, &register("Kata'ib Hezbollah"), &meta)
+            .await
+            .expect("register");
+        handler
+            .execute::<Incident>(incident, &report(actor), &meta)
+            .await
+            .expect("report");
+
+        let into_itself = handler
+            .execute::<Incident>(
+                incident,
+                &IncidentCommand::MergeIncident(MergeIncident {
+                    into: incident,
+                    reason: "duplicate".into(),
+                }),
+                &meta,
+            )
+            .await;
+        assert_eq!(invalid_field(into_itself), "into");
+
+        let with_itself = handler
+            .execute::<Actor>(
+                actor,
+                &ActorCommand::RecordAffiliation(RecordAffiliation {
+                    affiliation_id: Uuid::new_v4(),
+                    related_actor: actor,
+                    relation: AffiliationRelation::MemberOf,
+                    from: None,
+                    until: None,
+                    source: None,
+                }),
+                &meta,
+            )
+            .await;
+        assert_eq!(invalid_field(with_itself), "related_actor");
+        assert_eq!(count_events(&store).await, 2);
+    }
+}

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::aggregate::{Aggregate, DomainEvent};
+use super::aggregate::{Aggregate, DomainEvent, Reference};
 use super::error::DomainError;
 use super::values::{
     check_each, check_optional_text, check_reason, check_text, named, CountryCode, Source,
@@ -346,6 +346,19 @@ impl Aggregate for Actor {
     const STREAM_TYPE: &'static str = "actor";
     type Command = ActorCommand;
     type Event = ActorEvent;
+
+    fn check_identity(stream_id: Uuid, command: &ActorCommand) -> Result<(), DomainError> {
+        command.check_for_actor(stream_id)
+    }
+
+    fn references(command: &ActorCommand) -> Vec<Reference> {
+        match command {
+            ActorCommand::RecordAffiliation(c) => {
+                vec![Reference::new("related_actor", "actor", c.related_actor)]
+            }
+            _ => Vec::new(),
+        }
+    }
 
     fn decide(&self, command: &ActorCommand) -> Result<Vec<ActorEvent>, DomainError> {
         let event = match command {

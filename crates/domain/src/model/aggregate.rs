@@ -15,6 +15,7 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use super::error::DomainError;
 use super::values::EventTime;
@@ -33,6 +34,21 @@ pub trait Aggregate: Default + Clone + Debug {
     /// Folds one event into the state. Never fails: events are facts that already happened.
     fn apply(&mut self, event: &Self::Event);
 
+    /// Rules that need the aggregate's own stream id, which `decide` does not see (an incident
+    /// is not merged into itself). The command handler checks them before deciding.
+    fn check_identity(stream_id: Uuid, command: &Self::Command) -> Result<(), DomainError> {
+        let _ = (stream_id, command);
+        Ok(())
+    }
+
+    /// The other aggregates `command` refers to by id (the actors of an incident, its site, the
+    /// incident it is merged into). The command handler refuses the command, naming the field,
+    /// when one of them does not exist.
+    fn references(command: &Self::Command) -> Vec<Reference> {
+        let _ = command;
+        Vec::new()
+    }
+
     /// The state after `events`, from the empty state.
     fn fold<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self
     where
@@ -43,6 +59,26 @@ pub trait Aggregate: Default + Clone + Debug {
             state.apply(event);
         }
         state
+    }
+}
+
+/// A reference from a command to another aggregate, which must exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// Where the command names it (`actors[0].actor`, `facts.place.site`).
+    pub field: String,
+    /// The stream type the id must belong to.
+    pub stream_type: &'static str,
+    pub id: Uuid,
+}
+
+impl Reference {
+    pub fn new(field: impl Into<String>, stream_type: &'static str, id: Uuid) -> Self {
+        Self {
+            field: field.into(),
+            stream_type,
+            id,
+        }
     }
 }
 

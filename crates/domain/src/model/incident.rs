@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::aggregate::{Aggregate, DomainEvent};
+use super::aggregate::{Aggregate, DomainEvent, Reference};
 use super::error::DomainError;
 use super::values::{
     check_each, check_optional_text, check_reason, check_text, EventTime, Place, Source,
@@ -1141,6 +1141,38 @@ impl Aggregate for Incident {
     const STREAM_TYPE: &'static str = "incident";
     type Command = IncidentCommand;
     type Event = IncidentEvent;
+
+    fn check_identity(stream_id: Uuid, command: &IncidentCommand) -> Result<(), DomainError> {
+        match command {
+            IncidentCommand::MergeIncident(c) => check_merge_target(stream_id, c.into),
+            _ => Ok(()),
+        }
+    }
+
+    fn references(command: &IncidentCommand) -> Vec<Reference> {
+        let site = |field: &str, place: Option<&Place>| {
+            place
+                .and_then(|p| p.site)
+                .map(|id| Reference::new(field, "site", id))
+        };
+        match command {
+            IncidentCommand::ReportIncident(c) => c
+                .actors
+                .iter()
+                .enumerate()
+                .map(|(i, a)| Reference::new(format!("actors[{i}].actor"), "actor", a.actor))
+                .chain(site("facts.place.site", Some(&c.facts.place)))
+                .collect(),
+            IncidentCommand::AmendIncident(c) => {
+                site("changes.place.site", c.changes.place.as_ref())
+                    .into_iter()
+                    .collect()
+            }
+            IncidentCommand::RecordClaim(c) => vec![Reference::new("actor", "actor", c.actor)],
+            IncidentCommand::MergeIncident(c) => vec![Reference::new("into", "incident", c.into)],
+            _ => Vec::new(),
+        }
+    }
 
     fn decide(&self, command: &IncidentCommand) -> Result<Vec<IncidentEvent>, DomainError> {
         match command {

@@ -22,5 +22,5 @@ pub mod troops;
 pub mod values;
 pub mod vocab;
 
-pub use aggregate::{decode, encode, Aggregate, CodecError, DomainEvent, EncodedEvent};
+pub use aggregate::{decode, encode, Aggregate, CodecError, DomainEvent, EncodedEvent, Reference};
 pub use error::DomainError;

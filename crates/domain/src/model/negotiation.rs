@@ -31,7 +31,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::aggregate::{Aggregate, DomainEvent};
+use super::aggregate::{Aggregate, DomainEvent, Reference};
 use super::error::DomainError;
 use super::values::{
     check_each, check_optional_text, check_reason, check_text, EventTime, Place, Source, MAX_NAME,
@@ -965,6 +965,37 @@ impl Aggregate for Negotiation {
     const STREAM_TYPE: &'static str = "negotiation";
     type Command = NegotiationCommand;
     type Event = NegotiationEvent;
+
+    fn references(command: &NegotiationCommand) -> Vec<Reference> {
+        let actors = |field: &str, people: &[Participant]| -> Vec<Reference> {
+            people
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    p.actor
+                        .map(|id| Reference::new(format!("{field}[{i}].actor"), "actor", id))
+                })
+                .collect()
+        };
+        match command {
+            NegotiationCommand::OpenNegotiation(c) => {
+                let mut refs = actors("parties", &c.parties);
+                refs.extend(actors("mediators", &c.mediators));
+                refs
+            }
+            NegotiationCommand::RecordSession(c) => {
+                let mut refs = actors("participants", &c.participants);
+                refs.extend(
+                    c.venue
+                        .as_ref()
+                        .and_then(|v| v.site)
+                        .map(|id| Reference::new("venue.site", "site", id)),
+                );
+                refs
+            }
+            _ => Vec::new(),
+        }
+    }
 
     fn decide(&self, command: &NegotiationCommand) -> Result<Vec<NegotiationEvent>, DomainError> {
         match command {

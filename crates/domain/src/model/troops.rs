@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::aggregate::{Aggregate, DomainEvent};
+use super::aggregate::{Aggregate, DomainEvent, Reference};
 use super::error::DomainError;
 use super::values::{
     check_optional_text, check_reason, check_text, named, CountryCode, EventTime, Source,
@@ -603,6 +603,17 @@ impl Aggregate for TroopDeployment {
     const STREAM_TYPE: &'static str = "troop_deployment";
     type Command = TroopCommand;
     type Event = TroopEvent;
+
+    fn references(command: &TroopCommand) -> Vec<Reference> {
+        match command {
+            TroopCommand::AnnounceTroopChange(c) => c
+                .milestone
+                .iter()
+                .map(|m| Reference::new("milestone.negotiation", "negotiation", m.negotiation))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 
     fn decide(&self, command: &TroopCommand) -> Result<Vec<TroopEvent>, DomainError> {
         match command {

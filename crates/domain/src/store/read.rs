@@ -65,6 +65,16 @@ impl EventStore {
         Ok(row.map(StoredEvent::from))
     }
 
+    /// The type of stream `stream_id` (`None` when it does not exist).
+    pub async fn stream_type(&self, stream_id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT stream_type FROM events WHERE stream_id = $1 AND stream_version = 1",
+        )
+        .bind(stream_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The highest global position stored (0 when the log is empty).
     pub async fn latest_position(&self) -> Result<i64, StoreError> {
         let position: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
