@@ -673,8 +673,10 @@ pub struct RestoreIncident {
 /// incident refuses every later command.
 ///
 /// Only this (the duplicate's) stream records the merge. The aggregate does not know its own id,
-/// so the command handler checks that `into` is another incident ([`check_merge_target`]) and
-/// that it exists and is active. The surviving incident records nothing of the merge itself:
+/// so the command handler checks that `into` is another incident ([`check_merge_target`], via
+/// [`Aggregate::check_identity`]) and that it exists ([`Aggregate::references`]); that the
+/// survivor is still active is not checked yet. The surviving incident records nothing of the
+/// merge itself:
 /// projections follow [`IncidentEvent::IncidentMerged`] to redirect the duplicate to it, and
 /// whatever the survivor should gain from the duplicate (its sources, its actors) is given to it
 /// by ordinary commands ([`AttachSource`], [`RecordClaim`]) under the survivor's own rules.
