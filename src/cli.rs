@@ -1,4 +1,5 @@
-//! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`.
+//! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`,
+//! `sitrep demo`.
 //! Every flag can also be set by the environment variable named in its help.
 
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ pub enum Command {
     Verify,
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
+    /// Load a small, true story from the January 2024 news through the domain's commands
+    /// (migrating first); running it again appends nothing.
+    Demo,
 }
 
 /// Which PostgreSQL sitrep uses.

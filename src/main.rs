@@ -3,10 +3,12 @@
 //! This is the binary's edge: errors become `anyhow` reports here and nowhere else.
 //! - [`cli`]: the commands and flags (each flag also reads an environment variable);
 //! - [`database`]: which PostgreSQL to use (`DATABASE_URL`, or the embedded cluster) and migrations;
-//! - [`serve`]: the HTTP server and its background tasks.
+//! - [`serve`]: the HTTP server and its background tasks;
+//! - [`demo`]: `sitrep demo`, a small true story loaded through the domain's commands.
 
 mod cli;
 mod database;
+mod demo;
 mod serve;
 
 use std::process::ExitCode;
@@ -65,6 +67,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ExitCode::from(2)
                 }
             })
+        }
+        Command::Demo => {
+            let db = database::Database::open(&cli.database).await?;
+            let loaded = demo::load(db.store().clone()).await;
+            let closed = db.close().await;
+            let report = loaded?;
+            closed?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
             print!("{}", sitrep_api::schema::sdl());
