@@ -860,7 +860,8 @@ fn reported_v1_to_v2(mut payload: Value) -> Result<Value, String> {
 // ---------------------------------------------------------------------------------------------
 
 /// Where an incident stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// No incident in this stream yet.
     #[default]
@@ -873,8 +874,9 @@ pub enum IncidentStatus {
     Merged { into: Uuid },
 }
 
-/// An incident's state: the fold of its events.
-#[derive(Debug, Clone, Default)]
+/// An incident's state: the fold of its events. It serialises so that read models can keep it
+/// beside their columns and fold further events into it without reading the stream again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     status: IncidentStatus,
     facts: Option<IncidentFacts>,

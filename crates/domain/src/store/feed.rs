@@ -46,15 +46,19 @@ impl FeedCursor {
         position: 0,
     };
 
-    pub(crate) fn new(tx_id: u64, position: i64) -> Self {
+    /// The cursor just past the event at `position` written by transaction `tx_id` (for readers
+    /// that keep their place in the database, such as projections' checkpoints).
+    pub fn new(tx_id: u64, position: i64) -> Self {
         Self { tx_id, position }
     }
 
-    pub(crate) fn tx_id(&self) -> u64 {
+    /// The transaction id of the last event read.
+    pub fn tx_id(&self) -> u64 {
         self.tx_id
     }
 
-    pub(crate) fn position(&self) -> i64 {
+    /// The position of the last event read.
+    pub fn position(&self) -> i64 {
         self.position
     }
 }

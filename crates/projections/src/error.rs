@@ -1,0 +1,44 @@
+//! The typed errors of the projections.
+
+use sitrep_domain::model::CodecError;
+use sitrep_domain::store::StoreError;
+
+/// Why a projection could not be built, applied or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event does not decode into the model (a bug, or a missing upcaster).
+    #[error("event at position {position} cannot be read: {source}")]
+    Unreadable {
+        position: i64,
+        #[source]
+        source: CodecError,
+    },
+    /// A read model's stored state does not decode (written by an incompatible version).
+    #[error("{projection}: stored state of {id} cannot be read: {source}")]
+    CorruptState {
+        projection: &'static str,
+        id: uuid::Uuid,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Another projector moved this generation's checkpoint since this one read it: nothing was
+    /// committed; read the checkpoint again.
+    #[error("{projection} generation {generation}: checkpoint moved by another projector")]
+    Fenced {
+        projection: &'static str,
+        generation: i32,
+    },
+    /// No projection of that name.
+    #[error("no projection named {0:?}")]
+    Unknown(String),
+    /// A failpoint stopped the projector between writing a page and committing it (tests).
+    #[error("failpoint: stopped before commit")]
+    Failpoint,
+    /// A wait for the projections to catch up ran out of time.
+    #[error("projections did not catch up within {0:?}")]
+    Timeout(std::time::Duration),
+}

@@ -1,0 +1,204 @@
+//! Generations: where a projection's tables live and which copy is live.
+//!
+//! Each generation of a projection is a schema of its own (`rm_<projection>_<generation>`) with a
+//! row in `projection_generations` holding its status and checkpoint. Queries read the live
+//! generation; a rebuild fills a `building` one beside it from the start of the feed and, once
+//! it has caught up, switches it live in one transaction (blue/green). Retired generations are
+//! kept until the next rebuild, so that queries already running on them finish.
+
+use sitrep_domain::store::FeedCursor;
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::error::ProjectionError;
+use crate::projection::Projection;
+
+/// The state of a generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Building,
+    Live,
+    Retired,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Building => "building",
+            Self::Live => "live",
+            Self::Retired => "retired",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "live" => Self::Live,
+            "building" => Self::Building,
+            _ => Self::Retired,
+        }
+    }
+}
+
+/// One generation of a projection and its checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    pub projection: String,
+    pub generation: i32,
+    /// The schema its tables live in (a safe identifier: `rm_` + name + `_` + number).
+    pub schema: String,
+    /// The projection code's version that built it.
+    pub version: i32,
+    pub status: Status,
+    /// Just past the last event applied.
+    pub cursor: FeedCursor,
+    pub events_applied: i64,
+}
+
+const COLUMNS: &str = "projection, generation, schema_name, version, status, \
+                       cursor_tx::text AS cursor_tx, cursor_position, events_applied";
+
+fn from_row(row: &sqlx::postgres::PgRow) -> Result<Generation, ProjectionError> {
+    let tx: String = row.try_get("cursor_tx")?;
+    let status: String = row.try_get("status")?;
+    Ok(Generation {
+        projection: row.try_get("projection")?,
+        generation: row.try_get("generation")?,
+        schema: row.try_get("schema_name")?,
+        version: row.try_get("version")?,
+        status: Status::parse(&status),
+        cursor: FeedCursor::new(
+            tx.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            row.try_get("cursor_position")?,
+        ),
+        events_applied: row.try_get("events_applied")?,
+    })
+}
+
+/// The live generation of `projection`, if there is one.
+pub async fn live(pool: &PgPool, projection: &str) -> Result<Option<Generation>, ProjectionError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM projection_generations WHERE projection = $1 AND status = 'live'"
+    ))
+    .bind(projection)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Every generation of `projection`, oldest first.
+pub async fn all(pool: &PgPool, projection: &str) -> Result<Vec<Generation>, ProjectionError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM projection_generations WHERE projection = $1 ORDER BY generation"
+    ))
+    .bind(projection)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Creates the next generation of `projection` with `status`, its schema and its empty tables,
+/// at the start of the feed.
+pub async fn create(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    status: Status,
+) -> Result<Generation, ProjectionError> {
+    let name = projection.name();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(ProjectionError::Unknown(name.to_owned()));
+    }
+    let mut tx = pool.begin().await?;
+    // One creator at a time per projection (another process may be starting too).
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sitrep projection ddl ' || $1))")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let number: i32 = sqlx::query_scalar(
+        "SELECT coalesce(max(generation), 0) + 1 FROM projection_generations WHERE projection = $1",
+    )
+    .bind(name)
+    .fetch_one(&mut *tx)
+    .await?;
+    let schema = format!("rm_{name}_{number}");
+    sqlx::query(
+        "INSERT INTO projection_generations (projection, generation, schema_name, version, status) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(name)
+    .bind(number)
+    .bind(&schema)
+    .bind(projection.version())
+    .bind(status.as_str())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut *tx)
+        .await?;
+    set_search_path(&mut tx, &schema).await?;
+    sqlx::raw_sql(projection.ddl()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(Generation {
+        projection: name.to_owned(),
+        generation: number,
+        schema,
+        version: projection.version(),
+        status,
+        cursor: FeedCursor::START,
+        events_applied: 0,
+    })
+}
+
+/// Makes `generation` the live one and retires the one it replaces, in one transaction; then
+/// drops the schemas of generations retired before that (the one just retired stays, for the
+/// queries still running on it).
+pub async fn switch_live(pool: &PgPool, generation: &Generation) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE projection_generations SET status = 'retired', updated_at = now() \
+          WHERE projection = $1 AND status = 'live'",
+    )
+    .bind(&generation.projection)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE projection_generations SET status = 'live', updated_at = now() \
+          WHERE projection = $1 AND generation = $2",
+    )
+    .bind(&generation.projection)
+    .bind(generation.generation)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    drop_old_retired(pool, &generation.projection).await
+}
+
+/// Drops the schemas of all retired generations but the newest retired one.
+async fn drop_old_retired(pool: &PgPool, projection: &str) -> Result<(), ProjectionError> {
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM projection_generations \
+          WHERE projection = $1 AND status = 'retired' \
+            AND generation < (SELECT max(generation) FROM projection_generations \
+                               WHERE projection = $1 AND status = 'retired')",
+    )
+    .bind(projection)
+    .fetch_all(pool)
+    .await?;
+    for schema in old {
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Points the transaction's `search_path` at a generation's schema (then `public`, for the
+/// event log and the functions).
+pub(crate) async fn set_search_path(
+    conn: &mut PgConnection,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    // `schema` is one of ours (`rm_<lower-case name>_<number>`), never a client's string.
+    sqlx::query(&format!("SET LOCAL search_path TO {schema}, public"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

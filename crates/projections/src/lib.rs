@@ -1,0 +1,29 @@
+//! sitrep's projections: the read models dashboards query, built from the event log's ordered
+//! feed. The log is the truth; every view here can be dropped and rebuilt from it.
+//!
+//! - [`projection`]: what a projection is: a name, a version, its tables and how it applies a
+//!   page of events.
+//! - [`generation`]: where a projection's tables live (one schema per generation) and which
+//!   generation is live; the blue/green switch of a rebuild.
+//! - [`projector`]: follows the feed and applies each page to a generation, with the checkpoint
+//!   in the same transaction; leader election by advisory lock; rebuilds.
+//! - [`status`]: each projection's position and lag, and read-your-writes waits.
+//! - [`checksum`]: a digest of a generation's contents, to prove a rebuild equal.
+//! - [`incidents`]: the incidents read model, versioned by recorded time.
+
+pub mod checksum;
+pub mod error;
+pub mod generation;
+pub mod incidents;
+pub mod projection;
+pub mod projector;
+pub mod status;
+
+pub use error::ProjectionError;
+pub use projection::{ChecksumTable, Projection};
+pub use projector::Projector;
+
+/// Every projection sitrep maintains.
+pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
+    vec![std::sync::Arc::new(incidents::IncidentsProjection)]
+}

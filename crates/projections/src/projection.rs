@@ -1,0 +1,47 @@
+//! What a projection is.
+//!
+//! A projection owns a set of tables (its read model). It creates them in an empty schema (the
+//! projector sets `search_path` to the generation's schema, so the SQL names tables without a
+//! schema) and applies events to them a page at a time, inside the projector's transaction:
+//! the rows it writes and the checkpoint commit together.
+//!
+//! **Determinism.** The rows must be a function of the events alone, in feed order, whatever the
+//! page boundaries: no `now()`, no random ids. That is what lets a rebuild prove itself equal to
+//! the incrementally built view ([`crate::checksum`]).
+
+use futures::future::BoxFuture;
+use sitrep_domain::store::StoredEvent;
+use sqlx::PgConnection;
+
+use crate::error::ProjectionError;
+
+/// A table of a read model and the columns that order its rows for the checksum.
+#[derive(Debug, Clone, Copy)]
+pub struct ChecksumTable {
+    pub name: &'static str,
+    pub order_by: &'static str,
+}
+
+/// A read model built from the feed.
+pub trait Projection: Send + Sync + 'static {
+    /// Its name: lower-case letters and `_` (`incidents`).
+    fn name(&self) -> &'static str;
+
+    /// The version of its code and tables: raising it makes the next start rebuild it into a
+    /// new generation.
+    fn version(&self) -> i32;
+
+    /// SQL creating its tables and indexes, without schema names.
+    fn ddl(&self) -> &'static str;
+
+    /// Its tables, for the checksum.
+    fn tables(&self) -> &'static [ChecksumTable];
+
+    /// Applies `events` (a page of the feed, in order; not all of them concern this projection)
+    /// on `conn`, inside the projector's transaction.
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [StoredEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+}

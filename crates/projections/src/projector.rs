@@ -1,0 +1,263 @@
+//! The projector: keeps a projection's live generation up with the feed, and rebuilds.
+//!
+//! - **Exactly-once effect.** Each page of the feed is applied in one transaction that also moves
+//!   the generation's checkpoint, guarded by the checkpoint it started from: a crash at any
+//!   point leaves either both or neither, and a second projector that moved the checkpoint
+//!   meanwhile makes this one's commit fail ([`ProjectionError::Fenced`]) instead of applying a
+//!   page twice.
+//! - **One leader.** [`Projector::run`] applies pages only while it holds the projection's
+//!   advisory lock (on a connection of its own), so several sitrep processes can run against one
+//!   database; when the leader dies its connection closes, the lock is released and another
+//!   process takes over.
+//! - **Wake-ups.** It listens for the feed's NOTIFY and polls as a fallback.
+//! - **Rebuilds.** [`Projector::rebuild`] builds a new generation from the start of the feed
+//!   beside the live one, catches it up and switches it live (blue/green).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sitrep_domain::store::feed::FEED_CHANNEL;
+use sitrep_domain::store::EventStore;
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection};
+
+use crate::error::ProjectionError;
+use crate::generation::{self, Generation, Status};
+use crate::projection::Projection;
+
+/// How long a caught-up projector waits for a NOTIFY before it looks at the feed anyway.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How soon it looks again when the feed holds events back behind an open transaction.
+const HELD_BACK_RECHECK: Duration = Duration::from_millis(10);
+/// How often a standby tries to become the leader.
+const STANDBY_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Applies the feed to one projection.
+#[derive(Clone)]
+pub struct Projector {
+    store: EventStore,
+    projection: Arc<dyn Projection>,
+    page_size: u32,
+    failpoint: Option<Arc<Failpoint>>,
+}
+
+/// Stops the projector between writing a page and committing it, as a crash would (tests).
+#[derive(Debug)]
+pub struct Failpoint {
+    /// Pages still to commit before the failure.
+    pages_left: AtomicU64,
+}
+
+impl Failpoint {
+    /// Fails the page after `pages` committed ones.
+    pub fn after(pages: u64) -> Arc<Self> {
+        Arc::new(Self {
+            pages_left: AtomicU64::new(pages),
+        })
+    }
+
+    fn hit(&self) -> bool {
+        self.pages_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+    }
+}
+
+/// What one step of the projector did.
+enum Step {
+    /// Applied this many events.
+    Applied(usize),
+    /// Nothing new; `held_back` when committed events wait behind an open transaction.
+    CaughtUp { held_back: bool },
+}
+
+impl Projector {
+    pub fn new(store: EventStore, projection: Arc<dyn Projection>) -> Self {
+        Self {
+            store,
+            projection,
+            page_size: 1000,
+            failpoint: None,
+        }
+    }
+
+    /// The same with pages of `events` events.
+    pub fn with_page_size(mut self, events: u32) -> Self {
+        self.page_size = events.max(1);
+        self
+    }
+
+    /// The same, failing before a commit as `failpoint` says.
+    pub fn with_failpoint(mut self, failpoint: Arc<Failpoint>) -> Self {
+        self.failpoint = Some(failpoint);
+        self
+    }
+
+    pub fn projection(&self) -> &dyn Projection {
+        self.projection.as_ref()
+    }
+
+    /// The live generation: created empty when there is none, and rebuilt (blue/green) first
+    /// when it was built by another version of the projection's code.
+    pub async fn live_generation(&self) -> Result<Generation, ProjectionError> {
+        let pool = self.store.pool();
+        match generation::live(pool, self.projection.name()).await? {
+            Some(live) if live.version == self.projection.version() => Ok(live),
+            Some(_) => self.rebuild().await,
+            None => {
+                match generation::create(pool, self.projection.as_ref(), Status::Live).await {
+                    Ok(created) => Ok(created),
+                    // Another process created it first.
+                    Err(error) => generation::live(pool, self.projection.name())
+                        .await?
+                        .ok_or(error),
+                }
+            }
+        }
+    }
+
+    /// Applies the feed to `generation` until nothing more is visible; returns the number of
+    /// events applied.
+    pub async fn catch_up(&self, generation: &mut Generation) -> Result<u64, ProjectionError> {
+        let mut applied = 0;
+        while let Step::Applied(n) = self.step(generation).await? {
+            applied += n as u64;
+        }
+        Ok(applied)
+    }
+
+    /// Rebuilds the projection into a new generation from the start of the feed, beside the
+    /// live one, and switches it live once it has caught up. Returns the new live generation.
+    pub async fn rebuild(&self) -> Result<Generation, ProjectionError> {
+        let pool = self.store.pool();
+        let mut building =
+            generation::create(pool, self.projection.as_ref(), Status::Building).await?;
+        self.catch_up(&mut building).await?;
+        generation::switch_live(pool, &building).await?;
+        // Whatever arrived between the last page and the switch.
+        self.catch_up(&mut building).await?;
+        building.status = Status::Live;
+        Ok(building)
+    }
+
+    /// Runs as the projection's leader until `shutdown` completes: waits to hold the
+    /// projection's advisory lock, then keeps the live generation up with the feed.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), ProjectionError> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                outcome = self.lead() => {
+                    if let Err(error) = outcome {
+                        tracing::warn!(projection = self.projection.name(), %error,
+                            "projector stopped leading; trying again");
+                        tokio::time::sleep(STANDBY_INTERVAL).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Becomes the leader and follows the feed until an error.
+    async fn lead(&self) -> Result<(), ProjectionError> {
+        let mut lock = self.acquire_leadership().await?;
+        tracing::info!(projection = self.projection.name(), "projector leading");
+        let mut listener = PgListener::connect_with(self.store.pool()).await?;
+        listener.listen(FEED_CHANNEL).await?;
+        loop {
+            // The live generation is read again each time: a rebuild in another process may
+            // have switched it, and the checkpoint is the database's, not ours.
+            let mut generation = self.live_generation().await?;
+            match self.step(&mut generation).await? {
+                Step::Applied(_) => continue,
+                Step::CaughtUp { held_back: true } => {
+                    tokio::time::sleep(HELD_BACK_RECHECK).await;
+                }
+                Step::CaughtUp { held_back: false } => {
+                    // A timeout is the poll; a notification or a listener error wakes us too
+                    // (the listener reconnects by itself).
+                    let _ = tokio::time::timeout(POLL_INTERVAL, listener.try_recv()).await;
+                }
+            }
+            // Still the leader? A broken lock connection means the lock is gone.
+            sqlx::query("SELECT 1").execute(&mut lock).await?;
+        }
+    }
+
+    /// Waits until this process holds the projection's advisory lock, on a connection of its
+    /// own that keeps it.
+    async fn acquire_leadership(&self) -> Result<PgConnection, ProjectionError> {
+        let mut lock = self.store.pool().acquire().await?.detach();
+        let key = lock_key(self.projection.name());
+        loop {
+            let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut lock)
+                .await?;
+            if held {
+                return Ok(lock);
+            }
+            tokio::time::sleep(STANDBY_INTERVAL).await;
+            lock.ping().await?;
+        }
+    }
+
+    /// Applies the next page of the feed to `generation`, with its checkpoint, in one
+    /// transaction.
+    async fn step(&self, generation: &mut Generation) -> Result<Step, ProjectionError> {
+        let page = self
+            .store
+            .read_feed(generation.cursor, self.page_size)
+            .await?;
+        if page.events.is_empty() {
+            return Ok(Step::CaughtUp {
+                held_back: page.held_back,
+            });
+        }
+        let mut tx = self.store.pool().begin().await?;
+        generation::set_search_path(&mut tx, &generation.schema).await?;
+        self.projection.apply(&mut tx, &page.events).await?;
+        let moved = sqlx::query(
+            "UPDATE projection_generations \
+                SET cursor_tx = $3::text::xid8, cursor_position = $4, \
+                    events_applied = events_applied + $5, updated_at = now() \
+              WHERE projection = $1 AND generation = $2 \
+                AND cursor_tx = $6::text::xid8 AND cursor_position = $7",
+        )
+        .bind(&generation.projection)
+        .bind(generation.generation)
+        .bind(page.next.tx_id().to_string())
+        .bind(page.next.position())
+        .bind(page.events.len() as i64)
+        .bind(generation.cursor.tx_id().to_string())
+        .bind(generation.cursor.position())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Err(ProjectionError::Fenced {
+                projection: self.projection.name(),
+                generation: generation.generation,
+            });
+        }
+        if self.failpoint.as_ref().is_some_and(|f| f.hit()) {
+            // Dropping the transaction rolls it back, as a crash would.
+            return Err(ProjectionError::Failpoint);
+        }
+        tx.commit().await?;
+        generation.cursor = page.next;
+        generation.events_applied += page.events.len() as i64;
+        Ok(Step::Applied(page.events.len()))
+    }
+}
+
+/// The advisory lock key of a projection's leader.
+fn lock_key(projection: &str) -> i64 {
+    let digest = Sha256::digest(format!("sitrep projection leader {projection}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}

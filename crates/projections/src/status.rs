@@ -1,0 +1,93 @@
+//! Where each projection stands: its position in the feed and its lag, and waits for it to
+//! catch up with given events (read-your-writes).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::error::ProjectionError;
+
+/// One live projection's position and lag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectionStatus {
+    pub projection: String,
+    pub generation: i32,
+    /// The position of the last event applied (0: none).
+    pub position: i64,
+    pub events_applied: i64,
+    /// Committed events not applied yet.
+    pub events_behind: i64,
+    /// How long the oldest of those has waited (0 when none waits).
+    pub seconds_behind: f64,
+    /// When the checkpoint last moved.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The status of every live projection.
+pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, ProjectionError> {
+    let rows: Vec<(String, i32, i64, i64, i64, Option<f64>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT g.projection, g.generation, g.cursor_position, g.events_applied, \
+                behind.events, extract(epoch FROM now() - behind.oldest)::float8, g.updated_at \
+           FROM projection_generations g \
+          CROSS JOIN LATERAL ( \
+                SELECT count(*) AS events, min(e.recorded_at) AS oldest FROM events e \
+                 WHERE (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position) \
+                   AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())) behind \
+          WHERE g.status = 'live' ORDER BY g.projection",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                projection,
+                generation,
+                position,
+                events_applied,
+                events_behind,
+                secs,
+                updated_at,
+            )| {
+                ProjectionStatus {
+                    projection,
+                    generation,
+                    position,
+                    events_applied,
+                    events_behind,
+                    seconds_behind: secs.unwrap_or(0.0).max(0.0),
+                    updated_at,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Waits until every live projection has applied the events at `positions` (those a mutation
+/// just appended), polling every few milliseconds, for at most `timeout`.
+pub async fn wait_until_applied(
+    pool: &PgPool,
+    positions: &[i64],
+    timeout: Duration,
+) -> Result<(), ProjectionError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let pending: bool = sqlx::query_scalar(
+            "SELECT EXISTS ( \
+                 SELECT 1 FROM events e JOIN projection_generations g ON g.status = 'live' \
+                  WHERE e.position = ANY($1) \
+                    AND (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position))",
+        )
+        .bind(positions)
+        .fetch_one(pool)
+        .await?;
+        if !pending {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ProjectionError::Timeout(timeout));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
