@@ -134,7 +134,8 @@ pub async fn create(
         .execute(&mut *tx)
         .await?;
     set_search_path(&mut tx, &schema).await?;
-    sqlx::raw_sql(projection.ddl()).execute(&mut *tx).await?;
+    // Without arguments a string runs as a simple query, several statements at once.
+    sqlx::Executor::execute(&mut *tx, projection.ddl()).await?;
     tx.commit().await?;
     Ok(Generation {
         projection: name.to_owned(),

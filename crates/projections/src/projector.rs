@@ -100,6 +100,11 @@ impl Projector {
         self.projection.as_ref()
     }
 
+    /// The pool of the store it reads.
+    pub fn store_pool(&self) -> &sqlx::PgPool {
+        self.store.pool()
+    }
+
     /// The live generation: created empty when there is none, and rebuilt (blue/green) first
     /// when it was built by another version of the projection's code.
     pub async fn live_generation(&self) -> Result<Generation, ProjectionError> {
@@ -218,8 +223,9 @@ impl Projector {
             });
         }
         let mut tx = self.store.pool().begin().await?;
-        generation::set_search_path(&mut tx, &generation.schema).await?;
-        self.projection.apply(&mut tx, &page.events).await?;
+        // The checkpoint moves first, guarded by where this projector read it: the row lock
+        // queues a rival projector behind this transaction, and once this one commits the
+        // rival's guard no longer matches and it stops before writing anything.
         let moved = sqlx::query(
             "UPDATE projection_generations \
                 SET cursor_tx = $3::text::xid8, cursor_position = $4, \
@@ -243,6 +249,8 @@ impl Projector {
                 generation: generation.generation,
             });
         }
+        generation::set_search_path(&mut tx, &generation.schema).await?;
+        self.projection.apply(&mut tx, &page.events).await?;
         if self.failpoint.as_ref().is_some_and(|f| f.hit()) {
             // Dropping the transaction rolls it back, as a crash would.
             return Err(ProjectionError::Failpoint);
