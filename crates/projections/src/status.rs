@@ -26,9 +26,10 @@ pub struct ProjectionStatus {
 
 /// The status of every live projection.
 pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, ProjectionError> {
-    let rows: Vec<(String, i32, i64, i64, i64, Option<f64>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT g.projection, g.generation, g.cursor_position, g.events_applied, \
-                behind.events, extract(epoch FROM now() - behind.oldest)::float8, g.updated_at \
+    let rows: Vec<StatusRow> = sqlx::query_as(
+        "SELECT g.projection, g.generation, g.cursor_position AS position, g.events_applied, \
+                behind.events AS events_behind, \
+                extract(epoch FROM now() - behind.oldest)::float8 AS seconds_behind, g.updated_at \
            FROM projection_generations g \
           CROSS JOIN LATERAL ( \
                 SELECT count(*) AS events, min(e.recorded_at) AS oldest FROM events e \
@@ -40,28 +41,27 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, Projection
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(
-                projection,
-                generation,
-                position,
-                events_applied,
-                events_behind,
-                secs,
-                updated_at,
-            )| {
-                ProjectionStatus {
-                    projection,
-                    generation,
-                    position,
-                    events_applied,
-                    events_behind,
-                    seconds_behind: secs.unwrap_or(0.0).max(0.0),
-                    updated_at,
-                }
-            },
-        )
+        .map(|row| ProjectionStatus {
+            projection: row.projection,
+            generation: row.generation,
+            position: row.position,
+            events_applied: row.events_applied,
+            events_behind: row.events_behind,
+            seconds_behind: row.seconds_behind.unwrap_or(0.0).max(0.0),
+            updated_at: row.updated_at,
+        })
         .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    projection: String,
+    generation: i32,
+    position: i64,
+    events_applied: i64,
+    events_behind: i64,
+    seconds_behind: Option<f64>,
+    updated_at: DateTime<Utc>,
 }
 
 /// Waits until every live projection has applied the events at `positions` (those a mutation
