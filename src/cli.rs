@@ -33,6 +33,15 @@ pub enum Command {
     /// Load a small, true story from the January 2024 news through the domain's commands
     /// (migrating first); running it again appends nothing.
     Demo,
+    /// Rebuild read models from the start of the event log beside the live ones, then switch
+    /// to them (blue/green); prints each one's checksum.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RebuildArgs {
+    /// The projection to rebuild (e.g. `incidents`); all of them when left out.
+    pub name: Option<String>,
 }
 
 /// Which PostgreSQL sitrep uses.

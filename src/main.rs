@@ -9,6 +9,7 @@
 mod cli;
 mod database;
 mod demo;
+mod rebuild;
 mod serve;
 
 use std::process::ExitCode;
@@ -75,6 +76,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = loaded?;
             closed?;
             print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rebuild(args) => {
+            let db = database::Database::open(&cli.database).await?;
+            let rebuilt = rebuild::run(db.store(), args.name.as_deref()).await;
+            let closed = db.close().await;
+            rebuilt?;
+            closed?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {

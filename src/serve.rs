@@ -1,10 +1,11 @@
-//! `sitrep serve`: the HTTP server, the feed notifier and the periodic seal, until Ctrl-C or
-//! SIGTERM; then a graceful shutdown that also stops the embedded cluster.
+//! `sitrep serve`: the HTTP server, the feed notifier, the projectors and the periodic seal,
+//! until Ctrl-C or SIGTERM; then a graceful shutdown that also stops the embedded cluster.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use sitrep_api::{router, AppState};
+use sitrep_projections::Projector;
 use tokio::net::TcpListener;
 
 use crate::cli::{DatabaseArgs, ServeArgs};
@@ -41,6 +42,24 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         })
     });
 
+    // One projector per read model; in several sitrep processes only one of each leads.
+    let (stop_projectors, projectors_stopped) = tokio::sync::watch::channel(false);
+    let projectors: Vec<_> = sitrep_projections::all()
+        .into_iter()
+        .map(|projection| {
+            let projector = Projector::new(store.clone(), projection);
+            let mut stop = projectors_stopped.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                };
+                if let Err(error) = projector.run(stopped).await {
+                    tracing::error!(%error, "projector failed");
+                }
+            })
+        })
+        .collect();
+
     tracing::info!(address = %listener.local_addr()?, "sitrep is serving");
     let app = router(AppState { store });
     let served = axum::serve(listener, app)
@@ -48,6 +67,10 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         .await
         .context("the HTTP server failed");
 
+    let _ = stop_projectors.send(true);
+    for projector in projectors {
+        let _ = projector.await;
+    }
     notifier.abort();
     if let Some(sealer) = sealer {
         sealer.abort();
