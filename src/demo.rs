@@ -35,7 +35,8 @@ use sitrep_domain::model::negotiation::{
 };
 use sitrep_domain::model::site::{RegisterSite, Site, SiteCommand, SiteKind};
 use sitrep_domain::model::troops::{
-    CountQualifier, CountScope, EstablishDeployment, ReportTroopLevel, SourceType, TroopDeployment,
+    deployment_stream_id, CountQualifier, CountScope, EstablishDeployment, ReportTroopLevel,
+    SourceType, TroopDeployment,
 };
 use sitrep_domain::model::values::{
     Coordinates, CountryCode, DatePrecision, EventTime, GeoPrecision, Place, Source, UncertainCount,
@@ -77,8 +78,6 @@ const GROUP_OPERATIONS: Uuid = demo_id(0x0422);
 const GROUP_CAPABILITIES: Uuid = demo_id(0x0423);
 
 // Troop deployments and their estimates.
-const US_IN_IRAQ: Uuid = demo_id(0x0501);
-const US_IN_SYRIA: Uuid = demo_id(0x0502);
 const US_IN_IRAQ_JANUARY_2024: Uuid = demo_id(0x0511);
 const US_IN_SYRIA_JANUARY_2024: Uuid = demo_id(0x0512);
 
@@ -172,50 +171,52 @@ impl DemoSite {
 }
 
 /// Every stream the demo writes, with what it holds, in the order they are loaded.
-const STREAMS: &[(&str, Uuid, &str)] = &[
-    (Actor::STREAM_TYPE, IRI, "Islamic Resistance in Iraq"),
-    (Actor::STREAM_TYPE, KATAIB_HEZBOLLAH, "Kata'ib Hezbollah"),
-    (Actor::STREAM_TYPE, US_FORCES, "United States armed forces"),
-    (Actor::STREAM_TYPE, GOVERNMENT_OF_IRAQ, "Government of Iraq"),
-    (Site::STREAM_TYPE, AL_ASAD.id, "Al Asad Air Base"),
-    (Site::STREAM_TYPE, ERBIL_AIR_BASE.id, "Erbil Air Base"),
-    (Site::STREAM_TYPE, TOWER_22.id, "Tower 22"),
-    (
-        Incident::STREAM_TYPE,
-        AL_ASAD_DRONE_2023_10_17,
-        "2023-10-17 drone attack on Al Asad Air Base",
-    ),
-    (
-        Incident::STREAM_TYPE,
-        ERBIL_DRONE_2023_12_25,
-        "2023-12-25 drone attack on Erbil Air Base",
-    ),
-    (
-        Incident::STREAM_TYPE,
-        AL_ASAD_MISSILES_2024_01_20,
-        "2024-01-20 missile and rocket attack on Al Asad Air Base",
-    ),
-    (
-        Incident::STREAM_TYPE,
-        TOWER_22_DRONE_2024_01_28,
-        "2024-01-28 drone attack on Tower 22 (casualties revised)",
-    ),
-    (
-        Negotiation::STREAM_TYPE,
-        HMC_TALKS,
-        "Iraq–U.S. Higher Military Commission talks",
-    ),
-    (
-        TroopDeployment::STREAM_TYPE,
-        US_IN_IRAQ,
-        "United States in Iraq",
-    ),
-    (
-        TroopDeployment::STREAM_TYPE,
-        US_IN_SYRIA,
-        "United States in Syria",
-    ),
-];
+fn streams() -> Vec<(&'static str, Uuid, &'static str)> {
+    vec![
+        (Actor::STREAM_TYPE, IRI, "Islamic Resistance in Iraq"),
+        (Actor::STREAM_TYPE, KATAIB_HEZBOLLAH, "Kata'ib Hezbollah"),
+        (Actor::STREAM_TYPE, US_FORCES, "United States armed forces"),
+        (Actor::STREAM_TYPE, GOVERNMENT_OF_IRAQ, "Government of Iraq"),
+        (Site::STREAM_TYPE, AL_ASAD.id, "Al Asad Air Base"),
+        (Site::STREAM_TYPE, ERBIL_AIR_BASE.id, "Erbil Air Base"),
+        (Site::STREAM_TYPE, TOWER_22.id, "Tower 22"),
+        (
+            Incident::STREAM_TYPE,
+            AL_ASAD_DRONE_2023_10_17,
+            "2023-10-17 drone attack on Al Asad Air Base",
+        ),
+        (
+            Incident::STREAM_TYPE,
+            ERBIL_DRONE_2023_12_25,
+            "2023-12-25 drone attack on Erbil Air Base",
+        ),
+        (
+            Incident::STREAM_TYPE,
+            AL_ASAD_MISSILES_2024_01_20,
+            "2024-01-20 missile and rocket attack on Al Asad Air Base",
+        ),
+        (
+            Incident::STREAM_TYPE,
+            TOWER_22_DRONE_2024_01_28,
+            "2024-01-28 drone attack on Tower 22 (casualties revised)",
+        ),
+        (
+            Negotiation::STREAM_TYPE,
+            HMC_TALKS,
+            "Iraq–U.S. Higher Military Commission talks",
+        ),
+        (
+            TroopDeployment::STREAM_TYPE,
+            us_in("IRQ"),
+            "United States in Iraq",
+        ),
+        (
+            TroopDeployment::STREAM_TYPE,
+            us_in("SYR"),
+            "United States in Syria",
+        ),
+    ]
+}
 
 /// What one stream type received in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -646,24 +647,11 @@ async fn negotiation(l: &mut Loader) -> anyhow::Result<()> {
 /// January 2024.
 async fn troops(l: &mut Loader) -> anyhow::Result<()> {
     let deployments = [
-        (
-            US_IN_IRAQ,
-            "IRQ",
-            "iraq",
-            US_IN_IRAQ_JANUARY_2024,
-            2_500,
-            "about 2,500",
-        ),
-        (
-            US_IN_SYRIA,
-            "SYR",
-            "syria",
-            US_IN_SYRIA_JANUARY_2024,
-            900,
-            "about 900",
-        ),
+        ("IRQ", "iraq", US_IN_IRAQ_JANUARY_2024, 2_500, "about 2,500"),
+        ("SYR", "syria", US_IN_SYRIA_JANUARY_2024, 900, "about 900"),
     ];
-    for (stream, host, slug, estimate_id, troops, words) in deployments {
+    for (host, slug, estimate_id, troops, words) in deployments {
+        let stream = us_in(host);
         let establish = EstablishDeployment {
             deploying: country("USA"),
             host: country(host),
@@ -695,6 +683,12 @@ async fn troops(l: &mut Loader) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
+
+/// The stream of the U.S. deployment in `host` for Operation Inherent Resolve (one stream per
+/// deployment: its id is derived from the three).
+fn us_in(host: &str) -> Uuid {
+    deployment_stream_id(&country("USA"), &country(host), OPERATION_INHERENT_RESOLVE)
+}
 
 /// A country code, checked by the command that carries it.
 fn country(code: &str) -> CountryCode {
@@ -748,7 +742,7 @@ impl fmt::Display for Report {
         }
         writeln!(f)?;
         writeln!(f, "Streams:")?;
-        for (stream_type, id, what) in STREAMS {
+        for (stream_type, id, what) in streams() {
             writeln!(f, "  {stream_type:<18} {id}  {what}")?;
         }
         writeln!(f)?;

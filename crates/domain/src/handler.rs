@@ -2,7 +2,8 @@
 //! the version it was loaded at.
 //!
 //! This is the seam between the pure model ([`crate::model`]) and the event store
-//! ([`crate::store`]); the GraphQL mutations, the importers and `sitrep demo` all go through it.
+//! ([`crate::store`]): `sitrep demo` goes through it, and the GraphQL mutations and the importers
+//! (issues #5 and #7) will.
 //! It owns no SQL: it only calls the store.
 //!
 //! - **Optimistic concurrency.** The append expects the version the aggregate was loaded at. A
@@ -190,7 +191,10 @@ impl CommandHandler {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            // Looked up on every attempt: a concurrent request with the same key may have won.
+            let loaded = self.load::<A>(stream_id, StreamRange::All).await?;
+            // Looked up after the load, on every attempt: if a request with the same key
+            // committed before the load, it is found here, and the state just loaded (which
+            // holds its events) is not decided on again.
             if let Some(key) = &meta.idempotency_key {
                 if let Some(first) = self
                     .store
@@ -201,7 +205,6 @@ impl CommandHandler {
                     return self.replay::<A>(stream_id, command, key, &first).await;
                 }
             }
-            let loaded = self.load::<A>(stream_id, StreamRange::All).await?;
             if let Some(expected) = meta.expected_version {
                 if expected != loaded.version {
                     return Err(HandlerError::Conflict {
@@ -219,6 +222,9 @@ impl CommandHandler {
             };
             let stream = StreamRef::new(A::STREAM_TYPE, stream_id);
             match self.store.append(&stream, expected, &new_events).await {
+                // A request with the same key committed between the lookup and the append:
+                // its result is the answer, through `replay` on the next attempt.
+                Ok(result) if result.replayed => {}
                 Ok(result) => {
                     let mut state = loaded.state;
                     for event in &events {
@@ -245,25 +251,29 @@ impl CommandHandler {
         &self,
         command: &A::Command,
     ) -> Result<(), HandlerError> {
-        for reference in A::references(command) {
-            let found = self
-                .store
-                .stream_type(reference.id)
-                .await
-                .map_err(HandlerError::Store)?;
-            if found.as_deref() != Some(reference.stream_type) {
-                let rule = match found {
-                    Some(other) => format!(
-                        "{} is not a recorded {} (it is a {other})",
-                        reference.id, reference.stream_type
-                    ),
-                    None => format!(
-                        "{} is not a recorded {}: record it first",
-                        reference.id, reference.stream_type
-                    ),
-                };
-                return Err(DomainError::invalid(reference.field, rule).into());
-            }
+        let references = A::references(command);
+        if references.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = references.iter().map(|r| r.id).collect();
+        let found = self
+            .store
+            .stream_types(&ids)
+            .await
+            .map_err(HandlerError::Store)?;
+        for reference in references {
+            let rule = match found.get(&reference.id) {
+                Some(actual) if actual == reference.stream_type => continue,
+                Some(other) => format!(
+                    "{} is not a recorded {} (it is a {other})",
+                    reference.id, reference.stream_type
+                ),
+                None => format!(
+                    "{} is not a recorded {}: record it first",
+                    reference.id, reference.stream_type
+                ),
+            };
+            return Err(DomainError::invalid(reference.field, rule).into());
         }
         Ok(())
     }

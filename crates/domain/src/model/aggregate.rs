@@ -3,7 +3,7 @@
 //!
 //! An aggregate is pure: [`Aggregate::decide`] looks at the current state and a command and
 //! returns the events to append, or a [`DomainError`]; [`Aggregate::apply`] folds one event into
-//! the state. Loading and appending is the command handler's job (`crate::handle`), not the
+//! the state. Loading and appending is the command handler's job ([`crate::handler`]), not the
 //! model's.
 //!
 //! Event enums are serde enums tagged `#[serde(tag = "type", content = "data")]`: the variant

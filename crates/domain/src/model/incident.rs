@@ -2236,7 +2236,7 @@ mod tests {
     }
 
     #[test]
-    fn the_handler_refuses_a_merge_into_itself() {
+    fn check_merge_target_refuses_the_incident_itself() {
         let incident = Uuid::from_u128(7);
         assert_eq!(
             check_merge_target(incident, incident),

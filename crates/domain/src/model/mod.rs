@@ -17,6 +17,7 @@ pub mod error;
 pub mod incident;
 pub mod negotiation;
 pub mod site;
+#[cfg(test)]
 pub mod testing;
 pub mod troops;
 pub mod values;

@@ -983,6 +983,7 @@ impl Aggregate for Negotiation {
                 refs.extend(actors("mediators", &c.mediators));
                 refs
             }
+            NegotiationCommand::FormWorkingGroup(c) => actors("members", &c.members),
             NegotiationCommand::RecordSession(c) => {
                 let mut refs = actors("participants", &c.participants);
                 refs.extend(

@@ -18,6 +18,7 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::aggregate::{Aggregate, DomainEvent, Reference};
@@ -149,8 +150,9 @@ command_from!(
 );
 
 /// Establishes the deployment: who deploys, where, for which mission. Refused on one
-/// established already. One stream per (deploying, host, mission): the aggregate cannot see
-/// other streams, so the caller derives the stream id from the three.
+/// established already. One stream per (deploying, host, mission): the stream id must be
+/// [`deployment_stream_id`] of the three (checked by [`Aggregate::check_identity`]), so that a
+/// second stream for the same deployment cannot be opened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EstablishDeployment {
     pub deploying: CountryCode,
@@ -599,10 +601,44 @@ impl TroopDeployment {
     }
 }
 
+/// The stream id of the deployment of `deploying` in `host` for `mission`, derived from the
+/// three (the mission compared without case and surrounding or repeated spaces).
+pub fn deployment_stream_id(deploying: &CountryCode, host: &CountryCode, mission: &str) -> Uuid {
+    let mission = mission
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let digest = Sha256::digest(
+        format!("sitrep troop deployment\0{deploying}\0{host}\0{mission}").as_bytes(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 impl Aggregate for TroopDeployment {
     const STREAM_TYPE: &'static str = "troop_deployment";
     type Command = TroopCommand;
     type Event = TroopEvent;
+
+    fn check_identity(stream_id: Uuid, command: &TroopCommand) -> Result<(), DomainError> {
+        let TroopCommand::EstablishDeployment(c) = command else {
+            return Ok(());
+        };
+        let expected = deployment_stream_id(&c.deploying, &c.host, &c.mission);
+        if stream_id == expected {
+            Ok(())
+        } else {
+            Err(DomainError::invalid(
+                "deployment",
+                format!(
+                    "one stream per deployment: this one's stream id is {expected}, \
+                     derived from the deploying country, the host country and the mission"
+                ),
+            ))
+        }
+    }
 
     fn references(command: &TroopCommand) -> Vec<Reference> {
         match command {
@@ -1334,5 +1370,32 @@ mod tests {
         assert_eq!(retracted(DMDC).reason(), Some("Misread the table"));
         assert_eq!(cancelled().reason(), Some("Plan reversed"));
         assert_eq!(completed().reason(), None);
+    }
+
+    #[test]
+    fn a_deployment_has_one_stream_derived_from_who_where_and_why() {
+        let (usa, irq) = (
+            CountryCode::new("USA").unwrap(),
+            CountryCode::new("IRQ").unwrap(),
+        );
+        let id = deployment_stream_id(&usa, &irq, "Operation Inherent Resolve");
+        assert_eq!(
+            id,
+            deployment_stream_id(&usa, &irq, " operation  inherent resolve ")
+        );
+        assert_ne!(
+            id,
+            deployment_stream_id(&irq, &usa, "Operation Inherent Resolve")
+        );
+        let establish = TroopCommand::EstablishDeployment(EstablishDeployment {
+            deploying: usa,
+            host: irq,
+            mission: "Operation Inherent Resolve".into(),
+        });
+        assert_eq!(TroopDeployment::check_identity(id, &establish), Ok(()));
+        assert!(matches!(
+            TroopDeployment::check_identity(Uuid::new_v4(), &establish),
+            Err(DomainError::Invalid { field, .. }) if field == "deployment"
+        ));
     }
 }

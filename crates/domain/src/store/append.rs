@@ -536,4 +536,43 @@ mod tests {
             (&[Some(1), None][..], None)
         );
     }
+
+    /// The linked path really links to the remembered head: a (deliberately) wrong remembered
+    /// hash ends up as the next event's `prev_hash`, which verification reports. (The cache
+    /// only ever holds committed facts; this plants a false one to show it is used.)
+    #[tokio::test]
+    async fn an_append_links_to_the_head_the_store_remembers() {
+        use crate::store::{EventStore, IntegrityProblem};
+        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        let store = EventStore::new(db.pool.clone());
+        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
+        let event = |n: u64| {
+            NewEvent::new(
+                "IncidentReported",
+                serde_json::json!({ "n": n }),
+                "test",
+            )
+        };
+        store
+            .append(&stream, ExpectedVersion::NoStream, &[event(1)])
+            .await
+            .expect("first");
+        let first_position = store
+            .read_stream(stream.stream_id, crate::store::StreamRange::All)
+            .await
+            .expect("read")[0]
+            .position;
+        store.heads.record(&stream, 1, &[9; 32]);
+        store
+            .append(&stream, ExpectedVersion::Exact(1), &[event(2)])
+            .await
+            .expect("second");
+        let report = store.verify().await.expect("verify");
+        let broken = report.first_break.expect("a broken link");
+        assert!(broken.position > first_position);
+        assert!(
+            matches!(broken.problem, IntegrityProblem::BrokenLink { .. }),
+            "{broken:?}"
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //! The store computes each event's *content digest* (SHA-256 over every field except the stream
 //! version and the recorded time) before the append; the append statement then links it:
 //! `hash = sha256(prev_hash || digest || int8send(version) || timestamptz_send(recorded_at))`
-//! (`event_hash_chain` in the migrations). Verification recomputes both from the stored row.
+//! (`event_hash_links` in the migrations; the append statements call it, or link one event
+//! inline). Verification recomputes both from the stored row.
 //!
 //! Every field is length-prefixed so that no field's content can pass for another's. JSON is
 //! written once in a canonical form (keys sorted, no white space, numbers as `serde_json` prints
@@ -127,7 +128,8 @@ pub fn content_digest(stream: &StreamRef, event: &NewEvent) -> [u8; 32] {
     DigestInput::of_new(stream, event, &payload, &metadata).digest()
 }
 
-/// The hash of an event: what `event_hash_chain` computes in the database.
+/// The hash of an event: what `event_hash_links` and the one-event statements compute in the
+/// database.
 pub(crate) fn link_hash(
     prev_hash: &[u8],
     digest: &[u8; 32],

@@ -54,7 +54,12 @@ impl StreamHeads {
     pub fn record(&self, stream: &StreamRef, version: u64, hash: &[u8]) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = entries.get(&stream.stream_id) {
-            if entry.head.version >= version {
+            // An older fact never replaces a newer one. The same version with another hash can
+            // only come from a database that lost committed rows (a restore, a failover to a
+            // lagging replica): what the database holds now wins.
+            if entry.head.version > version
+                || (entry.head.version == version && entry.head.hash == hash)
+            {
                 return;
             }
         }
@@ -98,5 +103,8 @@ mod tests {
         assert_eq!(heads.get(&stream, 3).map(|h| h.version), Some(3));
         heads.record(&stream, 4, &[4; 32]);
         assert_eq!(heads.get(&stream, 4).map(|h| h.hash), Some(vec![4; 32]));
+        // What the database holds now wins over a remembered hash of the same version.
+        heads.record(&stream, 4, &[5; 32]);
+        assert_eq!(heads.get(&stream, 4).map(|h| h.hash), Some(vec![5; 32]));
     }
 }

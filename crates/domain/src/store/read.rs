@@ -1,6 +1,8 @@
 //! Reading one stream (all of it, or up to a version, or as it stood at a recorded time), one
 //! event by its id, and the head of the log.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -65,14 +67,19 @@ impl EventStore {
         Ok(row.map(StoredEvent::from))
     }
 
-    /// The type of stream `stream_id` (`None` when it does not exist).
-    pub async fn stream_type(&self, stream_id: Uuid) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT stream_type FROM events WHERE stream_id = $1 AND stream_version = 1",
+    /// The types of the streams among `stream_ids` that exist.
+    pub async fn stream_types(
+        &self,
+        stream_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>, StoreError> {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT stream_id, stream_type FROM events \
+              WHERE stream_id = ANY($1) AND stream_version = 1",
         )
-        .bind(stream_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .bind(stream_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// The highest global position stored (0 when the log is empty).
