@@ -9,11 +9,13 @@
 //!   in the same transaction; leader election by advisory lock; rebuilds.
 //! - [`status`]: each projection's position and lag, and read-your-writes waits.
 //! - [`checksum`]: a digest of a generation's contents, to prove a rebuild equal.
-//! - [`incidents`]: the incidents read model, versioned by recorded time.
+//! - [`incidents`]: the incidents read model, versioned by recorded time;
+//!   [`incident_queries`]: the list and the statistics dashboards ask of it.
 
 pub mod checksum;
 pub mod error;
 pub mod generation;
+pub mod incident_queries;
 pub mod incidents;
 pub mod projection;
 pub mod projector;

@@ -153,3 +153,155 @@ async fn claimants_and_countries_are_columns_for_filters() {
         )
     );
 }
+
+mod queries {
+    //! The list and the statistics, on the live generation.
+
+    use super::*;
+    use sitrep_domain::model::incident::{IncidentCommand, TargetCategory};
+    use sitrep_projections::incident_queries::{
+        incident_list, incident_stats, IncidentFilter, ListCursor, StatsDimension, TimeBucket,
+    };
+
+    async fn actor(handler: &sitrep_domain::handler::CommandHandler, name: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        handler
+            .execute::<Actor>(
+                id,
+                &ActorCommand::RegisterActor(RegisterActor {
+                    name: name.into(),
+                    actor_type: ActorType::MilitiaGroups,
+                    country: None,
+                    aliases: Vec::new(),
+                    description: None,
+                }),
+                &meta(),
+            )
+            .await
+            .expect("actor");
+        id
+    }
+
+    /// An attack on a base hosting coalition troops, claimed by `claimant`, `killed` dead.
+    fn attack(date: &str, claimant: Uuid, killed: u32) -> IncidentCommand {
+        let IncidentCommand::ReportIncident(mut report) = claimed_report(date, "IRQ", claimant)
+        else {
+            unreachable!("claimed_report() makes a report")
+        };
+        report.facts.target_category = Some(TargetCategory::ForeignMilitaryBase);
+        report.facts.fatalities = sitrep_domain::model::values::UncertainCount::exactly(killed);
+        IncidentCommand::ReportIncident(report)
+    }
+
+    #[tokio::test]
+    async fn attacks_on_coalition_bases_by_week_and_claimant() {
+        let (_db, store, handler) = setup(5).await;
+        let (iri, kh) = (
+            actor(&handler, "Islamic Resistance in Iraq").await,
+            actor(&handler, "Kata'ib Hezbollah").await,
+        );
+        // Week of 2023-10-16: two IRI claims (one before the period asked for).
+        run(&handler, Uuid::new_v4(), attack("2023-10-15", iri, 0)).await;
+        run(&handler, Uuid::new_v4(), attack("2023-10-17", iri, 0)).await;
+        run(&handler, Uuid::new_v4(), attack("2023-10-18", iri, 1)).await;
+        // Week of 2024-01-22: one KH claim, one IRI claim later revised, one retracted.
+        run(&handler, Uuid::new_v4(), attack("2024-01-24", kh, 0)).await;
+        let tower22 = Uuid::new_v4();
+        let reported = run(&handler, tower22, attack("2024-01-28", iri, 1)).await;
+        run(
+            &handler,
+            tower22,
+            IncidentCommand::ReviseCasualties(sitrep_domain::model::incident::ReviseCasualties {
+                fatalities: Some(sitrep_domain::model::values::UncertainCount::exactly(3)),
+                injuries: None,
+                source: None,
+                reason: "Pentagon statement".into(),
+            }),
+        )
+        .await;
+        let false_report = Uuid::new_v4();
+        run(&handler, false_report, attack("2024-01-27", iri, 0)).await;
+        run(&handler, false_report, retract()).await;
+        // Not an attack on a base: does not count.
+        run(
+            &handler,
+            Uuid::new_v4(),
+            claimed_report("2024-01-25", "IRQ", iri),
+        )
+        .await;
+
+        let projector = projector(&store);
+        let mut live = projector.live_generation().await.expect("live");
+        catch_up_fully(&projector, &store, &mut live).await;
+
+        let filter = IncidentFilter {
+            from: Some(day("2023-10-17")),
+            target_categories: vec!["foreign_military_base".into()],
+            ..IncidentFilter::default()
+        };
+        let stats = incident_stats(
+            store.pool(),
+            &live.schema,
+            &filter,
+            &[StatsDimension::Claimant],
+            Some(TimeBucket::Week),
+            None,
+        )
+        .await
+        .expect("stats");
+        let iri_kh = [iri.to_string(), kh.to_string()];
+        let rows: Vec<(Option<chrono::NaiveDate>, Vec<Option<String>>, i64, i64)> = stats
+            .iter()
+            .map(|r| (r.bucket, r.keys.clone(), r.incidents, r.fatalities_best))
+            .collect();
+        let week = |d: &str| Some(day(d));
+        let mut expected = vec![
+            (week("2023-10-16"), vec![Some(iri_kh[0].clone())], 2, 1),
+            (week("2024-01-22"), vec![Some(iri_kh[0].clone())], 1, 3),
+            (week("2024-01-22"), vec![Some(iri_kh[1].clone())], 1, 0),
+        ];
+        expected.sort();
+        assert_eq!(rows, expected);
+
+        // As known right after the first report of Tower 22: one dead, not three.
+        let at_report = recorded_at(&store, reported).await;
+        let before = incident_stats(
+            store.pool(),
+            &live.schema,
+            &filter,
+            &[StatsDimension::Claimant],
+            Some(TimeBucket::Week),
+            Some(at_report),
+        )
+        .await
+        .expect("stats as of");
+        let iri_recent = before
+            .iter()
+            .find(|r| r.bucket == week("2024-01-22") && r.keys == vec![Some(iri_kh[0].clone())])
+            .expect("IRI's week");
+        assert_eq!((iri_recent.incidents, iri_recent.fatalities_best), (1, 1));
+
+        // The list, newest first, two at a time.
+        let page = incident_list(store.pool(), &live.schema, &filter, 2, None, None)
+            .await
+            .expect("list");
+        let days: Vec<_> = page.iter().map(|i| i.valid_start).collect();
+        assert_eq!(days, vec![week("2024-01-28"), week("2024-01-24")]);
+        let last = page.last().expect("a page");
+        let next = incident_list(
+            store.pool(),
+            &live.schema,
+            &filter,
+            2,
+            Some(ListCursor {
+                valid_start: last.valid_start.expect("a day"),
+                incident_id: last.incident_id,
+            }),
+            None,
+        )
+        .await
+        .expect("next page");
+        let days: Vec<_> = next.iter().map(|i| i.valid_start).collect();
+        assert_eq!(days, vec![week("2023-10-18"), week("2023-10-17")]);
+    }
+}

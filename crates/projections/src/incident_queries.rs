@@ -1,0 +1,265 @@
+//! The questions dashboards ask of the incidents read model: a filtered, keyset-paginated list
+//! and grouped statistics, now or as known at a recorded time.
+//!
+//! The SQL is assembled from fixed fragments chosen by typed options (a dimension, a bucket, a
+//! filter that is set or not); every value a client gives travels as a bind parameter. Both
+//! queries read the live generation's `incident_versions` (see [`crate::incidents`]): "now" is
+//! the current row of each incident, "as of T" the row whose recorded span contains T; either
+//! way only active incidents count.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+
+/// What to count or list. Every field left empty or `None` does not filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentFilter {
+    /// Incidents whose span of days overlaps `[from, to]`.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// ISO 3166 alpha-3 codes.
+    pub countries: Vec<String>,
+    pub admin1: Vec<String>,
+    /// Stored names (`explosions_remote_violence`).
+    pub event_types: Vec<String>,
+    pub sub_event_types: Vec<String>,
+    pub target_categories: Vec<String>,
+    /// Involving this actor in any role.
+    pub actor: Option<Uuid>,
+    /// Claimed by this actor.
+    pub claimant: Option<Uuid>,
+    pub site: Option<Uuid>,
+    pub verification: Vec<String>,
+    pub geo_precision: Vec<String>,
+    /// West, south, east, north in degrees.
+    pub bounding_box: Option<[f64; 4]>,
+}
+
+/// What statistics are grouped by, besides the time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsDimension {
+    Country,
+    Admin1,
+    EventType,
+    SubEventType,
+    /// Every actor involved, in any role (an incident counts once per actor).
+    Actor,
+    /// The claimants (an incident counts once per claimant; unclaimed ones under none).
+    Claimant,
+    TargetCategory,
+}
+
+impl StatsDimension {
+    /// The expression grouped by, and the join it needs.
+    fn sql(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::Country => ("v.country", None),
+            Self::Admin1 => ("v.admin1", None),
+            Self::EventType => ("v.event_type", None),
+            Self::SubEventType => ("v.sub_event_type", None),
+            Self::Actor => (
+                "actor.id::text",
+                Some("LEFT JOIN LATERAL unnest(v.actor_ids) AS actor(id) ON true"),
+            ),
+            Self::Claimant => (
+                "claimant.id::text",
+                Some("LEFT JOIN LATERAL unnest(v.claimant_ids) AS claimant(id) ON true"),
+            ),
+            Self::TargetCategory => ("v.target_category", None),
+        }
+    }
+}
+
+/// The time buckets of statistics: by the day an incident started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBucket {
+    Day,
+    /// ISO weeks, starting on Monday.
+    Week,
+    Month,
+}
+
+impl TimeBucket {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Day => "v.valid_start",
+            Self::Week => "date_trunc('week', v.valid_start)::date",
+            Self::Month => "date_trunc('month', v.valid_start)::date",
+        }
+    }
+}
+
+/// One group of the statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRow {
+    /// The first day of the bucket, when bucketed.
+    pub bucket: Option<NaiveDate>,
+    /// The group's keys, in the order of the dimensions asked for.
+    pub keys: Vec<Option<String>>,
+    pub incidents: i64,
+    pub fatalities_low: i64,
+    pub fatalities_best: i64,
+    pub fatalities_high: i64,
+}
+
+/// One incident of the list.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct IncidentListItem {
+    pub incident_id: Uuid,
+    pub stream_version: i64,
+    pub valid_start: Option<NaiveDate>,
+    pub valid_end: Option<NaiveDate>,
+    pub country: Option<String>,
+    pub admin1: Option<String>,
+    pub location: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub event_type: Option<String>,
+    pub sub_event_type: Option<String>,
+    pub fatalities_best: Option<i32>,
+    pub verification: String,
+}
+
+/// Where a page of the list starts: after this incident (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub valid_start: NaiveDate,
+    pub incident_id: Uuid,
+}
+
+/// Which rows count: the current ones (the partial indexes cover exactly these), or those
+/// visible at the recorded time $1.
+fn time_sql(as_of: Option<DateTime<Utc>>) -> &'static str {
+    match as_of {
+        None => "$1::timestamptz IS NULL AND v.recorded_to IS NULL",
+        Some(_) => "v.recorded_from <= $1 AND (v.recorded_to IS NULL OR v.recorded_to > $1)",
+    }
+}
+
+/// The rest of the WHERE clause of both queries: $2.. the filter's parameters.
+const FILTER_SQL: &str = "\
+    v.status = 'active' \
+    AND ($2::date IS NULL OR v.valid_end >= $2) \
+    AND ($3::date IS NULL OR v.valid_start <= $3) \
+    AND (cardinality($4::text[]) = 0 OR v.country = ANY($4)) \
+    AND (cardinality($5::text[]) = 0 OR v.admin1 = ANY($5)) \
+    AND (cardinality($6::text[]) = 0 OR v.event_type = ANY($6)) \
+    AND (cardinality($7::text[]) = 0 OR v.sub_event_type = ANY($7)) \
+    AND (cardinality($8::text[]) = 0 OR v.target_category = ANY($8)) \
+    AND ($9::uuid IS NULL OR v.actor_ids @> ARRAY[$9]) \
+    AND ($10::uuid IS NULL OR v.claimant_ids @> ARRAY[$10]) \
+    AND ($11::uuid IS NULL OR v.site_id = $11) \
+    AND (cardinality($12::text[]) = 0 OR v.verification = ANY($12)) \
+    AND (cardinality($13::text[]) = 0 OR v.geo_precision = ANY($13)) \
+    AND ($14::float8[] IS NULL OR (v.longitude BETWEEN $14[1] AND $14[3] \
+                                   AND v.latitude BETWEEN $14[2] AND $14[4]))";
+
+/// Binds the as-of time and the filter as $1..$14.
+macro_rules! bind_filter {
+    ($query:expr, $as_of:expr, $f:expr) => {
+        $query
+            .bind($as_of)
+            .bind($f.from)
+            .bind($f.to)
+            .bind(&$f.countries)
+            .bind(&$f.admin1)
+            .bind(&$f.event_types)
+            .bind(&$f.sub_event_types)
+            .bind(&$f.target_categories)
+            .bind($f.actor)
+            .bind($f.claimant)
+            .bind($f.site)
+            .bind(&$f.verification)
+            .bind(&$f.geo_precision)
+            .bind($f.bounding_box.map(|b| b.to_vec()))
+    };
+}
+
+/// Counts and fatality sums of the incidents `filter` selects in generation `schema`, grouped
+/// by `group_by` and `bucket`, now or as known at `as_of`.
+pub async fn incident_stats(
+    pool: &PgPool,
+    schema: &str,
+    filter: &IncidentFilter,
+    group_by: &[StatsDimension],
+    bucket: Option<TimeBucket>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<StatsRow>, ProjectionError> {
+    let mut keys: Vec<&str> = Vec::new();
+    let mut joins: Vec<&str> = Vec::new();
+    for dimension in group_by {
+        let (key, join) = dimension.sql();
+        keys.push(key);
+        joins.extend(join);
+    }
+    let bucket_sql = bucket.map_or("NULL::date", TimeBucket::sql);
+    let keys_sql = if keys.is_empty() {
+        "ARRAY[]::text[]".to_owned()
+    } else {
+        format!("ARRAY[{}]::text[]", keys.join(", "))
+    };
+    let group_sql = std::iter::once(bucket_sql)
+        .chain(keys.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ");
+    // `schema` is a generation's schema name (ours); every fragment is a constant above.
+    let sql = format!(
+        "SELECT {bucket_sql} AS bucket, {keys_sql} AS keys, count(*) AS incidents, \
+                coalesce(sum(v.fatalities_low), 0)::int8, coalesce(sum(v.fatalities_best), 0)::int8, \
+                coalesce(sum(v.fatalities_high), 0)::int8 \
+           FROM {schema}.incident_versions v {joins} \
+          WHERE {time} AND {FILTER_SQL} \
+          GROUP BY {group_sql} \
+          ORDER BY {group_sql}",
+        joins = joins.join(" "),
+        time = time_sql(as_of),
+    );
+    let rows: Vec<(Option<NaiveDate>, Vec<Option<String>>, i64, i64, i64, i64)> =
+        bind_filter!(sqlx::query_as(&sql), as_of, filter)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(bucket, keys, incidents, low, best, high)| StatsRow {
+            bucket,
+            keys,
+            incidents,
+            fatalities_low: low,
+            fatalities_best: best,
+            fatalities_high: high,
+        })
+        .collect())
+}
+
+/// A page of the incidents `filter` selects in generation `schema`, newest first (by the day
+/// they started, then id), after `after`, now or as known at `as_of`. Keyset-paginated: the
+/// cost of a page does not grow with how deep it is.
+pub async fn incident_list(
+    pool: &PgPool,
+    schema: &str,
+    filter: &IncidentFilter,
+    first: u32,
+    after: Option<ListCursor>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<IncidentListItem>, ProjectionError> {
+    let sql = format!(
+        "SELECT v.incident_id, v.stream_version, v.valid_start, v.valid_end, v.country, v.admin1, \
+                v.location, v.latitude, v.longitude, v.event_type, v.sub_event_type, \
+                v.fatalities_best, v.verification \
+           FROM {schema}.incident_versions v \
+          WHERE {time} AND {FILTER_SQL} \
+            AND ($15::date IS NULL OR (v.valid_start, v.incident_id) < ($15, $16)) \
+          ORDER BY v.valid_start DESC, v.incident_id DESC \
+          LIMIT $17",
+        time = time_sql(as_of),
+    );
+    let rows = bind_filter!(sqlx::query_as(&sql), as_of, filter)
+        .bind(after.map(|c| c.valid_start))
+        .bind(after.map(|c| c.incident_id))
+        .bind(i64::from(first))
+        .fetch_all(pool)
+        .await?;
+    Ok(rows)
+}
