@@ -4,11 +4,13 @@
 //! Run: `cargo run --release -p sitrep-bench -- [--seconds 10] [--feed-events 1000000]`
 //! (uses `DATABASE_URL`, else the embedded test cluster).
 //!
-//! - [`workload`]: the scenarios: single appends, batches, the feed read;
+//! - [`workload`]: the event store's scenarios: single appends, batches, the feed read;
+//! - [`projections`]: the read models' scenarios: rebuild, dashboard queries, lag;
 //! - [`raw`]: the baseline: the same rows through plain SQL, no store;
 //! - [`measure`]: running clients for a fixed time and counting what they did.
 
 mod measure;
+mod projections;
 mod raw;
 mod workload;
 
@@ -34,9 +36,18 @@ struct Args {
     /// Client counts for batch appends.
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     batch_clients: Vec<usize>,
-    /// Only these scenarios (single, batch, feed); all when empty.
+    /// Only these scenarios (single, batch, feed, rebuild, queries, lag); all when empty.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Incident events in the log for the projections' scenarios.
+    #[arg(long, default_value_t = 1_000_000)]
+    projection_events: u64,
+    /// Concurrent writers while the projection lag is sampled.
+    #[arg(long, default_value_t = 16)]
+    lag_writers: usize,
+    /// Runs of each dashboard query.
+    #[arg(long, default_value_t = 200)]
+    query_repeats: u32,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -100,5 +111,38 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)
         .await?;
+
+    // The read models' scenarios, on a log of real incident events of their own.
+    if run("rebuild") || run("queries") || run("lag") {
+        let name = format!("sitrep_bench_{}_projections", std::process::id());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(40)
+            .connect_with(server.clone().database(&name))
+            .await?;
+        sitrep_domain::MIGRATOR.run(&pool).await?;
+        println!();
+        println!("{}", projections::TABLE_HEADER);
+        projections::fill(&pool, args.projection_events).await?;
+        projections::rebuild(&pool, args.projection_events)
+            .await?
+            .print();
+        if run("queries") {
+            for figure in projections::queries(&pool, args.query_repeats).await? {
+                figure.print();
+            }
+        }
+        if run("lag") {
+            projections::lag(&pool, args.lag_writers, duration)
+                .await?
+                .print();
+        }
+        pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await?;
+    }
     Ok(())
 }

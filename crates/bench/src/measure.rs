@@ -176,6 +176,18 @@ where
 }
 
 impl Measured {
+    /// Operations timed one by one over `elapsed`: their rate and latency percentiles.
+    pub fn from_latencies(latencies: Vec<Duration>, elapsed: Duration) -> Self {
+        let n = latencies.len() as u64;
+        let samples = Samples {
+            latencies,
+            units_per_op: 1,
+        };
+        let mut measured = samples.measured(elapsed);
+        measured.per_second = n as f64 / elapsed.as_secs_f64();
+        measured
+    }
+
     /// A single timed run of `units` units of work, with no per-operation latencies.
     pub fn rate(units: u64, elapsed: Duration) -> Self {
         Self {
