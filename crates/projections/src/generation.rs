@@ -96,7 +96,8 @@ pub async fn all(pool: &PgPool, projection: &str) -> Result<Vec<Generation>, Pro
 }
 
 /// Creates the next generation of `projection` with `status`, its schema and its empty tables,
-/// at the start of the feed.
+/// at the start of the feed; a live one gets its query indexes at once, a building one when it
+/// has caught up ([`create_indexes`]).
 pub async fn create(
     pool: &PgPool,
     projection: &dyn Projection,
@@ -136,6 +137,9 @@ pub async fn create(
     set_search_path(&mut tx, &schema).await?;
     // Without arguments a string runs as a simple query, several statements at once.
     sqlx::Executor::execute(&mut *tx, projection.ddl()).await?;
+    if status == Status::Live {
+        sqlx::Executor::execute(&mut *tx, projection.indexes()).await?;
+    }
     tx.commit().await?;
     Ok(Generation {
         projection: name.to_owned(),
@@ -146,6 +150,19 @@ pub async fn create(
         cursor: FeedCursor::START,
         events_applied: 0,
     })
+}
+
+/// Creates the query indexes of `generation` (built without them by a rebuild).
+pub async fn create_indexes(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    generation: &Generation,
+) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    set_search_path(&mut tx, &generation.schema).await?;
+    sqlx::Executor::execute(&mut *tx, projection.indexes()).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Makes `generation` the live one and retires the one it replaces, in one transaction; then

@@ -138,23 +138,52 @@ fn time_sql(as_of: Option<DateTime<Utc>>) -> &'static str {
     }
 }
 
-/// The rest of the WHERE clause of both queries: $2.. the filter's parameters.
-const FILTER_SQL: &str = "\
-    v.status = 'active' \
-    AND ($2::date IS NULL OR v.valid_end >= $2) \
-    AND ($3::date IS NULL OR v.valid_start <= $3) \
-    AND (cardinality($4::text[]) = 0 OR v.country = ANY($4)) \
-    AND (cardinality($5::text[]) = 0 OR v.admin1 = ANY($5)) \
-    AND (cardinality($6::text[]) = 0 OR v.event_type = ANY($6)) \
-    AND (cardinality($7::text[]) = 0 OR v.sub_event_type = ANY($7)) \
-    AND (cardinality($8::text[]) = 0 OR v.target_category = ANY($8)) \
-    AND ($9::uuid IS NULL OR v.actor_ids @> ARRAY[$9]) \
-    AND ($10::uuid IS NULL OR v.claimant_ids @> ARRAY[$10]) \
-    AND ($11::uuid IS NULL OR v.site_id = $11) \
-    AND (cardinality($12::text[]) = 0 OR v.verification = ANY($12)) \
-    AND (cardinality($13::text[]) = 0 OR v.geo_precision = ANY($13)) \
-    AND ($14::float8[] IS NULL OR (v.longitude BETWEEN $14[1] AND $14[3] \
-                                   AND v.latitude BETWEEN $14[2] AND $14[4]))";
+/// The rest of the WHERE clause of both queries: only the conditions of the filter's fields that
+/// are set (so that each query's plan can use the indexes that fit it); the values are always
+/// bound as $2..$14.
+fn filter_sql(f: &IncidentFilter) -> String {
+    let mut conditions = vec!["v.status = 'active'"];
+    let mut add = |set: bool, condition: &'static str| {
+        if set {
+            conditions.push(condition);
+        }
+    };
+    add(f.from.is_some(), "v.valid_end >= $2::date");
+    add(f.to.is_some(), "v.valid_start <= $3::date");
+    add(!f.countries.is_empty(), "v.country = ANY($4::text[])");
+    add(!f.admin1.is_empty(), "v.admin1 = ANY($5::text[])");
+    add(!f.event_types.is_empty(), "v.event_type = ANY($6::text[])");
+    add(
+        !f.sub_event_types.is_empty(),
+        "v.sub_event_type = ANY($7::text[])",
+    );
+    add(
+        !f.target_categories.is_empty(),
+        "v.target_category = ANY($8::text[])",
+    );
+    add(f.actor.is_some(), "v.actor_ids @> ARRAY[$9::uuid]");
+    add(f.claimant.is_some(), "v.claimant_ids @> ARRAY[$10::uuid]");
+    add(f.site.is_some(), "v.site_id = $11::uuid");
+    add(
+        !f.verification.is_empty(),
+        "v.verification = ANY($12::text[])",
+    );
+    add(
+        !f.geo_precision.is_empty(),
+        "v.geo_precision = ANY($13::text[])",
+    );
+    add(
+        f.bounding_box.is_some(),
+        "v.longitude BETWEEN $14[1] AND $14[3] AND v.latitude BETWEEN $14[2] AND $14[4]",
+    );
+    // Every parameter is named once with its type, used or not.
+    conditions.push(
+        "(($2::date, $3::date, $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+           $9::uuid, $10::uuid, $11::uuid, $12::text[], $13::text[], $14::float8[]) IS NOT NULL \
+          OR true)",
+    );
+    conditions.join(" AND ")
+}
 
 /// Binds the as-of time and the filter as $1..$14.
 macro_rules! bind_filter {
@@ -210,11 +239,12 @@ pub async fn incident_stats(
                 coalesce(sum(v.fatalities_low), 0)::int8, coalesce(sum(v.fatalities_best), 0)::int8, \
                 coalesce(sum(v.fatalities_high), 0)::int8 \
            FROM {schema}.incident_versions v {joins} \
-          WHERE {time} AND {FILTER_SQL} \
+          WHERE {time} AND {filter} \
           GROUP BY {group_sql} \
           ORDER BY {group_sql}",
         joins = joins.join(" "),
         time = time_sql(as_of),
+        filter = filter_sql(filter),
     );
     let rows: Vec<(Option<NaiveDate>, Vec<Option<String>>, i64, i64, i64, i64)> =
         bind_filter!(sqlx::query_as(&sql), as_of, filter)
@@ -249,11 +279,15 @@ pub async fn incident_list(
                 v.location, v.latitude, v.longitude, v.event_type, v.sub_event_type, \
                 v.fatalities_best, v.verification \
            FROM {schema}.incident_versions v \
-          WHERE {time} AND {FILTER_SQL} \
-            AND ($15::date IS NULL OR (v.valid_start, v.incident_id) < ($15, $16)) \
+          WHERE {time} AND {filter} AND {keyset} \
           ORDER BY v.valid_start DESC, v.incident_id DESC \
           LIMIT $17",
         time = time_sql(as_of),
+        filter = filter_sql(filter),
+        keyset = match after {
+            Some(_) => "(v.valid_start, v.incident_id) < ($15::date, $16::uuid)",
+            None => "(($15::date, $16::uuid) IS NULL OR true)",
+        },
     );
     let rows = bind_filter!(sqlx::query_as(&sql), as_of, filter)
         .bind(after.map(|c| c.valid_start))

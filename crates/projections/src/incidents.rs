@@ -12,8 +12,9 @@
 //!
 //! Columns carry what lists, maps and filters need (time span, country, admin1, event and
 //! sub-event type, actors in any role, site, verification, precisions, coordinates for a
-//! bounding box); `state` keeps the whole incident (the domain aggregate's own state), which
-//! the next page folds further events into without reading the stream again.
+//! bounding box). `incident_state` keeps each incident's current state (the domain aggregate's
+//! own, serialised), which the next page folds further events into without reading the stream
+//! again. The query indexes (`incidents_indexes.sql`) are created after a rebuild has caught up.
 
 use std::collections::HashMap;
 
@@ -34,10 +35,16 @@ pub struct IncidentsProjection;
 
 const DDL: &str = include_str!("incidents.sql");
 
-const TABLES: &[ChecksumTable] = &[ChecksumTable {
-    name: "incident_versions",
-    order_by: "incident_id, stream_version",
-}];
+const TABLES: &[ChecksumTable] = &[
+    ChecksumTable {
+        name: "incident_versions",
+        order_by: "incident_id, stream_version",
+    },
+    ChecksumTable {
+        name: "incident_state",
+        order_by: "incident_id",
+    },
+];
 
 impl Projection for IncidentsProjection {
     fn name(&self) -> &'static str {
@@ -50,6 +57,10 @@ impl Projection for IncidentsProjection {
 
     fn ddl(&self) -> &'static str {
         DDL
+    }
+
+    fn indexes(&self) -> &'static str {
+        include_str!("incidents_indexes.sql")
     }
 
     fn tables(&self) -> &'static [ChecksumTable] {
@@ -116,10 +127,11 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
         entry.state.apply(&event);
         entry.version = i64::try_from(stored.stream_version).unwrap_or(i64::MAX);
         entry.row = Newest::New(rows.len());
-        rows.push(VersionRow::new(stored, &entry.state)?);
+        rows.push(VersionRow::new(stored, &entry.state));
     }
     close_versions(conn, &closed).await?;
-    insert_versions(conn, &rows).await
+    insert_versions(conn, &rows).await?;
+    save_states(conn, &current).await
 }
 
 fn unreadable(stored: &StoredEvent, source: sitrep_domain::model::CodecError) -> ProjectionError {
@@ -138,8 +150,8 @@ async fn load_current(
     ids.sort_unstable();
     ids.dedup();
     let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(
-        "SELECT incident_id, stream_version, state::text FROM incident_versions \
-          WHERE incident_id = ANY($1) AND recorded_to IS NULL",
+        "SELECT incident_id, stream_version, state::text FROM incident_state \
+          WHERE incident_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -220,11 +232,10 @@ struct VersionRow {
     claimant_ids: String,
     tags: String,
     external_refs: String,
-    state: String,
 }
 
 impl VersionRow {
-    fn new(stored: &StoredEvent, incident: &Incident) -> Result<Self, ProjectionError> {
+    fn new(stored: &StoredEvent, incident: &Incident) -> Self {
         let facts = incident.facts();
         let place = facts.map(|f| &f.place);
         let count = |c: Option<&sitrep_domain::model::values::UncertainCount>| {
@@ -251,7 +262,7 @@ impl VersionRow {
             .filter(|a| a.role == ActorRole::Claimant)
             .map(|a| a.actor.to_string())
             .collect();
-        Ok(Self {
+        Self {
             incident_id: stored.stream.stream_id,
             stream_version: i64::try_from(stored.stream_version).unwrap_or(i64::MAX),
             position: stored.position,
@@ -287,14 +298,7 @@ impl VersionRow {
                     .map(|r| r.as_str().to_owned())
                     .collect(),
             ),
-            state: serde_json::to_string(incident).map_err(|source| {
-                ProjectionError::CorruptState {
-                    projection: "incidents",
-                    id: stored.stream.stream_id,
-                    source,
-                }
-            })?,
-        })
+        }
     }
 }
 
@@ -313,6 +317,43 @@ fn array_literal(items: Vec<String>) -> String {
         .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     format!("{{{}}}", quoted.join(","))
+}
+
+/// Stores the current state of every incident the page touched, in one statement.
+async fn save_states(
+    conn: &mut PgConnection,
+    current: &HashMap<Uuid, Current>,
+) -> Result<(), ProjectionError> {
+    let mut ids = Vec::new();
+    let mut versions = Vec::new();
+    let mut states = Vec::new();
+    for (id, incident) in current {
+        if let Newest::New(_) = incident.row {
+            let state = serde_json::to_string(&incident.state).map_err(|source| {
+                ProjectionError::CorruptState {
+                    projection: "incidents",
+                    id: *id,
+                    source,
+                }
+            })?;
+            ids.push(*id);
+            versions.push(incident.version);
+            states.push(state);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO incident_state (incident_id, stream_version, state) \
+         SELECT id, version, state::jsonb FROM unnest($1::uuid[], $2::int8[], $3::text[]) \
+                AS s(id, version, state) \
+         ON CONFLICT (incident_id) DO UPDATE \
+            SET stream_version = excluded.stream_version, state = excluded.state",
+    )
+    .bind(&ids)
+    .bind(&versions)
+    .bind(&states)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Inserts the page's new version rows in one statement.
@@ -362,7 +403,6 @@ async fn insert_versions(
         .bind(column!(claimant_ids))
         .bind(column!(tags))
         .bind(column!(external_refs))
-        .bind(column!(state))
         .execute(conn)
         .await?;
     Ok(())

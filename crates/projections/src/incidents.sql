@@ -33,21 +33,17 @@ CREATE TABLE incident_versions (
     claimant_ids     uuid[]           NOT NULL,
     tags             text[]           NOT NULL,
     external_refs    text[]           NOT NULL,
-    state            jsonb            NOT NULL,
     PRIMARY KEY (incident_id, stream_version)
+);
+
+-- Each incident's current state (the domain aggregate's, serialised), which the projector folds
+-- the next events into without reading the stream again.
+CREATE TABLE incident_state (
+    incident_id      uuid             PRIMARY KEY,
+    stream_version   bigint           NOT NULL,
+    state            jsonb            NOT NULL
 );
 
 -- The projector's lookup of each incident's newest row.
 CREATE UNIQUE INDEX incident_versions_current ON incident_versions (incident_id)
     WHERE recorded_to IS NULL;
--- Current incidents by when they happened, by place, by type, by actor.
-CREATE INDEX incident_versions_current_time ON incident_versions (valid_start, incident_id)
-    WHERE recorded_to IS NULL AND status = 'active';
-CREATE INDEX incident_versions_current_place ON incident_versions (country, admin1, valid_start)
-    WHERE recorded_to IS NULL AND status = 'active';
-CREATE INDEX incident_versions_current_type ON incident_versions (event_type, sub_event_type, valid_start)
-    WHERE recorded_to IS NULL AND status = 'active';
-CREATE INDEX incident_versions_current_actors ON incident_versions USING gin (actor_ids)
-    WHERE recorded_to IS NULL AND status = 'active';
--- "As known at T": versions by recorded time.
-CREATE INDEX incident_versions_recorded ON incident_versions (recorded_from, recorded_to);

@@ -31,8 +31,15 @@ pub trait Projection: Send + Sync + 'static {
     /// new generation.
     fn version(&self) -> i32;
 
-    /// SQL creating its tables and indexes, without schema names.
+    /// SQL creating its tables, without schema names, with the indexes its own `apply` needs.
     fn ddl(&self) -> &'static str;
+
+    /// SQL creating the indexes its queries need. A new empty generation gets them at once; a
+    /// rebuild creates them once it has caught up, which is much faster than maintaining them
+    /// row by row while it loads the whole log.
+    fn indexes(&self) -> &'static str {
+        ""
+    }
 
     /// Its tables, for the checksum.
     fn tables(&self) -> &'static [ChecksumTable];

@@ -141,6 +141,7 @@ impl Projector {
         let mut building =
             generation::create(pool, self.projection.as_ref(), Status::Building).await?;
         self.catch_up(&mut building).await?;
+        generation::create_indexes(pool, self.projection.as_ref(), &building).await?;
         generation::switch_live(pool, &building).await?;
         // Whatever arrived between the last page and the switch.
         self.catch_up(&mut building).await?;

@@ -16,7 +16,8 @@ pub struct ProjectionStatus {
     /// The position of the last event applied (0: none).
     pub position: i64,
     pub events_applied: i64,
-    /// Committed events not applied yet.
+    /// Committed events not applied yet (including those an open transaction still holds back
+    /// from the feed).
     pub events_behind: i64,
     /// How long the oldest of those has waited (0 when none waits).
     pub seconds_behind: f64,
@@ -33,8 +34,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, Projection
            FROM projection_generations g \
           CROSS JOIN LATERAL ( \
                 SELECT count(*) AS events, min(e.recorded_at) AS oldest FROM events e \
-                 WHERE (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position) \
-                   AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())) behind \
+                 WHERE (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position)) behind \
           WHERE g.status = 'live' ORDER BY g.projection",
     )
     .fetch_all(pool)

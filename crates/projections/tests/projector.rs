@@ -68,7 +68,11 @@ async fn a_crash_between_writing_and_committing_loses_and_repeats_nothing() {
         .await
         .expect("checksum");
     assert_eq!(incremental, from_scratch);
-    assert_eq!(incremental.rows, 15, "one version per incident event");
+    assert_eq!(
+        incremental.rows,
+        15 + 10,
+        "one version per incident event, one state per incident"
+    );
 }
 
 #[tokio::test]
@@ -205,7 +209,8 @@ async fn incremental_under_concurrent_writers_equals_a_rebuild() {
         .await
         .expect("checksum");
     assert_eq!(incremental, from_scratch);
-    assert_eq!(incremental.rows as usize, positions.len());
+    // One version per event, one current state per incident.
+    assert_eq!(incremental.rows as usize, positions.len() + 8 * 10);
 
     // The rebuilt generation is live now; the old one is retired, its tables still there.
     let all = generation::all(store.pool(), "incidents")
