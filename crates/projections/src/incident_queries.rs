@@ -92,7 +92,7 @@ impl TimeBucket {
 }
 
 /// One group of the statistics.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StatsRow {
     /// The first day of the bucket, when bucketed.
     pub bucket: Option<NaiveDate>,
@@ -236,8 +236,9 @@ pub async fn incident_stats(
     // `schema` is a generation's schema name (ours); every fragment is a constant above.
     let sql = format!(
         "SELECT {bucket_sql} AS bucket, {keys_sql} AS keys, count(*) AS incidents, \
-                coalesce(sum(v.fatalities_low), 0)::int8, coalesce(sum(v.fatalities_best), 0)::int8, \
-                coalesce(sum(v.fatalities_high), 0)::int8 \
+                coalesce(sum(v.fatalities_low), 0)::int8 AS fatalities_low, \
+                coalesce(sum(v.fatalities_best), 0)::int8 AS fatalities_best, \
+                coalesce(sum(v.fatalities_high), 0)::int8 AS fatalities_high \
            FROM {schema}.incident_versions v {joins} \
           WHERE {time} AND {filter} \
           GROUP BY {group_sql} \
@@ -246,21 +247,9 @@ pub async fn incident_stats(
         time = time_sql(as_of),
         filter = filter_sql(filter),
     );
-    let rows: Vec<(Option<NaiveDate>, Vec<Option<String>>, i64, i64, i64, i64)> =
-        bind_filter!(sqlx::query_as(&sql), as_of, filter)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(bucket, keys, incidents, low, best, high)| StatsRow {
-            bucket,
-            keys,
-            incidents,
-            fatalities_low: low,
-            fatalities_best: best,
-            fatalities_high: high,
-        })
-        .collect())
+    Ok(bind_filter!(sqlx::query_as(&sql), as_of, filter)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// A page of the incidents `filter` selects in generation `schema`, newest first (by the day

@@ -20,7 +20,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
-use serde::Serialize;
 use sitrep_domain::model::incident::{ActorRole, Incident, IncidentEvent, IncidentStatus};
 use sitrep_domain::model::{decode, Aggregate};
 use sitrep_domain::store::StoredEvent;
@@ -29,6 +28,7 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
+use crate::rows::{array_literal, name, unreadable};
 
 /// The incidents read model.
 pub struct IncidentsProjection;
@@ -132,13 +132,6 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
     close_versions(conn, &closed).await?;
     insert_versions(conn, &rows).await?;
     save_states(conn, &current).await
-}
-
-fn unreadable(stored: &StoredEvent, source: sitrep_domain::model::CodecError) -> ProjectionError {
-    ProjectionError::Unreadable {
-        position: stored.position,
-        source,
-    }
 }
 
 /// The current state of each incident the page touches that has rows already.
@@ -300,23 +293,6 @@ impl VersionRow {
             ),
         }
     }
-}
-
-/// The stored (snake_case) name of a vocabulary value.
-fn name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
-/// A PostgreSQL array literal of text elements, each quoted: `{"a","b \"c\""}`.
-fn array_literal(items: Vec<String>) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
-    format!("{{{}}}", quoted.join(","))
 }
 
 /// Stores the current state of every incident the page touched, in one statement.

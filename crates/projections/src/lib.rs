@@ -11,15 +11,25 @@
 //! - [`checksum`]: a digest of a generation's contents, to prove a rebuild equal.
 //! - [`incidents`]: the incidents read model, versioned by recorded time;
 //!   [`incident_queries`]: the list and the statistics dashboards ask of it.
+//! - [`negotiations`]: negotiations with their sessions, working groups, positions, milestones
+//!   and agreements, versioned by recorded time.
+//! - [`troops`]: troop levels: the current level by the domain's rule with the competing
+//!   estimates, and the time series for step charts, versioned by recorded time.
+//! - [`actors`]: actors, affiliations and sites, versioned by recorded time; incident counts per
+//!   actor (current only).
 
+pub mod actors;
 pub mod checksum;
 pub mod error;
 pub mod generation;
 pub mod incident_queries;
 pub mod incidents;
+pub mod negotiations;
 pub mod projection;
 pub mod projector;
+mod rows;
 pub mod status;
+pub mod troops;
 
 pub use error::ProjectionError;
 pub use projection::{ChecksumTable, Projection};
@@ -27,5 +37,10 @@ pub use projector::Projector;
 
 /// Every projection sitrep maintains.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
-    vec![std::sync::Arc::new(incidents::IncidentsProjection)]
+    vec![
+        std::sync::Arc::new(incidents::IncidentsProjection),
+        std::sync::Arc::new(negotiations::NegotiationsProjection),
+        std::sync::Arc::new(troops::TroopsProjection),
+        std::sync::Arc::new(actors::ActorsProjection),
+    ]
 }

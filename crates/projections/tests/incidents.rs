@@ -250,7 +250,8 @@ mod queries {
         .await
         .expect("stats");
         let iri_kh = [iri.to_string(), kh.to_string()];
-        let rows: Vec<(Option<chrono::NaiveDate>, Vec<Option<String>>, i64, i64)> = stats
+        type Group = (Option<chrono::NaiveDate>, Vec<Option<String>>, i64, i64);
+        let rows: Vec<Group> = stats
             .iter()
             .map(|r| (r.bucket, r.keys.clone(), r.incidents, r.fatalities_best))
             .collect();

@@ -245,7 +245,7 @@ impl DomainEvent for ActorEvent {
 // State
 
 /// Who a registered actor is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActorProfile {
     pub name: String,
     pub actor_type: ActorType,
@@ -267,7 +267,7 @@ impl ActorProfile {
 }
 
 /// How the actor stood to another one during a period (both ends included, either open).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Affiliation {
     pub id: Uuid,
     pub related_actor: Uuid,
@@ -298,7 +298,7 @@ fn starts_by(from: Option<NaiveDate>, until: Option<NaiveDate>) -> bool {
 }
 
 /// An actor: its profile once registered, and its affiliations.
-#[derive(Default, Clone, Debug)]
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
 pub struct Actor {
     profile: Option<ActorProfile>,
     affiliations: Vec<Affiliation>,

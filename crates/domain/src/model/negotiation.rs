@@ -447,7 +447,7 @@ impl DomainEvent for NegotiationEvent {
 }
 
 /// What an opened negotiation is: its title, topic, parties and where it stands.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NegotiationDetails {
     pub title: String,
     pub topic: String,
@@ -460,7 +460,7 @@ pub struct NegotiationDetails {
 }
 
 /// A session held.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub session_id: Uuid,
     pub held: EventTime,
@@ -474,7 +474,7 @@ pub struct Session {
 }
 
 /// A working group formed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkingGroup {
     pub group_id: Uuid,
     pub name: String,
@@ -484,7 +484,7 @@ pub struct WorkingGroup {
 }
 
 /// A position stated by a party or mediator.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     pub party: Participant,
     pub position: String,
@@ -493,7 +493,7 @@ pub struct Position {
 }
 
 /// A timeline milestone and how it fares.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Milestone {
     pub milestone_id: Uuid,
     pub description: String,
@@ -509,7 +509,7 @@ pub struct Milestone {
 }
 
 /// An agreement reached.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Agreement {
     pub agreement_id: Uuid,
     pub name: String,
@@ -522,7 +522,7 @@ pub struct Agreement {
 }
 
 /// A negotiation: the fold of its events. Empty (not opened) until `NegotiationOpened`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Negotiation {
     details: Option<NegotiationDetails>,
     sessions: Vec<Session>,

@@ -234,7 +234,7 @@ impl DomainEvent for SiteEvent {
 // State
 
 /// A registered site's details.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteProfile {
     pub name: String,
     pub kind: SiteKind,
@@ -258,7 +258,7 @@ impl SiteProfile {
 }
 
 /// A site: its profile once registered.
-#[derive(Default, Clone, Debug)]
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
 pub struct Site {
     profile: Option<SiteProfile>,
 }

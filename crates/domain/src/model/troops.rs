@@ -294,7 +294,7 @@ impl DomainEvent for TroopEvent {
 }
 
 /// Who deploys where, for which mission.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentIdentity {
     pub deploying: CountryCode,
     pub host: CountryCode,
@@ -302,7 +302,7 @@ pub struct DeploymentIdentity {
 }
 
 /// One source's troop level, as reported.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TroopEstimate {
     pub estimate_id: Uuid,
     pub as_of: EventTime,
@@ -323,7 +323,7 @@ impl TroopEstimate {
 }
 
 /// An announced change and what became of it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TroopChange {
     pub change_id: Uuid,
     pub kind: ChangeKind,
@@ -371,7 +371,7 @@ fn rank(estimate: &TroopEstimate, recorded: usize) -> (NaiveDate, u8, usize) {
 }
 
 /// A troop deployment: the fold of its events. Empty until `DeploymentEstablished`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TroopDeployment {
     identity: Option<DeploymentIdentity>,
     estimates: Vec<TroopEstimate>,

@@ -546,13 +546,8 @@ mod tests {
         let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
         let store = EventStore::new(db.pool.clone());
         let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
-        let event = |n: u64| {
-            NewEvent::new(
-                "IncidentReported",
-                serde_json::json!({ "n": n }),
-                "test",
-            )
-        };
+        let event =
+            |n: u64| NewEvent::new("IncidentReported", serde_json::json!({ "n": n }), "test");
         store
             .append(&stream, ExpectedVersion::NoStream, &[event(1)])
             .await

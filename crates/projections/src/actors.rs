@@ -1,0 +1,830 @@
+//! The actors and sites read model: every version of every actor, affiliation and site, by
+//! recorded time, and how many current incidents involve each actor.
+//!
+//! One projection (`actors`) because the counts need both streams: actor events register the
+//! actors the counts are kept for, incident events move the counts.
+//!
+//! - `actor_versions` and `site_versions` hold one row per actor (site) event: the aggregate as
+//!   it stood after that event, from the event's recorded time (`recorded_from`) until the next
+//!   event of the same stream was recorded (`recorded_to`, NULL for the current row), as
+//!   [`crate::incidents`] does. The current view is `recorded_to IS NULL`; "as known at T" is
+//!   `recorded_from <= T AND (recorded_to IS NULL OR recorded_to > T)` (the name an actor had
+//!   before its rename, a site before its amendment). `state` keeps the domain aggregate's
+//!   state, which the next page folds further events into. `names` holds the name and the
+//!   aliases trimmed and lower-cased, for "who is called X" lookups.
+//! - `affiliation_versions` is versioned too, one row per version of each affiliation (a new
+//!   row when an actor event records or ends it; a retraction ends the current row without a
+//!   successor, since the affiliation never held). Versioned rather than derived from the
+//!   actor's current state because affiliations are what change most over time and are asked
+//!   about "as known at T" (was this group counted in the umbrella when that report was
+//!   written?), and because "the members of X" needs its own index on `related_actor`, which
+//!   a `jsonb` state cannot give cheaply. Their valid time (`valid_from`, `valid_until`, both
+//!   ends included, NULL = open) is the affiliation's own period.
+//! - `incident_statuses` and `incident_actor_links` keep, from the incident events, whether each
+//!   incident is active and which actors it names in which role (`counted` = the incident is
+//!   active: reported, neither retracted nor merged). `actor_incident_counts` holds, per actor,
+//!   how many active incidents involve it in any role (`incidents`, distinct incidents) and how
+//!   many it claimed (`claimed`). After each page the counts of every actor the page touched
+//!   (registered, or named by an incident whose actors or status changed) are recounted from
+//!   the links, never incremented: they cannot drift, and do not depend on page boundaries.
+//!   **The counts are current only**, not as-of: for counts as known at an earlier time, count
+//!   the incidents read model's versions (`incident_versions.actor_ids`).
+//!
+//! The tables and the indexes the projector itself needs are in `actors.sql`; the indexes
+//! dashboards query by (names, aliases, members, places, top actors) in `actors_indexes.sql`,
+//! which a rebuild creates once it has caught up.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sitrep_domain::model::actor::{Actor, ActorEvent, Affiliation};
+use sitrep_domain::model::incident::{Incident, IncidentEvent};
+use sitrep_domain::model::site::Site;
+use sitrep_domain::model::{decode, Aggregate, CodecError, DomainEvent};
+use sitrep_domain::store::StoredEvent;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+use crate::projection::{ChecksumTable, Projection};
+use crate::rows::{array_literal, name, unreadable};
+
+/// The actors and sites read model, with incident counts per actor.
+pub struct ActorsProjection;
+
+const NAME: &str = "actors";
+
+const DDL: &str = include_str!("actors.sql");
+
+const TABLES: &[ChecksumTable] = &[
+    ChecksumTable {
+        name: "actor_versions",
+        order_by: "actor_id, stream_version",
+    },
+    ChecksumTable {
+        name: "affiliation_versions",
+        order_by: "actor_id, affiliation_id, stream_version",
+    },
+    ChecksumTable {
+        name: "site_versions",
+        order_by: "site_id, stream_version",
+    },
+    ChecksumTable {
+        name: "incident_statuses",
+        order_by: "incident_id",
+    },
+    ChecksumTable {
+        name: "incident_actor_links",
+        order_by: "incident_id, actor_id, role",
+    },
+    ChecksumTable {
+        name: "actor_incident_counts",
+        order_by: "actor_id",
+    },
+];
+
+impl Projection for ActorsProjection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn ddl(&self) -> &'static str {
+        DDL
+    }
+
+    fn indexes(&self) -> &'static str {
+        include_str!("actors_indexes.sql")
+    }
+
+    fn tables(&self) -> &'static [ChecksumTable] {
+        TABLES
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        events: &'a [StoredEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(conn, events))
+    }
+}
+
+async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    // The actors whose counts the page may change.
+    let mut recount: BTreeSet<Uuid> = BTreeSet::new();
+    apply_actors(conn, events, &mut recount).await?;
+    apply_sites(conn, events).await?;
+    apply_incidents(conn, events, &mut recount).await?;
+    refresh_counts(conn, &recount).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions
+
+/// The version rows a page adds to one table, and the stored current rows it ends.
+struct Timeline<K, R> {
+    /// New rows in feed order, each with its `recorded_to` (`None` while current).
+    rows: Vec<(R, Option<DateTime<Utc>>)>,
+    /// Where each key's current row is among `rows`, if it is a new one.
+    newest: HashMap<K, usize>,
+    /// Keys whose stored current row ends, with when: the first end wins (a stored row ends
+    /// once).
+    closed: BTreeMap<K, DateTime<Utc>>,
+}
+
+impl<K: Hash + Ord + Clone, R> Timeline<K, R> {
+    fn new() -> Self {
+        Self {
+            rows: Vec::new(),
+            newest: HashMap::new(),
+            closed: BTreeMap::new(),
+        }
+    }
+
+    /// Ends `key`'s current version at `at`: this page's newest row of it, or else its stored
+    /// current row (if it has none, closing it changes nothing).
+    fn end(&mut self, key: &K, at: DateTime<Utc>) {
+        match self.newest.remove(key) {
+            Some(index) => self.rows[index].1 = Some(at),
+            None => {
+                self.closed.entry(key.clone()).or_insert(at);
+            }
+        }
+    }
+
+    /// Starts `key`'s next version.
+    fn start(&mut self, key: K, row: R) {
+        self.newest.insert(key, self.rows.len());
+        self.rows.push((row, None));
+    }
+
+    /// The `recorded_to` column of the new rows.
+    fn ends(&self) -> Vec<Option<DateTime<Utc>>> {
+        self.rows.iter().map(|(_, end)| *end).collect()
+    }
+
+    /// A column of the new rows.
+    fn column<T>(&self, pick: impl Fn(&R) -> T) -> Vec<T> {
+        self.rows.iter().map(|(row, _)| pick(row)).collect()
+    }
+}
+
+/// The columns every version row has.
+struct VersionOf {
+    stream_version: i64,
+    position: i64,
+    recorded_from: DateTime<Utc>,
+}
+
+impl VersionOf {
+    fn new(stored: &StoredEvent) -> Self {
+        Self {
+            stream_version: i64::try_from(stored.stream_version).unwrap_or(i64::MAX),
+            position: stored.position,
+            recorded_from: stored.recorded_at,
+        }
+    }
+}
+
+/// The page's events of `A`'s streams, each with the aggregate's state after it: the states
+/// start from the current rows `current_sql` reads (`id, state::text` of the ids in `$1`).
+async fn fold<'e, A>(
+    conn: &mut PgConnection,
+    events: &'e [StoredEvent],
+    current_sql: &'static str,
+) -> Result<Vec<(&'e StoredEvent, A::Event, A)>, ProjectionError>
+where
+    A: Aggregate + DeserializeOwned,
+{
+    let mine: Vec<&StoredEvent> = events
+        .iter()
+        .filter(|e| e.stream.stream_type == A::STREAM_TYPE)
+        .collect();
+    if mine.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<Uuid> = mine.iter().map(|e| e.stream.stream_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let stored: Vec<(Uuid, String)> = sqlx::query_as(current_sql)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut states: HashMap<Uuid, A> = HashMap::with_capacity(ids.len());
+    for (id, state) in stored {
+        let state: A = serde_json::from_str(&state).map_err(|source| corrupt(id, source))?;
+        states.insert(id, state);
+    }
+    let mut folded = Vec::with_capacity(mine.len());
+    for stored in mine {
+        let event: A::Event = decode_event(stored)?;
+        let state = states.entry(stored.stream.stream_id).or_default();
+        state.apply(&event);
+        folded.push((stored, event, state.clone()));
+    }
+    Ok(folded)
+}
+
+fn decode_event<E: DomainEvent>(stored: &StoredEvent) -> Result<E, ProjectionError> {
+    let payload = stored
+        .payload_as()
+        .map_err(|e| unreadable(stored, CodecError::Serialize(e)))?;
+    decode(&stored.event_type, stored.schema_version, payload).map_err(|e| unreadable(stored, e))
+}
+
+fn corrupt(id: Uuid, source: serde_json::Error) -> ProjectionError {
+    ProjectionError::CorruptState {
+        projection: NAME,
+        id,
+        source,
+    }
+}
+
+fn to_json<T: Serialize>(id: Uuid, value: &T) -> Result<String, ProjectionError> {
+    serde_json::to_string(value).map_err(|source| corrupt(id, source))
+}
+
+/// Ends stored current rows: `sql` takes the keys' columns and the end times as arrays.
+async fn close_ids(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    closed: &BTreeMap<Uuid, DateTime<Utc>>,
+) -> Result<(), ProjectionError> {
+    if closed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = closed.keys().copied().collect();
+    let until: Vec<DateTime<Utc>> = closed.values().copied().collect();
+    sqlx::query(sql)
+        .bind(&ids)
+        .bind(&until)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actors and their affiliations
+
+async fn apply_actors(
+    conn: &mut PgConnection,
+    events: &[StoredEvent],
+    recount: &mut BTreeSet<Uuid>,
+) -> Result<(), ProjectionError> {
+    let folded = fold::<Actor>(
+        conn,
+        events,
+        "SELECT actor_id, state::text FROM actor_versions \
+          WHERE actor_id = ANY($1) AND recorded_to IS NULL",
+    )
+    .await?;
+    if folded.is_empty() {
+        return Ok(());
+    }
+    let mut actors: Timeline<Uuid, ActorRow> = Timeline::new();
+    let mut affiliations: Timeline<(Uuid, Uuid), AffiliationRow> = Timeline::new();
+    for (stored, event, actor) in &folded {
+        let id = stored.stream.stream_id;
+        actors.end(&id, stored.recorded_at);
+        actors.start(id, ActorRow::new(stored, actor)?);
+        if let ActorEvent::ActorRegistered { .. } = event {
+            recount.insert(id);
+        }
+        if let Some(affiliation_id) = affiliation_of(event) {
+            let key = (id, affiliation_id);
+            affiliations.end(&key, stored.recorded_at);
+            if let Some(affiliation) = actor.affiliation(affiliation_id) {
+                affiliations.start(key, AffiliationRow::new(stored, affiliation)?);
+            }
+        }
+    }
+    close_ids(
+        conn,
+        "UPDATE actor_versions v SET recorded_to = c.until \
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
+          WHERE v.actor_id = c.id AND v.recorded_to IS NULL",
+        &actors.closed,
+    )
+    .await?;
+    insert_actors(conn, &actors).await?;
+    close_affiliations(conn, &affiliations.closed).await?;
+    insert_affiliations(conn, &affiliations).await
+}
+
+/// The affiliation an actor event records, ends or retracts.
+fn affiliation_of(event: &ActorEvent) -> Option<Uuid> {
+    match event {
+        ActorEvent::AffiliationRecorded { affiliation_id, .. }
+        | ActorEvent::AffiliationEnded { affiliation_id, .. }
+        | ActorEvent::AffiliationRetracted { affiliation_id, .. } => Some(*affiliation_id),
+        _ => None,
+    }
+}
+
+/// One version of an actor, as a row of `actor_versions`.
+struct ActorRow {
+    actor_id: Uuid,
+    version: VersionOf,
+    name: Option<String>,
+    actor_type: Option<String>,
+    country: Option<String>,
+    description: Option<String>,
+    aliases: String,
+    names: String,
+    state: String,
+}
+
+impl ActorRow {
+    fn new(stored: &StoredEvent, actor: &Actor) -> Result<Self, ProjectionError> {
+        let id = stored.stream.stream_id;
+        let profile = actor.profile();
+        let aliases = profile.map_or(&[][..], |p| &p.aliases[..]);
+        Ok(Self {
+            actor_id: id,
+            version: VersionOf::new(stored),
+            name: profile.map(|p| p.name.clone()),
+            actor_type: profile.map(|p| name(&p.actor_type)),
+            country: profile.and_then(|p| p.country.as_ref().map(|c| c.as_str().to_owned())),
+            description: profile.and_then(|p| p.description.clone()),
+            aliases: array_literal(aliases.to_vec()),
+            names: array_literal(search_names(profile.map(|p| p.name.as_str()), aliases)),
+            state: to_json(id, actor)?,
+        })
+    }
+}
+
+async fn insert_actors(
+    conn: &mut PgConnection,
+    actors: &Timeline<Uuid, ActorRow>,
+) -> Result<(), ProjectionError> {
+    if actors.rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(include_str!("actors_insert.sql"))
+        .bind(actors.column(|r| r.actor_id))
+        .bind(actors.column(|r| r.version.stream_version))
+        .bind(actors.column(|r| r.version.position))
+        .bind(actors.column(|r| r.version.recorded_from))
+        .bind(actors.ends())
+        .bind(actors.column(|r| r.name.clone()))
+        .bind(actors.column(|r| r.actor_type.clone()))
+        .bind(actors.column(|r| r.country.clone()))
+        .bind(actors.column(|r| r.description.clone()))
+        .bind(actors.column(|r| r.aliases.clone()))
+        .bind(actors.column(|r| r.names.clone()))
+        .bind(actors.column(|r| r.state.clone()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One version of an affiliation, as a row of `affiliation_versions`.
+struct AffiliationRow {
+    actor_id: Uuid,
+    affiliation_id: Uuid,
+    version: VersionOf,
+    related_actor: Uuid,
+    relation: String,
+    valid_from: Option<NaiveDate>,
+    valid_until: Option<NaiveDate>,
+    source: Option<String>,
+}
+
+impl AffiliationRow {
+    fn new(stored: &StoredEvent, affiliation: &Affiliation) -> Result<Self, ProjectionError> {
+        let id = stored.stream.stream_id;
+        Ok(Self {
+            actor_id: id,
+            affiliation_id: affiliation.id,
+            version: VersionOf::new(stored),
+            related_actor: affiliation.related_actor,
+            relation: name(&affiliation.relation),
+            valid_from: affiliation.from,
+            valid_until: affiliation.until,
+            source: affiliation
+                .source
+                .as_ref()
+                .map(|s| to_json(id, s))
+                .transpose()?,
+        })
+    }
+}
+
+async fn close_affiliations(
+    conn: &mut PgConnection,
+    closed: &BTreeMap<(Uuid, Uuid), DateTime<Utc>>,
+) -> Result<(), ProjectionError> {
+    if closed.is_empty() {
+        return Ok(());
+    }
+    let actors: Vec<Uuid> = closed.keys().map(|k| k.0).collect();
+    let affiliations: Vec<Uuid> = closed.keys().map(|k| k.1).collect();
+    let until: Vec<DateTime<Utc>> = closed.values().copied().collect();
+    sqlx::query(
+        "UPDATE affiliation_versions v SET recorded_to = c.until \
+           FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS c(actor_id, id, until) \
+          WHERE v.actor_id = c.actor_id AND v.affiliation_id = c.id AND v.recorded_to IS NULL",
+    )
+    .bind(&actors)
+    .bind(&affiliations)
+    .bind(&until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_affiliations(
+    conn: &mut PgConnection,
+    affiliations: &Timeline<(Uuid, Uuid), AffiliationRow>,
+) -> Result<(), ProjectionError> {
+    if affiliations.rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO affiliation_versions (actor_id, affiliation_id, stream_version, position, \
+                recorded_from, recorded_to, related_actor, relation, valid_from, valid_until, \
+                source) \
+         SELECT actor_id, affiliation_id, stream_version, position, recorded_from, recorded_to, \
+                related_actor, relation, valid_from, valid_until, source::jsonb \
+           FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::timestamptz[], \
+                       $6::timestamptz[], $7::uuid[], $8::text[], $9::date[], $10::date[], \
+                       $11::text[]) \
+                AS r(actor_id, affiliation_id, stream_version, position, recorded_from, \
+                     recorded_to, related_actor, relation, valid_from, valid_until, source)",
+    )
+    .bind(affiliations.column(|r| r.actor_id))
+    .bind(affiliations.column(|r| r.affiliation_id))
+    .bind(affiliations.column(|r| r.version.stream_version))
+    .bind(affiliations.column(|r| r.version.position))
+    .bind(affiliations.column(|r| r.version.recorded_from))
+    .bind(affiliations.ends())
+    .bind(affiliations.column(|r| r.related_actor))
+    .bind(affiliations.column(|r| r.relation.clone()))
+    .bind(affiliations.column(|r| r.valid_from))
+    .bind(affiliations.column(|r| r.valid_until))
+    .bind(affiliations.column(|r| r.source.clone()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sites
+
+async fn apply_sites(
+    conn: &mut PgConnection,
+    events: &[StoredEvent],
+) -> Result<(), ProjectionError> {
+    let folded = fold::<Site>(
+        conn,
+        events,
+        "SELECT site_id, state::text FROM site_versions \
+          WHERE site_id = ANY($1) AND recorded_to IS NULL",
+    )
+    .await?;
+    if folded.is_empty() {
+        return Ok(());
+    }
+    let mut sites: Timeline<Uuid, SiteRow> = Timeline::new();
+    for (stored, _, site) in &folded {
+        let id = stored.stream.stream_id;
+        sites.end(&id, stored.recorded_at);
+        sites.start(id, SiteRow::new(stored, site)?);
+    }
+    close_ids(
+        conn,
+        "UPDATE site_versions v SET recorded_to = c.until \
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
+          WHERE v.site_id = c.id AND v.recorded_to IS NULL",
+        &sites.closed,
+    )
+    .await?;
+    insert_sites(conn, &sites).await
+}
+
+/// One version of a site, as a row of `site_versions`.
+struct SiteRow {
+    site_id: Uuid,
+    version: VersionOf,
+    name: Option<String>,
+    kind: Option<String>,
+    country: Option<String>,
+    admin1: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    precision: Option<String>,
+    description: Option<String>,
+    aliases: String,
+    operated_by: String,
+    names: String,
+    retired: bool,
+    state: String,
+}
+
+impl SiteRow {
+    fn new(stored: &StoredEvent, site: &Site) -> Result<Self, ProjectionError> {
+        let id = stored.stream.stream_id;
+        let profile = site.profile();
+        let aliases = profile.map_or(&[][..], |p| &p.aliases[..]);
+        Ok(Self {
+            site_id: id,
+            version: VersionOf::new(stored),
+            name: profile.map(|p| p.name.clone()),
+            kind: profile.map(|p| name(&p.kind)),
+            country: profile.map(|p| p.country.as_str().to_owned()),
+            admin1: profile.and_then(|p| p.admin1.clone()),
+            latitude: profile.and_then(|p| p.coordinates.map(|c| c.latitude)),
+            longitude: profile.and_then(|p| p.coordinates.map(|c| c.longitude)),
+            precision: profile.map(|p| name(&p.precision)),
+            description: profile.and_then(|p| p.description.clone()),
+            aliases: array_literal(aliases.to_vec()),
+            operated_by: array_literal(profile.map_or(Vec::new(), |p| {
+                p.operated_by
+                    .iter()
+                    .map(|c| c.as_str().to_owned())
+                    .collect()
+            })),
+            names: array_literal(search_names(profile.map(|p| p.name.as_str()), aliases)),
+            retired: profile.is_some_and(|p| p.retired),
+            state: to_json(id, site)?,
+        })
+    }
+}
+
+async fn insert_sites(
+    conn: &mut PgConnection,
+    sites: &Timeline<Uuid, SiteRow>,
+) -> Result<(), ProjectionError> {
+    if sites.rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(include_str!("sites_insert.sql"))
+        .bind(sites.column(|r| r.site_id))
+        .bind(sites.column(|r| r.version.stream_version))
+        .bind(sites.column(|r| r.version.position))
+        .bind(sites.column(|r| r.version.recorded_from))
+        .bind(sites.ends())
+        .bind(sites.column(|r| r.name.clone()))
+        .bind(sites.column(|r| r.kind.clone()))
+        .bind(sites.column(|r| r.country.clone()))
+        .bind(sites.column(|r| r.admin1.clone()))
+        .bind(sites.column(|r| r.latitude))
+        .bind(sites.column(|r| r.longitude))
+        .bind(sites.column(|r| r.precision.clone()))
+        .bind(sites.column(|r| r.description.clone()))
+        .bind(sites.column(|r| r.aliases.clone()))
+        .bind(sites.column(|r| r.operated_by.clone()))
+        .bind(sites.column(|r| r.names.clone()))
+        .bind(sites.column(|r| r.retired))
+        .bind(sites.column(|r| r.state.clone()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incidents: who they name, and whether they count
+
+const ACTIVE: &str = "active";
+const RETRACTED: &str = "retracted";
+const MERGED: &str = "merged";
+
+/// What the counts need of an incident: whether it is active and who it names in which role.
+#[derive(Default)]
+struct Involved {
+    status: Option<&'static str>,
+    /// (actor, role).
+    links: BTreeSet<(Uuid, String)>,
+}
+
+async fn apply_incidents(
+    conn: &mut PgConnection,
+    events: &[StoredEvent],
+    recount: &mut BTreeSet<Uuid>,
+) -> Result<(), ProjectionError> {
+    // Only the events that change an incident's actors or whether it is active.
+    let mut relevant: Vec<(Uuid, IncidentEvent)> = Vec::new();
+    for stored in events
+        .iter()
+        .filter(|e| e.stream.stream_type == Incident::STREAM_TYPE)
+    {
+        let event: IncidentEvent = decode_event(stored)?;
+        if matches!(
+            event,
+            IncidentEvent::IncidentReported { .. }
+                | IncidentEvent::ClaimRecorded { .. }
+                | IncidentEvent::ClaimChanged { .. }
+                | IncidentEvent::IncidentRetracted { .. }
+                | IncidentEvent::IncidentRestored { .. }
+                | IncidentEvent::IncidentMerged { .. }
+        ) {
+            relevant.push((stored.stream.stream_id, event));
+        }
+    }
+    if relevant.is_empty() {
+        return Ok(());
+    }
+    let mut incidents = load_involved(conn, &relevant).await?;
+    // The actors they named before the page lose or keep their counts...
+    for involved in incidents.values() {
+        recount.extend(involved.links.iter().map(|(actor, _)| *actor));
+    }
+    for (id, event) in &relevant {
+        let involved = incidents.entry(*id).or_default();
+        match event {
+            IncidentEvent::IncidentReported { actors, .. } => {
+                involved.status = Some(ACTIVE);
+                involved
+                    .links
+                    .extend(actors.iter().map(|a| (a.actor, a.role.as_str().to_owned())));
+            }
+            IncidentEvent::ClaimRecorded { actor, role, .. }
+            | IncidentEvent::ClaimChanged { actor, role, .. } => {
+                involved.links.insert((*actor, role.as_str().to_owned()));
+            }
+            IncidentEvent::IncidentRetracted { .. } => involved.status = Some(RETRACTED),
+            IncidentEvent::IncidentRestored { .. } => involved.status = Some(ACTIVE),
+            IncidentEvent::IncidentMerged { .. } => involved.status = Some(MERGED),
+            _ => {}
+        }
+    }
+    // ...and so do the ones they name now.
+    for involved in incidents.values() {
+        recount.extend(involved.links.iter().map(|(actor, _)| *actor));
+    }
+    store_involved(conn, &incidents).await
+}
+
+/// The stored status and links of the incidents `relevant` touches.
+async fn load_involved(
+    conn: &mut PgConnection,
+    relevant: &[(Uuid, IncidentEvent)],
+) -> Result<BTreeMap<Uuid, Involved>, ProjectionError> {
+    let mut ids: Vec<Uuid> = relevant.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut incidents: BTreeMap<Uuid, Involved> = BTreeMap::new();
+    let statuses: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT incident_id, status FROM incident_statuses WHERE incident_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, status) in statuses {
+        incidents.entry(id).or_default().status = Some(match status.as_str() {
+            ACTIVE => ACTIVE,
+            RETRACTED => RETRACTED,
+            _ => MERGED,
+        });
+    }
+    let links: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT incident_id, actor_id, role FROM incident_actor_links \
+          WHERE incident_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, actor, role) in links {
+        incidents.entry(id).or_default().links.insert((actor, role));
+    }
+    Ok(incidents)
+}
+
+/// Writes the touched incidents' statuses and replaces their links.
+async fn store_involved(
+    conn: &mut PgConnection,
+    incidents: &BTreeMap<Uuid, Involved>,
+) -> Result<(), ProjectionError> {
+    let (ids, statuses): (Vec<Uuid>, Vec<&str>) = incidents
+        .iter()
+        .filter_map(|(id, i)| i.status.map(|s| (*id, s)))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO incident_statuses (incident_id, status) \
+         SELECT * FROM unnest($1::uuid[], $2::text[]) \
+         ON CONFLICT (incident_id) DO UPDATE SET status = EXCLUDED.status",
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .execute(&mut *conn)
+    .await?;
+    let touched: Vec<Uuid> = incidents.keys().copied().collect();
+    sqlx::query("DELETE FROM incident_actor_links WHERE incident_id = ANY($1)")
+        .bind(&touched)
+        .execute(&mut *conn)
+        .await?;
+    let mut link_incidents = Vec::new();
+    let mut link_actors = Vec::new();
+    let mut link_roles = Vec::new();
+    let mut link_counted = Vec::new();
+    for (id, involved) in incidents {
+        for (actor, role) in &involved.links {
+            link_incidents.push(*id);
+            link_actors.push(*actor);
+            link_roles.push(role.as_str());
+            link_counted.push(involved.status == Some(ACTIVE));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO incident_actor_links (incident_id, actor_id, role, counted) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[])",
+    )
+    .bind(&link_incidents)
+    .bind(&link_actors)
+    .bind(&link_roles)
+    .bind(&link_counted)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Recounts the active incidents of `actors` from their links.
+async fn refresh_counts(
+    conn: &mut PgConnection,
+    actors: &BTreeSet<Uuid>,
+) -> Result<(), ProjectionError> {
+    if actors.is_empty() {
+        return Ok(());
+    }
+    let actors: Vec<Uuid> = actors.iter().copied().collect();
+    sqlx::query(
+        "INSERT INTO actor_incident_counts (actor_id, incidents, claimed) \
+         SELECT a.actor_id, count(DISTINCT l.incident_id)::int, \
+                (count(DISTINCT l.incident_id) FILTER (WHERE l.role = 'claimant'))::int \
+           FROM unnest($1::uuid[]) AS a(actor_id) \
+           LEFT JOIN incident_actor_links l ON l.actor_id = a.actor_id AND l.counted \
+          GROUP BY a.actor_id \
+         ON CONFLICT (actor_id) DO UPDATE \
+            SET incidents = EXCLUDED.incidents, claimed = EXCLUDED.claimed",
+    )
+    .bind(&actors)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// The spellings a lookup matches: the name and the aliases, trimmed and lower-cased (as the
+/// domain compares names), sorted, without repeats.
+fn search_names(name: Option<&str>, aliases: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = name
+        .into_iter()
+        .chain(aliases.iter().map(String::as_str))
+        .map(|n| n.trim().to_lowercase())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{array_literal, search_names, Timeline};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn array_literals_quote_every_element() {
+        assert_eq!(array_literal(vec![]), "{}");
+        assert_eq!(
+            array_literal(vec!["Kata'ib \"KH\"".into(), r"a\b".into()]),
+            r#"{"Kata'ib \"KH\"","a\\b"}"#
+        );
+    }
+
+    #[test]
+    fn search_names_are_trimmed_lower_case_and_unique() {
+        assert_eq!(
+            search_names(Some("Kata'ib Hezbollah"), &[" KH".into(), "kh".into()]),
+            vec!["kata'ib hezbollah".to_owned(), "kh".to_owned()]
+        );
+        assert!(search_names(None, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_timeline_ends_new_rows_in_place_and_stored_rows_once() {
+        let t = |s: u32| Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, s).unwrap();
+        let mut timeline: Timeline<u8, &str> = Timeline::new();
+        timeline.end(&1, t(1));
+        timeline.start(1, "a");
+        timeline.end(&1, t(2));
+        timeline.start(1, "b");
+        timeline.end(&2, t(3));
+        timeline.end(&2, t(4));
+        assert_eq!(timeline.ends(), vec![Some(t(2)), None]);
+        assert_eq!(timeline.column(|r| *r), vec!["a", "b"]);
+        assert_eq!(
+            timeline.closed.into_iter().collect::<Vec<_>>(),
+            vec![(1, t(1)), (2, t(3))]
+        );
+    }
+}

@@ -1,0 +1,104 @@
+-- The actors and sites read model (see actors.rs): its tables, with the indexes the projector
+-- itself needs; the query indexes are in actors_indexes.sql.
+
+-- One row per actor event: the actor as it stood after it, from recorded_from until the
+-- actor's next event was recorded (recorded_to, NULL for the current row).
+CREATE TABLE actor_versions (
+    actor_id        uuid        NOT NULL,
+    stream_version  bigint      NOT NULL,
+    position        bigint      NOT NULL,
+    recorded_from   timestamptz NOT NULL,
+    recorded_to     timestamptz,
+    name            text,
+    actor_type      text,
+    country         text,
+    description     text,
+    aliases         text[]      NOT NULL,
+    -- The name and the aliases, trimmed and lower-cased (Rust's to_lowercase): what importers
+    -- and search match a spelling against.
+    names           text[]      NOT NULL,
+    state           jsonb       NOT NULL,
+    PRIMARY KEY (actor_id, stream_version)
+);
+
+-- The projector's lookup of each actor's newest row.
+CREATE UNIQUE INDEX actor_versions_current ON actor_versions (actor_id)
+    WHERE recorded_to IS NULL;
+
+-- One row per version of each affiliation: a new row each time an actor event records or
+-- ends it; a retraction ends the current row without a successor (it never held).
+-- valid_from / valid_until are the affiliation's own period (valid time, both ends included,
+-- NULL = open); recorded_from / recorded_to are when sitrep knew it so.
+CREATE TABLE affiliation_versions (
+    actor_id        uuid        NOT NULL,
+    affiliation_id  uuid        NOT NULL,
+    stream_version  bigint      NOT NULL,
+    position        bigint      NOT NULL,
+    recorded_from   timestamptz NOT NULL,
+    recorded_to     timestamptz,
+    related_actor   uuid        NOT NULL,
+    relation        text        NOT NULL,
+    valid_from      date,
+    valid_until     date,
+    source          jsonb,
+    PRIMARY KEY (actor_id, affiliation_id, stream_version)
+);
+
+-- The projector's lookup of each affiliation's newest row; an actor's affiliations.
+CREATE UNIQUE INDEX affiliation_versions_current ON affiliation_versions (actor_id, affiliation_id)
+    WHERE recorded_to IS NULL;
+
+-- One row per site event, as actor_versions.
+CREATE TABLE site_versions (
+    site_id         uuid             NOT NULL,
+    stream_version  bigint           NOT NULL,
+    position        bigint           NOT NULL,
+    recorded_from   timestamptz      NOT NULL,
+    recorded_to     timestamptz,
+    name            text,
+    kind            text,
+    country         text,
+    admin1          text,
+    latitude        double precision,
+    longitude       double precision,
+    precision       text,
+    description     text,
+    aliases         text[]           NOT NULL,
+    operated_by     text[]           NOT NULL,
+    names           text[]           NOT NULL,
+    retired         boolean          NOT NULL,
+    state           jsonb            NOT NULL,
+    PRIMARY KEY (site_id, stream_version)
+);
+
+-- The projector's lookup of each site's newest row.
+CREATE UNIQUE INDEX site_versions_current ON site_versions (site_id)
+    WHERE recorded_to IS NULL;
+
+-- Whether each incident that ever named an actor or changed status is current: 'active',
+-- 'retracted' or 'merged' (current only, from the incident events).
+CREATE TABLE incident_statuses (
+    incident_id  uuid PRIMARY KEY,
+    status       text NOT NULL
+);
+
+-- Each incident's actors by role, now; counted = the incident is active.
+CREATE TABLE incident_actor_links (
+    incident_id  uuid    NOT NULL,
+    actor_id     uuid    NOT NULL,
+    role         text    NOT NULL,
+    counted      boolean NOT NULL,
+    PRIMARY KEY (incident_id, actor_id, role)
+);
+
+-- The counts' refresh of an actor, and "the current incidents of actor X (in role R)".
+CREATE INDEX incident_actor_links_actor ON incident_actor_links (actor_id, role)
+    WHERE counted;
+
+-- Per actor (every registered actor, and any actor an incident names): how many active
+-- incidents involve it in any role, and how many it claimed. Current only.
+CREATE TABLE actor_incident_counts (
+    actor_id   uuid    PRIMARY KEY,
+    incidents  integer NOT NULL,
+    claimed    integer NOT NULL
+);

@@ -1,0 +1,404 @@
+//! The troop-levels read model from a known sequence: U.S. troops in Iraq as the DMDC report
+//! (0) and official statements (about 2,500) disagree, a media figure retracted, a drawdown
+//! announced and completed, a later estimate; now, as known at earlier recorded times, and
+//! rebuilt.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use common::*;
+use sitrep_domain::handler::CommandHandler;
+use sitrep_domain::model::troops::{
+    deployment_stream_id, AnnounceTroopChange, ChangeKind, CompleteTroopChange, CountQualifier,
+    CountScope, EstablishDeployment, ReportTroopLevel, RetractEstimate, SourceType, TroopCommand,
+    TroopDeployment, TroopEstimate,
+};
+use sitrep_domain::model::values::{CountryCode, DatePrecision, EventTime, Source, UncertainCount};
+use sitrep_domain::store::EventStore;
+use sitrep_projections::checksum::checksum;
+use sitrep_projections::troops::TroopsProjection;
+use sitrep_projections::Projector;
+use uuid::Uuid;
+
+const DMDC: Uuid = Uuid::from_u128(0x1_0001);
+const STATEMENT: Uuid = Uuid::from_u128(0x1_0002);
+const MEDIA: Uuid = Uuid::from_u128(0x1_0003);
+const LATER: Uuid = Uuid::from_u128(0x1_0004);
+const DRAWDOWN: Uuid = Uuid::from_u128(0x2_0001);
+
+fn country(code: &str) -> CountryCode {
+    CountryCode::new(code).expect("country")
+}
+
+fn month(start: &str, end: &str) -> EventTime {
+    EventTime::span(day(start), day(end), DatePrecision::Month)
+}
+
+fn about(n: u32, words: &str) -> UncertainCount {
+    let mut count = UncertainCount::exactly(n);
+    count.words = Some(words.into());
+    count
+}
+
+fn report(
+    estimate_id: Uuid,
+    as_of: EventTime,
+    count: UncertainCount,
+    qualifier: CountQualifier,
+    source: &str,
+    source_type: SourceType,
+) -> TroopCommand {
+    TroopCommand::ReportTroopLevel(ReportTroopLevel {
+        estimate_id,
+        as_of,
+        count,
+        qualifier,
+        scope: CountScope::Unknown,
+        source: Source::named(source),
+        source_type,
+    })
+}
+
+/// Runs `command` on deployment `id`; returns when it was recorded.
+async fn run(handler: &CommandHandler, id: Uuid, command: TroopCommand) -> DateTime<Utc> {
+    handler
+        .execute::<TroopDeployment>(id, &command, &meta())
+        .await
+        .expect("command")
+        .recorded_at
+}
+
+/// The deployment's current level as known at `t` (now when `None`): (estimate, best, as-of
+/// end, source type, the competing estimates' ids best first, and their count).
+type Level = (
+    Option<Uuid>,
+    Option<i64>,
+    Option<NaiveDate>,
+    Option<String>,
+    Vec<Uuid>,
+    i32,
+);
+
+async fn level(store: &EventStore, schema: &str, id: Uuid, t: Option<DateTime<Utc>>) -> Level {
+    let (estimate, best, as_of, source_type, competing, count): (
+        Option<Uuid>,
+        Option<i64>,
+        Option<NaiveDate>,
+        Option<String>,
+        String,
+        i32,
+    ) = sqlx::query_as(&format!(
+        "SELECT current_estimate_id, current_best, current_as_of_end, current_source_type, \
+                competing::text, competing_count \
+           FROM {schema}.troop_deployment_versions \
+          WHERE deployment_id = $1 AND CASE WHEN $2::timestamptz IS NULL THEN recorded_to IS NULL \
+                ELSE recorded_from <= $2 AND (recorded_to IS NULL OR recorded_to > $2) END"
+    ))
+    .bind(id)
+    .bind(t)
+    .fetch_one(store.pool())
+    .await
+    .expect("level");
+    let competing: Vec<TroopEstimate> = serde_json::from_str(&competing).expect("competing");
+    (
+        estimate,
+        best,
+        as_of,
+        source_type,
+        competing.iter().map(|e| e.estimate_id).collect(),
+        count,
+    )
+}
+
+/// A point of the series: (kind, id, date, best, retracted, change status).
+type Point = (String, Uuid, NaiveDate, i64, bool, Option<String>);
+
+/// The deployment's series as known at `t`, in date order.
+async fn series(store: &EventStore, schema: &str, id: Uuid, t: DateTime<Utc>) -> Vec<Point> {
+    sqlx::query_as(&format!(
+        "SELECT kind, point_id, date, best, retracted, change_status \
+           FROM {schema}.troop_level_points \
+          WHERE deployment_id = $1 AND recorded_from <= $2 \
+            AND (recorded_to IS NULL OR recorded_to > $2) \
+          ORDER BY date, kind, point_id"
+    ))
+    .bind(id)
+    .bind(t)
+    .fetch_all(store.pool())
+    .await
+    .expect("series")
+}
+
+fn point(
+    kind: &str,
+    id: Uuid,
+    date: &str,
+    best: i64,
+    retracted: bool,
+    status: Option<&str>,
+) -> Point {
+    (
+        kind.into(),
+        id,
+        day(date),
+        best,
+        retracted,
+        status.map(Into::into),
+    )
+}
+
+#[tokio::test]
+async fn the_current_level_competing_estimates_and_the_series_as_known_over_time() {
+    let (_db, store, handler) = setup(5).await;
+    let (usa, irq) = (country("USA"), country("IRQ"));
+    let mission = "Operation Inherent Resolve";
+    let id = deployment_stream_id(&usa, &irq, mission);
+
+    run(
+        &handler,
+        id,
+        TroopCommand::EstablishDeployment(EstablishDeployment {
+            deploying: usa,
+            host: irq,
+            mission: mission.into(),
+        }),
+    )
+    .await;
+    // The DMDC quarterly report (0: contingency deployments not counted) and the official
+    // statements (about 2,500) describe the same month; the statement wins by source priority.
+    run(
+        &handler,
+        id,
+        report(
+            DMDC,
+            EventTime::day(day("2023-12-31")),
+            UncertainCount::exactly(0),
+            CountQualifier::Exactly,
+            "Defense Manpower Data Center",
+            SourceType::OfficialReport,
+        ),
+    )
+    .await;
+    run(
+        &handler,
+        id,
+        report(
+            STATEMENT,
+            month("2023-12-01", "2023-12-31"),
+            about(2_500, "about 2,500"),
+            CountQualifier::About,
+            "U.S. Department of Defense",
+            SourceType::OfficialStatement,
+        ),
+    )
+    .await;
+    let media_reported = run(
+        &handler,
+        id,
+        report(
+            MEDIA,
+            month("2023-12-01", "2023-12-31"),
+            about(3_000, "some 3,000"),
+            CountQualifier::About,
+            "A newspaper",
+            SourceType::Media,
+        ),
+    )
+    .await;
+    run(
+        &handler,
+        id,
+        TroopCommand::RetractEstimate(RetractEstimate {
+            estimate_id: MEDIA,
+            reason: "Counted contractors twice".into(),
+        }),
+    )
+    .await;
+    let announced = run(
+        &handler,
+        id,
+        TroopCommand::AnnounceTroopChange(AnnounceTroopChange {
+            change_id: DRAWDOWN,
+            kind: ChangeKind::Withdrawal,
+            target: about(2_000, "up to 2,000"),
+            by: month("2025-09-01", "2025-09-30"),
+            announced_on: EventTime::day(day("2024-09-27")),
+            milestone: None,
+            source: Source::named("U.S. Department of Defense"),
+            source_type: SourceType::OfficialStatement,
+        }),
+    )
+    .await;
+    let completed = run(
+        &handler,
+        id,
+        TroopCommand::CompleteTroopChange(CompleteTroopChange {
+            change_id: DRAWDOWN,
+            completed: month("2025-09-01", "2025-09-30"),
+            source: Source::named("Iraqi Ministry of Defence"),
+            source_type: SourceType::OfficialStatement,
+            notes: None,
+        }),
+    )
+    .await;
+    let later = run(
+        &handler,
+        id,
+        report(
+            LATER,
+            month("2025-10-01", "2025-10-31"),
+            about(2_000, "about 2,000"),
+            CountQualifier::About,
+            "U.S. Department of Defense",
+            SourceType::OfficialStatement,
+        ),
+    )
+    .await;
+
+    let projector = Projector::new(store.clone(), Arc::new(TroopsProjection)).with_page_size(3);
+    let mut live = projector.live_generation().await.expect("live");
+    catch_up_fully(&projector, &store, &mut live).await;
+    let schema = live.schema.clone();
+
+    // Now: the later statement, nothing competing with it (no other estimate reaches October
+    // 2025).
+    assert_eq!(
+        level(&store, &schema, id, None).await,
+        (
+            Some(LATER),
+            Some(2_000),
+            Some(day("2025-10-31")),
+            Some("official_statement".into()),
+            vec![],
+            0
+        )
+    );
+    let row: (String, String, String, i32, i32, i32, Option<NaiveDate>) = sqlx::query_as(&format!(
+        "SELECT deploying, host, mission, estimate_count, retracted_count, \
+                    pending_change_count, next_change_by \
+               FROM {schema}.troop_deployment_versions \
+              WHERE deployment_id = $1 AND recorded_to IS NULL"
+    ))
+    .bind(id)
+    .fetch_one(store.pool())
+    .await
+    .expect("row");
+    assert_eq!(
+        row,
+        ("USA".into(), "IRQ".into(), mission.into(), 4, 1, 0, None)
+    );
+
+    // As known before the later estimate: the statement's 2,500 beside the report's 0.
+    assert_eq!(
+        level(&store, &schema, id, Some(completed)).await,
+        (
+            Some(STATEMENT),
+            Some(2_500),
+            Some(day("2023-12-31")),
+            Some("official_statement".into()),
+            vec![DMDC],
+            1
+        )
+    );
+    // Before the media figure was retracted it competed too, ranked below the report.
+    assert_eq!(
+        level(&store, &schema, id, Some(media_reported)).await.4,
+        vec![DMDC, MEDIA]
+    );
+    let announced_row: (i32, Option<NaiveDate>) = sqlx::query_as(&format!(
+        "SELECT pending_change_count, next_change_by FROM {schema}.troop_deployment_versions \
+          WHERE deployment_id = $1 AND recorded_from <= $2 \
+            AND (recorded_to IS NULL OR recorded_to > $2)"
+    ))
+    .bind(id)
+    .bind(announced)
+    .fetch_one(store.pool())
+    .await
+    .expect("announced");
+    assert_eq!(announced_row, (1, Some(day("2025-09-30"))));
+
+    // The series now: every estimate (the retracted one flagged), the drawdown as planned
+    // (completed) and as completed, the later estimate.
+    let now = series(&store, &schema, id, later).await;
+    assert_eq!(
+        now,
+        vec![
+            point("estimate", DMDC, "2023-12-31", 0, false, None),
+            point("estimate", STATEMENT, "2023-12-31", 2_500, false, None),
+            point("estimate", MEDIA, "2023-12-31", 3_000, true, None),
+            point(
+                "completed",
+                DRAWDOWN,
+                "2025-09-30",
+                2_000,
+                false,
+                Some("completed")
+            ),
+            point(
+                "planned",
+                DRAWDOWN,
+                "2025-09-30",
+                2_000,
+                false,
+                Some("completed")
+            ),
+            point("estimate", LATER, "2025-10-31", 2_000, false, None),
+        ]
+    );
+    // The series as known when the drawdown was announced: planned only, the media figure
+    // retracted already.
+    assert_eq!(
+        series(&store, &schema, id, announced).await,
+        vec![
+            point("estimate", DMDC, "2023-12-31", 0, false, None),
+            point("estimate", STATEMENT, "2023-12-31", 2_500, false, None),
+            point("estimate", MEDIA, "2023-12-31", 3_000, true, None),
+            point(
+                "planned",
+                DRAWDOWN,
+                "2025-09-30",
+                2_000,
+                false,
+                Some("announced")
+            ),
+        ]
+    );
+    // And before the retraction: the media figure still counted.
+    let before_retraction = series(&store, &schema, id, media_reported).await;
+    assert_eq!(
+        before_retraction,
+        vec![
+            point("estimate", DMDC, "2023-12-31", 0, false, None),
+            point("estimate", STATEMENT, "2023-12-31", 2_500, false, None),
+            point("estimate", MEDIA, "2023-12-31", 3_000, false, None),
+        ]
+    );
+
+    // One version per event; a point version per report, retraction, announcement and
+    // completion (two for the completion: the planned point's and the completed one).
+    let counts: (i64, i64, i64) = sqlx::query_as(&format!(
+        "SELECT (SELECT count(*) FROM {schema}.troop_deployment_versions), \
+                (SELECT count(*) FROM {schema}.troop_level_points), \
+                (SELECT count(*) FROM {schema}.troop_level_points WHERE recorded_to IS NULL)"
+    ))
+    .fetch_one(store.pool())
+    .await
+    .expect("counts");
+    assert_eq!(counts, (8, 8, 6));
+
+    // Built a page at a time or rebuilt from scratch: the same rows.
+    let incremental = checksum(store.pool(), &TroopsProjection, &live)
+        .await
+        .expect("checksum");
+    let rebuilt = Projector::new(store.clone(), Arc::new(TroopsProjection))
+        .rebuild()
+        .await
+        .expect("rebuild");
+    let from_scratch = checksum(store.pool(), &TroopsProjection, &rebuilt)
+        .await
+        .expect("checksum");
+    assert_eq!(incremental, from_scratch);
+    assert_eq!(incremental.rows, 16);
+}
