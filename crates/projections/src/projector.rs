@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sitrep_domain::store::feed::FEED_CHANNEL;
@@ -32,6 +32,8 @@ use crate::projection::Projection;
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How soon it looks again when the feed holds events back behind an open transaction.
 const HELD_BACK_RECHECK: Duration = Duration::from_millis(10);
+/// How often the leader looks for a generation switched live by a rebuild elsewhere.
+const LIVE_RECHECK: Duration = Duration::from_secs(1);
 /// How often a standby tries to become the leader.
 const STANDBY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -173,10 +175,16 @@ impl Projector {
         tracing::info!(projection = self.projection.name(), "projector leading");
         let mut listener = PgListener::connect_with(self.store.pool()).await?;
         listener.listen(FEED_CHANNEL).await?;
+        let mut generation = self.live_generation().await?;
+        let mut checked = Instant::now();
         loop {
-            // The live generation is read again each time: a rebuild in another process may
-            // have switched it, and the checkpoint is the database's, not ours.
-            let mut generation = self.live_generation().await?;
+            // The live generation is read again now and then: a rebuild in another process may
+            // have switched it. (A checkpoint moved by anyone else fails the next page with
+            // `Fenced`, and leading starts over from the database's checkpoint.)
+            if checked.elapsed() >= LIVE_RECHECK {
+                generation = self.live_generation().await?;
+                checked = Instant::now();
+            }
             match self.step(&mut generation).await? {
                 Step::Applied(_) => continue,
                 Step::CaughtUp { held_back: true } => {
@@ -224,6 +232,12 @@ impl Projector {
             });
         }
         let mut tx = self.store.pool().begin().await?;
+        // A read model's commit need not wait for the disk: if the server crashes before this
+        // transaction is flushed, the read-model rows and the checkpoint are lost together and
+        // the page is applied again. The event log itself is always written durably.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         // The checkpoint moves first, guarded by where this projector read it: the row lock
         // queues a rival projector behind this transaction, and once this one commits the
         // rival's guard no longer matches and it stops before writing anything.
