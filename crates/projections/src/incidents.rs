@@ -319,7 +319,7 @@ async fn save_states(
     }
     sqlx::query(
         "INSERT INTO incident_state (incident_id, stream_version, state) \
-         SELECT id, version, state::jsonb FROM unnest($1::uuid[], $2::int8[], $3::text[]) \
+         SELECT id, version, state::json FROM unnest($1::uuid[], $2::int8[], $3::text[]) \
                 AS s(id, version, state) \
          ON CONFLICT (incident_id) DO UPDATE \
             SET stream_version = excluded.stream_version, state = excluded.state",

@@ -41,7 +41,7 @@ CREATE TABLE incident_versions (
 CREATE TABLE incident_state (
     incident_id      uuid             PRIMARY KEY,
     stream_version   bigint           NOT NULL,
-    state            jsonb            NOT NULL
+    state            json             NOT NULL
 );
 
 -- The projector's lookup of each incident's newest row.
