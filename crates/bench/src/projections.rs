@@ -52,10 +52,10 @@ impl Figure {
     pub fn print(&self) {
         let ratio = 100.0 * self.sitrep.per_second / self.raw.per_second;
         println!(
-            "| {} | {:.0} {u}/s | {:.0} {u}/s | {:.0}% | {} | {} |",
+            "| {} | {} {u}/s | {} {u}/s | {:.0}% | {} | {} |",
             self.scenario,
-            self.sitrep.per_second,
-            self.raw.per_second,
+            rate(self.sitrep.per_second),
+            rate(self.raw.per_second),
             ratio,
             latencies(&self.sitrep),
             latencies(&self.raw),
@@ -65,6 +65,15 @@ impl Figure {
 }
 
 pub const TABLE_HEADER: &str = "| scenario | sitrep | raw PostgreSQL | sitrep / raw | sitrep p50 / p99 | raw p50 / p99 |\n|---|---|---|---|---|---|";
+
+/// A rate with the digits that matter (slow raw queries run less than once a second).
+fn rate(per_second: f64) -> String {
+    if per_second < 10.0 {
+        format!("{per_second:.2}")
+    } else {
+        format!("{per_second:.0}")
+    }
+}
 
 fn latencies(m: &Measured) -> String {
     if m.p50.is_zero() {
