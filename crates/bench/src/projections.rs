@@ -158,20 +158,15 @@ fn revision(n: u64) -> IncidentEvent {
 
 /// Fills the log with `total` incident events: reports, and a revision of one in ten.
 pub async fn fill(pool: &PgPool, total: u64) -> anyhow::Result<()> {
-    let reports = total * 10 / 11;
+    // One revision per ten reports: `total / 11` revisions, the rest reports.
+    let revisions = (total / 11) as usize;
+    let reports = total - total / 11;
     let ids: Vec<Uuid> = (0..reports)
         .map(|n| Uuid::from_u128(u128::from(n) + 1))
         .collect();
     insert_events(pool, &ids, 1, incident).await?;
-    let revised: Vec<Uuid> = ids.iter().step_by(10).copied().collect();
-    let count = total - reports;
-    insert_events(
-        pool,
-        &revised[..count.min(revised.len() as u64) as usize],
-        2,
-        |n| revision(n * 10),
-    )
-    .await
+    let revised: Vec<Uuid> = ids.iter().step_by(10).take(revisions).copied().collect();
+    insert_events(pool, &revised, 2, |n| revision(n * 10)).await
 }
 
 async fn insert_events(
