@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, name, unreadable};
+use crate::rows::{array_literal, close_rows, load_states, name, stream_ids, unreadable};
 
 /// The incidents read model.
 pub struct IncidentsProjection;
@@ -81,12 +81,16 @@ struct Current {
     state: Incident,
     /// The stream version of its newest row.
     version: i64,
-    /// Where that row is: already stored, or among this page's new rows.
+    /// Where that row is.
     row: Newest,
 }
 
 enum Newest {
+    /// No row yet: a new incident.
+    None,
+    /// Stored by an earlier page (the open row of the incident).
     Stored,
+    /// Among this page's new rows.
     New(usize),
 }
 
@@ -100,7 +104,7 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
     }
     let mut current = load_current(conn, &incident_events).await?;
     let mut rows: Vec<VersionRow> = Vec::with_capacity(incident_events.len());
-    let mut closed: Vec<(Uuid, i64, DateTime<Utc>)> = Vec::new();
+    let mut closed: Vec<(Uuid, DateTime<Utc>)> = Vec::new();
     for stored in incident_events {
         let event: IncidentEvent = decode(
             &stored.event_type,
@@ -114,22 +118,23 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
         let entry = current.entry(id).or_insert_with(|| Current {
             state: Incident::default(),
             version: 0,
-            row: Newest::Stored,
+            row: Newest::None,
         });
         // The previous version ends where this one begins.
         match entry.row {
-            Newest::Stored if entry.version > 0 => {
-                closed.push((id, entry.version, stored.recorded_at));
-            }
+            Newest::Stored => closed.push((id, stored.recorded_at)),
             Newest::New(index) => rows[index].recorded_to = Some(stored.recorded_at),
-            Newest::Stored => {}
+            Newest::None => {}
         }
         entry.state.apply(&event);
         entry.version = i64::try_from(stored.stream_version).unwrap_or(i64::MAX);
         entry.row = Newest::New(rows.len());
         rows.push(VersionRow::new(stored, &entry.state));
     }
-    close_versions(conn, &closed).await?;
+    const CLOSE_SQL: &str = "UPDATE incident_versions v SET recorded_to = c.until \
+                               FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
+                              WHERE v.incident_id = c.id AND v.recorded_to IS NULL";
+    close_rows(conn, CLOSE_SQL, &closed).await?;
     insert_versions(conn, &rows).await?;
     save_states(conn, &current).await
 }
@@ -139,58 +144,24 @@ async fn load_current(
     conn: &mut PgConnection,
     events: &[&StoredEvent],
 ) -> Result<HashMap<Uuid, Current>, ProjectionError> {
-    let mut ids: Vec<Uuid> = events.iter().map(|e| e.stream.stream_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(
-        "SELECT incident_id, stream_version, state::text FROM incident_state \
-          WHERE incident_id = ANY($1)",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(id, version, state)| {
-            let state: Incident =
-                serde_json::from_str(&state).map_err(|source| ProjectionError::CorruptState {
-                    projection: "incidents",
-                    id,
-                    source,
-                })?;
-            Ok((
+    const SQL: &str = "SELECT incident_id, state::text FROM incident_state \
+                        WHERE incident_id = ANY($1)";
+    let states: HashMap<Uuid, Incident> =
+        load_states(conn, "incidents", SQL, &stream_ids(events)).await?;
+    Ok(states
+        .into_iter()
+        .map(|(id, state)| {
+            (
                 id,
                 Current {
                     state,
-                    version,
+                    // Set by the page's first event of the incident.
+                    version: 0,
                     row: Newest::Stored,
                 },
-            ))
+            )
         })
-        .collect()
-}
-
-/// Ends stored versions at the recorded time of the event that followed them.
-async fn close_versions(
-    conn: &mut PgConnection,
-    closed: &[(Uuid, i64, DateTime<Utc>)],
-) -> Result<(), ProjectionError> {
-    if closed.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = closed.iter().map(|c| c.0).collect();
-    let versions: Vec<i64> = closed.iter().map(|c| c.1).collect();
-    let until: Vec<DateTime<Utc>> = closed.iter().map(|c| c.2).collect();
-    sqlx::query(
-        "UPDATE incident_versions v SET recorded_to = c.until \
-           FROM unnest($1::uuid[], $2::int8[], $3::timestamptz[]) AS c(id, version, until) \
-          WHERE v.incident_id = c.id AND v.stream_version = c.version",
-    )
-    .bind(&ids)
-    .bind(&versions)
-    .bind(&until)
-    .execute(conn)
-    .await?;
-    Ok(())
+        .collect())
 }
 
 /// One version of an incident, as a row of `incident_versions`.

@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, name, unreadable, Versions};
+use crate::rows::{array_literal, close_rows, load_states, name, stream_ids, unreadable, Versions};
 
 /// The negotiations read model.
 pub struct NegotiationsProjection;
@@ -206,50 +206,25 @@ fn corrupt(id: Uuid, source: serde_json::Error) -> ProjectionError {
     }
 }
 
-/// The current state of each negotiation the page touches that has rows already.
+/// The current state of each Negotiation stream the page touches that has rows already.
 async fn load_current(
     conn: &mut PgConnection,
     events: &[&StoredEvent],
 ) -> Result<HashMap<Uuid, Negotiation>, ProjectionError> {
-    let mut ids: Vec<Uuid> = events.iter().map(|e| e.stream.stream_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT negotiation_id, state::text FROM negotiation_versions \
-          WHERE negotiation_id = ANY($1) AND recorded_to IS NULL",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(id, state)| {
-            let state: Negotiation =
-                serde_json::from_str(&state).map_err(|source| corrupt(id, source))?;
-            Ok((id, state))
-        })
-        .collect()
+    const SQL: &str = "SELECT negotiation_id, state::text FROM negotiation_versions \
+                        WHERE negotiation_id = ANY($1) AND recorded_to IS NULL";
+    load_states(conn, NAME, SQL, &stream_ids(events)).await
 }
 
-/// Ends stored negotiation versions at the recorded time of the event that followed them.
+/// Ends stored versions at the recorded time of the event that followed them.
 async fn close_versions(
     conn: &mut PgConnection,
     closed: &[(Uuid, DateTime<Utc>)],
 ) -> Result<(), ProjectionError> {
-    if closed.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = closed.iter().map(|c| c.0).collect();
-    let until: Vec<DateTime<Utc>> = closed.iter().map(|c| c.1).collect();
-    sqlx::query(
-        "UPDATE negotiation_versions v SET recorded_to = c.until \
-           FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
-          WHERE v.negotiation_id = c.id AND v.recorded_to IS NULL",
-    )
-    .bind(&ids)
-    .bind(&until)
-    .execute(conn)
-    .await?;
-    Ok(())
+    const SQL: &str = "UPDATE negotiation_versions v SET recorded_to = c.until \
+                         FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
+                        WHERE v.negotiation_id = c.id AND v.recorded_to IS NULL";
+    close_rows(conn, SQL, closed).await
 }
 
 /// Ends stored milestone versions at the recorded time of the status change that followed.

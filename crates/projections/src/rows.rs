@@ -1,14 +1,17 @@
-//! Helpers every read model uses: the versions a page writes to a versioned table, the stored
-//! names of vocabulary values, array literals for bulk inserts, and the error of an unreadable
-//! event.
+//! Helpers every read model uses: the versions a page writes to a versioned table, loading the
+//! stored states a page folds into and ending the rows it replaces, the stored names of
+//! vocabulary values, array literals for bulk inserts, and the error of an unreadable event.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sitrep_domain::model::CodecError;
 use sitrep_domain::store::StoredEvent;
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::error::ProjectionError;
 
@@ -74,4 +77,54 @@ pub(crate) fn unreadable(stored: &StoredEvent, source: CodecError) -> Projection
         position: stored.position,
         source,
     }
+}
+
+/// The distinct stream ids of `events`, sorted.
+pub(crate) fn stream_ids(events: &[&StoredEvent]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = events.iter().map(|e| e.stream.stream_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The stored states of `ids`, read by `sql` (`SELECT <id>, state::text … WHERE <id> = ANY($1)`,
+/// one of the read model's constants).
+pub(crate) async fn load_states<T: DeserializeOwned>(
+    conn: &mut PgConnection,
+    projection: &'static str,
+    sql: &'static str,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, T>, ProjectionError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(sql).bind(ids).fetch_all(conn).await?;
+    rows.into_iter()
+        .map(|(id, state)| {
+            let state =
+                serde_json::from_str(&state).map_err(|source| ProjectionError::CorruptState {
+                    projection,
+                    id,
+                    source,
+                })?;
+            Ok((id, state))
+        })
+        .collect()
+}
+
+/// Ends stored open rows at the recorded time of what replaced them: `sql` (one of the read
+/// model's constants) takes the ids as `$1` and the end times as `$2`.
+pub(crate) async fn close_rows(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    closed: &[(Uuid, DateTime<Utc>)],
+) -> Result<(), ProjectionError> {
+    if closed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = closed.iter().map(|c| c.0).collect();
+    let until: Vec<DateTime<Utc>> = closed.iter().map(|c| c.1).collect();
+    sqlx::query(sql)
+        .bind(&ids)
+        .bind(&until)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
