@@ -24,6 +24,12 @@ pub async fn checksum(
     projection: &dyn Projection,
     generation: &Generation,
 ) -> Result<Checksum, ProjectionError> {
+    // One snapshot for every table, so that a projector applying pages meanwhile cannot make
+    // the tables disagree.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let mut hasher = Sha256::new();
     let mut rows = 0u64;
     for table in projection.tables() {
@@ -34,13 +40,14 @@ pub async fn checksum(
             "SELECT t::text FROM {}.{} t ORDER BY {}",
             generation.schema, table.name, table.order_by
         );
-        let mut stream = sqlx::query_scalar::<_, String>(&sql).fetch(pool);
+        let mut stream = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *tx);
         while let Some(row) = stream.try_next().await? {
             hasher.update(row.as_bytes());
             hasher.update(b"\n");
             rows += 1;
         }
     }
+    tx.commit().await?;
     Ok(Checksum {
         digest: hasher
             .finalize()

@@ -32,6 +32,17 @@ pub enum ProjectionError {
         projection: &'static str,
         generation: i32,
     },
+    /// The live generation was built by a newer version of the projection's code (a rolling
+    /// deploy): this process does not maintain it.
+    #[error("{projection}: the live generation is version {live}, newer than this build's {ours}")]
+    NewerGeneration {
+        projection: &'static str,
+        live: i32,
+        ours: i32,
+    },
+    /// Not a generation's schema name.
+    #[error("{0:?} is not the schema of a read model's generation")]
+    NotAGeneration(String),
     /// No projection of that name.
     #[error("no projection named {0:?}")]
     Unknown(String),

@@ -208,6 +208,21 @@ async fn drop_old_retired(pool: &PgPool, projection: &str) -> Result<(), Project
     Ok(())
 }
 
+/// Whether `schema` has the shape of a generation's schema (`rm_<lower-case name>_<number>`),
+/// the only names the read models' queries put into their SQL.
+pub fn is_generation_schema(schema: &str) -> bool {
+    let Some(rest) = schema.strip_prefix("rm_") else {
+        return false;
+    };
+    let Some((name, number)) = rest.rsplit_once('_') else {
+        return false;
+    };
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Points the transaction's `search_path` at a generation's schema (then `public`, for the
 /// event log and the functions).
 pub(crate) async fn set_search_path(
@@ -219,4 +234,25 @@ pub(crate) async fn set_search_path(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_generation_schema;
+
+    #[test]
+    fn only_generation_schemas_pass() {
+        assert!(is_generation_schema("rm_incidents_3"));
+        assert!(is_generation_schema("rm_troop_levels_12"));
+        for bad in [
+            "public",
+            "rm_incidents",
+            "rm__1",
+            "rm_Incidents_1",
+            "rm_x_1; DROP",
+            "rm_x_1a",
+        ] {
+            assert!(!is_generation_schema(bad), "{bad}");
+        }
+    }
 }

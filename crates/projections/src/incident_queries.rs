@@ -129,6 +129,15 @@ pub struct ListCursor {
     pub incident_id: Uuid,
 }
 
+/// Refuses anything but a generation's schema name: it goes into the SQL text.
+fn check_schema(schema: &str) -> Result<(), ProjectionError> {
+    if crate::generation::is_generation_schema(schema) {
+        Ok(())
+    } else {
+        Err(ProjectionError::NotAGeneration(schema.to_owned()))
+    }
+}
+
 /// Which rows count: the current ones (the partial indexes cover exactly these), or those
 /// visible at the recorded time $1.
 fn time_sql(as_of: Option<DateTime<Utc>>) -> &'static str {
@@ -216,6 +225,7 @@ pub async fn incident_stats(
     bucket: Option<TimeBucket>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<StatsRow>, ProjectionError> {
+    check_schema(schema)?;
     let mut keys: Vec<&str> = Vec::new();
     let mut joins: Vec<&str> = Vec::new();
     for dimension in group_by {
@@ -263,6 +273,7 @@ pub async fn incident_list(
     after: Option<ListCursor>,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<IncidentListItem>, ProjectionError> {
+    check_schema(schema)?;
     let sql = format!(
         "SELECT v.incident_id, v.stream_version, v.valid_start, v.valid_end, v.country, v.admin1, \
                 v.location, v.latitude, v.longitude, v.event_type, v.sub_event_type, \

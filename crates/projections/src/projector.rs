@@ -113,7 +113,14 @@ impl Projector {
         let pool = self.store.pool();
         match generation::live(pool, self.projection.name()).await? {
             Some(live) if live.version == self.projection.version() => Ok(live),
-            Some(_) => self.rebuild().await,
+            // Built by older code: rebuild with this code.
+            Some(live) if live.version < self.projection.version() => self.rebuild().await,
+            // Built by newer code (a rolling deploy): never rebuild it back; stop leading.
+            Some(live) => Err(ProjectionError::NewerGeneration {
+                projection: self.projection.name(),
+                live: live.version,
+                ours: self.projection.version(),
+            }),
             None => {
                 match generation::create(pool, self.projection.as_ref(), Status::Live).await {
                     Ok(created) => Ok(created),
@@ -238,14 +245,15 @@ impl Projector {
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        // The checkpoint moves first, guarded by where this projector read it: the row lock
+        // The checkpoint moves first, guarded by where this projector read it (and by the
+        // generation not being retired by a rebuild elsewhere): the row lock
         // queues a rival projector behind this transaction, and once this one commits the
         // rival's guard no longer matches and it stops before writing anything.
         let moved = sqlx::query(
             "UPDATE projection_generations \
                 SET cursor_tx = $3::text::xid8, cursor_position = $4, \
                     events_applied = events_applied + $5, updated_at = now() \
-              WHERE projection = $1 AND generation = $2 \
+              WHERE projection = $1 AND generation = $2 AND status <> 'retired' \
                 AND cursor_tx = $6::text::xid8 AND cursor_position = $7",
         )
         .bind(&generation.projection)
