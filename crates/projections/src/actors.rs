@@ -40,7 +40,6 @@ use std::hash::Hash;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use sitrep_domain::model::actor::{Actor, ActorEvent, Affiliation};
 use sitrep_domain::model::incident::{Incident, IncidentEvent};
 use sitrep_domain::model::site::Site;
@@ -51,7 +50,7 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, name, unreadable};
+use crate::rows::{array_literal, load_states, name, state_json, stream_ids, unreadable};
 
 /// The actors and sites read model, with incident counts per actor.
 pub struct ActorsProjection;
@@ -211,18 +210,8 @@ where
     if mine.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ids: Vec<Uuid> = mine.iter().map(|e| e.stream.stream_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let stored: Vec<(Uuid, String)> = sqlx::query_as(current_sql)
-        .bind(&ids)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut states: HashMap<Uuid, A> = HashMap::with_capacity(ids.len());
-    for (id, state) in stored {
-        let state: A = serde_json::from_str(&state).map_err(|source| corrupt(id, source))?;
-        states.insert(id, state);
-    }
+    let ids = stream_ids(&mine);
+    let mut states: HashMap<Uuid, A> = load_states(conn, NAME, current_sql, &ids).await?;
     let mut folded = Vec::with_capacity(mine.len());
     for stored in mine {
         let event: A::Event = decode_event(stored)?;
@@ -238,18 +227,6 @@ fn decode_event<E: DomainEvent>(stored: &StoredEvent) -> Result<E, ProjectionErr
         .payload_as()
         .map_err(|e| unreadable(stored, CodecError::Serialize(e)))?;
     decode(&stored.event_type, stored.schema_version, payload).map_err(|e| unreadable(stored, e))
-}
-
-fn corrupt(id: Uuid, source: serde_json::Error) -> ProjectionError {
-    ProjectionError::CorruptState {
-        projection: NAME,
-        id,
-        source,
-    }
-}
-
-fn to_json<T: Serialize>(id: Uuid, value: &T) -> Result<String, ProjectionError> {
-    serde_json::to_string(value).map_err(|source| corrupt(id, source))
 }
 
 /// Ends stored current rows: `sql` takes the keys' columns and the end times as arrays.
@@ -356,7 +333,7 @@ impl ActorRow {
             description: profile.and_then(|p| p.description.clone()),
             aliases: array_literal(aliases.to_vec()),
             names: array_literal(search_names(profile.map(|p| p.name.as_str()), aliases)),
-            state: to_json(id, actor)?,
+            state: state_json(NAME, id, actor)?,
         })
     }
 }
@@ -412,7 +389,7 @@ impl AffiliationRow {
             source: affiliation
                 .source
                 .as_ref()
-                .map(|s| to_json(id, s))
+                .map(|s| state_json(NAME, id, s))
                 .transpose()?,
         })
     }
@@ -554,7 +531,7 @@ impl SiteRow {
             })),
             names: array_literal(search_names(profile.map(|p| p.name.as_str()), aliases)),
             retired: profile.is_some_and(|p| p.retired),
-            state: to_json(id, site)?,
+            state: state_json(NAME, id, site)?,
         })
     }
 }

@@ -28,7 +28,9 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, close_rows, load_states, name, stream_ids, unreadable};
+use crate::rows::{
+    array_literal, close_rows, load_states, name, state_json, stream_ids, unreadable,
+};
 
 /// The incidents read model.
 pub struct IncidentsProjection;
@@ -276,13 +278,7 @@ async fn save_states(
     let mut states = Vec::new();
     for (id, incident) in current {
         if let Newest::New(_) = incident.row {
-            let state = serde_json::to_string(&incident.state).map_err(|source| {
-                ProjectionError::CorruptState {
-                    projection: "incidents",
-                    id: *id,
-                    source,
-                }
-            })?;
+            let state = state_json("incidents", *id, &incident.state)?;
             ids.push(*id);
             versions.push(incident.version);
             states.push(state);

@@ -35,7 +35,9 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, close_rows, load_states, name, stream_ids, unreadable, Versions};
+use crate::rows::{
+    array_literal, close_rows, load_states, name, state_json, stream_ids, unreadable, Versions,
+};
 
 /// The negotiations read model.
 pub struct NegotiationsProjection;
@@ -198,14 +200,6 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
     insert(conn, &page).await
 }
 
-fn corrupt(id: Uuid, source: serde_json::Error) -> ProjectionError {
-    ProjectionError::CorruptState {
-        projection: NAME,
-        id,
-        source,
-    }
-}
-
 /// The current state of each Negotiation stream the page touches that has rows already.
 async fn load_current(
     conn: &mut PgConnection,
@@ -345,7 +339,7 @@ impl VersionRow {
             next_milestone_due: open.iter().map(|m| m.due.end).min(),
             agreement_count: count(negotiation.agreements().len()),
             last_session_date: negotiation.sessions().iter().map(|s| s.held.end).max(),
-            state: serde_json::to_string(negotiation).map_err(|e| corrupt(id, e))?,
+            state: state_json(NAME, id, negotiation)?,
         })
     }
 }

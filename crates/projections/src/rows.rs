@@ -79,6 +79,19 @@ pub(crate) fn unreadable(stored: &StoredEvent, source: CodecError) -> Projection
     }
 }
 
+/// A read model's state (or other value) of `id` as the JSON text it stores.
+pub(crate) fn state_json<T: Serialize>(
+    projection: &'static str,
+    id: Uuid,
+    value: &T,
+) -> Result<String, ProjectionError> {
+    serde_json::to_string(value).map_err(|source| ProjectionError::CorruptState {
+        projection,
+        id,
+        source,
+    })
+}
+
 /// The distinct stream ids of `events`, sorted.
 pub(crate) fn stream_ids(events: &[&StoredEvent]) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = events.iter().map(|e| e.stream.stream_id).collect();

@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{close_rows, load_states, name, stream_ids, unreadable, Versions};
+use crate::rows::{close_rows, load_states, name, state_json, stream_ids, unreadable, Versions};
 
 /// The troop-levels read model.
 pub struct TroopsProjection;
@@ -177,14 +177,6 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
     insert(conn, &versions, &points).await
 }
 
-fn corrupt(id: Uuid, source: serde_json::Error) -> ProjectionError {
-    ProjectionError::CorruptState {
-        projection: NAME,
-        id,
-        source,
-    }
-}
-
 /// The current state of each TroopDeployment stream the page touches that has rows already.
 async fn load_current(
     conn: &mut PgConnection,
@@ -309,7 +301,7 @@ impl VersionRow {
                 source_type: name(&e.source_type),
             }),
             competing_count: count(competing.len()),
-            competing: serde_json::to_string(&competing).map_err(|e| corrupt(id, e))?,
+            competing: state_json(NAME, id, &competing)?,
             estimate_count: count(deployment.estimates().len()),
             retracted_count: count(
                 deployment
@@ -320,7 +312,7 @@ impl VersionRow {
             ),
             pending_change_count: count(pending.len()),
             next_change_by: pending.iter().map(|c| c.by.end).min(),
-            state: serde_json::to_string(deployment).map_err(|e| corrupt(id, e))?,
+            state: state_json(NAME, id, deployment)?,
         })
     }
 }
