@@ -208,11 +208,12 @@ async fn insert_events(
 /// event of the log once (`sum(length(payload::text))` over a sequential scan).
 pub async fn rebuild(pool: &PgPool, total: u64) -> anyhow::Result<Figure> {
     let store = EventStore::new(pool.clone());
-    let projector = Projector::new(store, Arc::new(IncidentsProjection)).with_page_size(5_000);
+    let projector =
+        Projector::new(store, Arc::new(IncidentsProjection::default())).with_page_size(5_000);
     let began = Instant::now();
     let live = projector.rebuild().await?;
     let sitrep = Measured::rate(live.events_applied.unsigned_abs(), began.elapsed());
-    let sum = checksum(pool, &IncidentsProjection, &live).await?;
+    let sum = checksum(pool, &IncidentsProjection::default(), &live).await?;
     eprintln!(
         "rebuilt generation {} ({} rows, checksum {})",
         live.generation, sum.rows, sum.digest
@@ -340,7 +341,7 @@ where
 pub async fn lag(pool: &PgPool, writers: usize, duration: Duration) -> anyhow::Result<Figure> {
     let store = EventStore::new(pool.clone());
     let notifier = tokio::spawn(store.clone().run_notifier(Duration::from_millis(5)));
-    let projector = Projector::new(store.clone(), Arc::new(IncidentsProjection));
+    let projector = Projector::new(store.clone(), Arc::new(IncidentsProjection::default()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let following = {
         let mut stopped = stopped.clone();

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::model::values::EventTime;
-use crate::model::{decode, encode, Aggregate, CodecError, DomainError, DomainEvent};
+use crate::model::{decode_text, encode, Aggregate, CodecError, DomainError, DomainEvent};
 use crate::store::{
     AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent, StreamRange,
     StreamRef, ValidTime,
@@ -397,10 +397,7 @@ fn decode_all<'a, A: Aggregate>(
                 position: e.position,
                 source,
             };
-            let payload = e
-                .payload_as()
-                .map_err(|source| unreadable(CodecError::Serialize(source)))?;
-            decode(&e.event_type, e.schema_version, payload).map_err(unreadable)
+            decode_text(&e.event_type, e.schema_version, e.payload.get()).map_err(unreadable)
         })
         .collect()
 }

@@ -43,14 +43,14 @@ use serde::de::DeserializeOwned;
 use sitrep_domain::model::actor::{Actor, ActorEvent, Affiliation};
 use sitrep_domain::model::incident::{Incident, IncidentEvent};
 use sitrep_domain::model::site::Site;
-use sitrep_domain::model::{decode, Aggregate, CodecError, DomainEvent};
+use sitrep_domain::model::Aggregate;
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, load_states, name, state_json, stream_ids, unreadable};
+use crate::rows::{array_literal, decode_event, load_states, name, state_json, stream_ids};
 
 /// The actors and sites read model, with incident counts per actor.
 pub struct ActorsProjection;
@@ -220,13 +220,6 @@ where
         folded.push((stored, event, state.clone()));
     }
     Ok(folded)
-}
-
-fn decode_event<E: DomainEvent>(stored: &StoredEvent) -> Result<E, ProjectionError> {
-    let payload = stored
-        .payload_as()
-        .map_err(|e| unreadable(stored, CodecError::Serialize(e)))?;
-    decode(&stored.event_type, stored.schema_version, payload).map_err(|e| unreadable(stored, e))
 }
 
 /// Ends stored current rows: `sql` takes the keys' columns and the end times as arrays.

@@ -25,6 +25,14 @@ pub enum ProjectionError {
         #[source]
         source: serde_json::Error,
     },
+    /// The log lacks a version of a stream that a later version of it follows (the log was
+    /// tampered with: `sitrep verify` says where).
+    #[error("stream {stream_id}: expected version {expected} in the log, found {found}")]
+    StreamGap {
+        stream_id: uuid::Uuid,
+        expected: u64,
+        found: u64,
+    },
     /// Another projector moved this generation's checkpoint since this one read it: nothing was
     /// committed; read the checkpoint again.
     #[error("{projection} generation {generation}: checkpoint moved by another projector")]

@@ -12,41 +12,47 @@
 //!
 //! Columns carry what lists, maps and filters need (time span, country, admin1, event and
 //! sub-event type, actors in any role, site, verification, precisions, coordinates for a
-//! bounding box). `incident_state` keeps each incident's current state (the domain aggregate's
-//! own, serialised), which the next page folds further events into without reading the stream
-//! again. The query indexes (`incidents_indexes.sql`) are created after a rebuild has caught up.
+//! bounding box). Each incident's state before a page comes from the log itself
+//! ([`crate::log_states`]), so the read model stores no states of its own; new rows go in with
+//! one COPY per page. The query indexes (`incidents_indexes.sql`) are created after a rebuild
+//! has caught up.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use sitrep_domain::model::incident::{ActorRole, Incident, IncidentEvent, IncidentStatus};
-use sitrep_domain::model::{decode, Aggregate};
+use sitrep_domain::model::Aggregate;
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::copy_rows::CopyRows;
 use crate::error::ProjectionError;
+use crate::log_states::{LogStates, DEFAULT_CAPACITY};
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{
-    array_literal, close_rows, load_states, name, state_json, stream_ids, unreadable,
-};
+use crate::rows::{array_literal, close_rows, decode_event, name};
 
 /// The incidents read model.
-pub struct IncidentsProjection;
+pub struct IncidentsProjection {
+    /// Incidents' states between pages.
+    states: LogStates<Incident>,
+}
+
+impl Default for IncidentsProjection {
+    fn default() -> Self {
+        Self {
+            states: LogStates::with_capacity(DEFAULT_CAPACITY),
+        }
+    }
+}
 
 const DDL: &str = include_str!("incidents.sql");
 
-const TABLES: &[ChecksumTable] = &[
-    ChecksumTable {
-        name: "incident_versions",
-        order_by: "incident_id, stream_version",
-    },
-    ChecksumTable {
-        name: "incident_state",
-        order_by: "incident_id",
-    },
-];
+const TABLES: &[ChecksumTable] = &[ChecksumTable {
+    name: "incident_versions",
+    order_by: "incident_id, stream_version",
+}];
 
 impl Projection for IncidentsProjection {
     fn name(&self) -> &'static str {
@@ -54,7 +60,8 @@ impl Projection for IncidentsProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: no stored states (`incident_state`); they come from the log.
+        2
     }
 
     fn ddl(&self) -> &'static str {
@@ -74,29 +81,15 @@ impl Projection for IncidentsProjection {
         conn: &'a mut PgConnection,
         events: &'a [StoredEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        Box::pin(apply(conn, events))
+        Box::pin(apply(self, conn, events))
     }
 }
 
-/// An incident as the page left it: its state and where its newest version row is.
-struct Current {
-    state: Incident,
-    /// The stream version of its newest row.
-    version: i64,
-    /// Where that row is.
-    row: Newest,
-}
-
-enum Newest {
-    /// No row yet: a new incident.
-    None,
-    /// Stored by an earlier page (the open row of the incident).
-    Stored,
-    /// Among this page's new rows.
-    New(usize),
-}
-
-async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+async fn apply(
+    projection: &IncidentsProjection,
+    conn: &mut PgConnection,
+    events: &[StoredEvent],
+) -> Result<(), ProjectionError> {
     let incident_events: Vec<&StoredEvent> = events
         .iter()
         .filter(|e| e.stream.stream_type == Incident::STREAM_TYPE)
@@ -104,66 +97,34 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
     if incident_events.is_empty() {
         return Ok(());
     }
-    let mut current = load_current(conn, &incident_events).await?;
+    let mut states = projection.states.before(conn, &incident_events).await?;
     let mut rows: Vec<VersionRow> = Vec::with_capacity(incident_events.len());
+    // Each incident's newest row among `rows`.
+    let mut newest: HashMap<Uuid, usize> = HashMap::with_capacity(states.len());
+    // Rows of earlier pages to end, with where they end.
     let mut closed: Vec<(Uuid, DateTime<Utc>)> = Vec::new();
     for stored in incident_events {
-        let event: IncidentEvent = decode(
-            &stored.event_type,
-            stored.schema_version,
-            stored
-                .payload_as()
-                .map_err(|e| unreadable(stored, sitrep_domain::model::CodecError::Serialize(e)))?,
-        )
-        .map_err(|e| unreadable(stored, e))?;
+        let event: IncidentEvent = decode_event(stored)?;
         let id = stored.stream.stream_id;
-        let entry = current.entry(id).or_insert_with(|| Current {
-            state: Incident::default(),
-            version: 0,
-            row: Newest::None,
-        });
         // The previous version ends where this one begins.
-        match entry.row {
-            Newest::Stored => closed.push((id, stored.recorded_at)),
-            Newest::New(index) => rows[index].recorded_to = Some(stored.recorded_at),
-            Newest::None => {}
+        match newest.get(&id) {
+            Some(&index) => rows[index].recorded_to = Some(stored.recorded_at),
+            None if stored.stream_version > 1 => closed.push((id, stored.recorded_at)),
+            None => {}
         }
-        entry.state.apply(&event);
-        entry.version = i64::try_from(stored.stream_version).unwrap_or(i64::MAX);
-        entry.row = Newest::New(rows.len());
-        rows.push(VersionRow::new(stored, &entry.state));
+        let folded = states.entry(id).or_default();
+        folded.state.apply(&event);
+        folded.version = stored.stream_version;
+        newest.insert(id, rows.len());
+        rows.push(VersionRow::new(stored, &folded.state));
     }
     const CLOSE_SQL: &str = "UPDATE incident_versions v SET recorded_to = c.until \
                                FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
                               WHERE v.incident_id = c.id AND v.recorded_to IS NULL";
     close_rows(conn, CLOSE_SQL, &closed).await?;
     insert_versions(conn, &rows).await?;
-    save_states(conn, &current).await
-}
-
-/// The current state of each incident the page touches that has rows already.
-async fn load_current(
-    conn: &mut PgConnection,
-    events: &[&StoredEvent],
-) -> Result<HashMap<Uuid, Current>, ProjectionError> {
-    const SQL: &str = "SELECT incident_id, state::text FROM incident_state \
-                        WHERE incident_id = ANY($1)";
-    let states: HashMap<Uuid, Incident> =
-        load_states(conn, "incidents", SQL, &stream_ids(events)).await?;
-    Ok(states
-        .into_iter()
-        .map(|(id, state)| {
-            (
-                id,
-                Current {
-                    state,
-                    // Set by the page's first event of the incident.
-                    version: 0,
-                    row: Newest::Stored,
-                },
-            )
-        })
-        .collect())
+    projection.states.keep(states);
+    Ok(())
 }
 
 /// One version of an incident, as a row of `incident_versions`.
@@ -268,87 +229,65 @@ impl VersionRow {
     }
 }
 
-/// Stores the current state of every incident the page touched, in one statement.
-async fn save_states(
-    conn: &mut PgConnection,
-    current: &HashMap<Uuid, Current>,
-) -> Result<(), ProjectionError> {
-    let mut ids = Vec::new();
-    let mut versions = Vec::new();
-    let mut states = Vec::new();
-    for (id, incident) in current {
-        if let Newest::New(_) = incident.row {
-            let state = state_json("incidents", *id, &incident.state)?;
-            ids.push(*id);
-            versions.push(incident.version);
-            states.push(state);
-        }
-    }
-    sqlx::query(
-        "INSERT INTO incident_state (incident_id, stream_version, state) \
-         SELECT id, version, state::json FROM unnest($1::uuid[], $2::int8[], $3::text[]) \
-                AS s(id, version, state) \
-         ON CONFLICT (incident_id) DO UPDATE \
-            SET stream_version = excluded.stream_version, state = excluded.state",
-    )
-    .bind(&ids)
-    .bind(&versions)
-    .bind(&states)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+/// The columns of `incident_versions`, in the order [`VersionRow::copy`] writes them.
+const COPY_SQL: &str = "COPY incident_versions (incident_id, stream_version, position, \
+    recorded_from, recorded_to, status, merged_into, event_type, sub_event_type, valid_start, \
+    valid_end, date_precision, country, admin1, admin2, location, latitude, longitude, \
+    geo_precision, site_id, target_category, means, fatalities_low, fatalities_best, \
+    fatalities_high, injuries_low, injuries_best, injuries_high, verification, actor_ids, \
+    claimant_ids, tags, external_refs) FROM STDIN";
 
-/// Inserts the page's new version rows in one statement.
+/// Inserts the page's new version rows in one COPY.
 async fn insert_versions(
     conn: &mut PgConnection,
     rows: &[VersionRow],
 ) -> Result<(), ProjectionError> {
-    macro_rules! column {
-        ($field:ident) => {
-            rows.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
-        };
+    let mut copy = CopyRows::default();
+    for row in rows {
+        row.copy(&mut copy);
     }
-    let count = |pick: fn(&VersionRow) -> [Option<i32>; 3], i: usize| {
-        rows.iter().map(|r| pick(r)[i]).collect::<Vec<_>>()
-    };
-    sqlx::query(include_str!("incidents_insert.sql"))
-        .bind(column!(incident_id))
-        .bind(column!(stream_version))
-        .bind(column!(position))
-        .bind(column!(recorded_from))
-        .bind(column!(recorded_to))
-        .bind(column!(status))
-        .bind(column!(merged_into))
-        .bind(column!(event_type))
-        .bind(column!(sub_event_type))
-        .bind(column!(valid_start))
-        .bind(column!(valid_end))
-        .bind(column!(date_precision))
-        .bind(column!(country))
-        .bind(column!(admin1))
-        .bind(column!(admin2))
-        .bind(column!(location))
-        .bind(column!(latitude))
-        .bind(column!(longitude))
-        .bind(column!(geo_precision))
-        .bind(column!(site_id))
-        .bind(column!(target_category))
-        .bind(column!(means))
-        .bind(count(|r| r.fatalities, 0))
-        .bind(count(|r| r.fatalities, 1))
-        .bind(count(|r| r.fatalities, 2))
-        .bind(count(|r| r.injuries, 0))
-        .bind(count(|r| r.injuries, 1))
-        .bind(count(|r| r.injuries, 2))
-        .bind(column!(verification))
-        .bind(column!(actor_ids))
-        .bind(column!(claimant_ids))
-        .bind(column!(tags))
-        .bind(column!(external_refs))
-        .execute(conn)
-        .await?;
+    copy.send(conn, COPY_SQL).await?;
     Ok(())
+}
+
+impl VersionRow {
+    /// The row in COPY form, its columns in [`COPY_SQL`]'s order.
+    fn copy(&self, out: &mut CopyRows) {
+        out.column(&self.incident_id)
+            .column(&self.stream_version)
+            .column(&self.position)
+            .column(&self.recorded_from)
+            .column(&self.recorded_to)
+            .column(&self.status)
+            .column(&self.merged_into)
+            .column(&self.event_type)
+            .column(&self.sub_event_type)
+            .column(&self.valid_start)
+            .column(&self.valid_end)
+            .column(&self.date_precision)
+            .column(&self.country)
+            .column(&self.admin1)
+            .column(&self.admin2)
+            .column(&self.location)
+            .column(&self.latitude)
+            .column(&self.longitude)
+            .column(&self.geo_precision)
+            .column(&self.site_id)
+            .column(&self.target_category)
+            .column(&self.means)
+            .column(&self.fatalities[0])
+            .column(&self.fatalities[1])
+            .column(&self.fatalities[2])
+            .column(&self.injuries[0])
+            .column(&self.injuries[1])
+            .column(&self.injuries[2])
+            .column(&self.verification)
+            .column(&self.actor_ids)
+            .column(&self.claimant_ids)
+            .column(&self.tags)
+            .column(&self.external_refs)
+            .end_row();
+    }
 }
 
 #[cfg(test)]

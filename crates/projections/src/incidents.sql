@@ -36,14 +36,6 @@ CREATE TABLE incident_versions (
     PRIMARY KEY (incident_id, stream_version)
 );
 
--- Each incident's current state (the domain aggregate's, serialised), which the projector folds
--- the next events into without reading the stream again.
-CREATE TABLE incident_state (
-    incident_id      uuid             PRIMARY KEY,
-    stream_version   bigint           NOT NULL,
-    state            json             NOT NULL
-);
-
 -- The projector's lookup of each incident's newest row.
 CREATE UNIQUE INDEX incident_versions_current ON incident_versions (incident_id)
     WHERE recorded_to IS NULL;

@@ -8,9 +8,12 @@
 //! - [`projector`]: follows the feed and applies each page to a generation, with the checkpoint
 //!   in the same transaction; leader election by advisory lock; rebuilds.
 //! - [`status`]: each projection's position and lag, and read-your-writes waits.
+//! - `copy_rows`: rows in COPY text form, for bulk inserts.
 //! - [`checksum`]: a digest of a generation's contents, to prove a rebuild equal.
 //! - [`incidents`]: the incidents read model, versioned by recorded time;
 //!   [`incident_queries`]: the list and the statistics dashboards ask of it.
+//! - `log_states`: aggregate states folded from the log and kept between pages, so a read
+//!   model need not store them.
 //! - [`negotiations`]: negotiations with their sessions, working groups, positions, milestones
 //!   and agreements, versioned by recorded time.
 //! - [`troops`]: troop levels: the current level by the domain's rule with the competing
@@ -20,10 +23,12 @@
 
 pub mod actors;
 pub mod checksum;
+mod copy_rows;
 pub mod error;
 pub mod generation;
 pub mod incident_queries;
 pub mod incidents;
+mod log_states;
 pub mod negotiations;
 pub mod projection;
 pub mod projector;
@@ -38,7 +43,7 @@ pub use projector::Projector;
 /// Every projection sitrep maintains.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![
-        std::sync::Arc::new(incidents::IncidentsProjection),
+        std::sync::Arc::new(incidents::IncidentsProjection::default()),
         std::sync::Arc::new(negotiations::NegotiationsProjection),
         std::sync::Arc::new(troops::TroopsProjection),
         std::sync::Arc::new(actors::ActorsProjection),

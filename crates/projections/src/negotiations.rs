@@ -28,7 +28,7 @@ use sitrep_domain::model::negotiation::{
     Session, WorkingGroup,
 };
 use sitrep_domain::model::values::EventTime;
-use sitrep_domain::model::{decode, Aggregate, CodecError};
+use sitrep_domain::model::Aggregate;
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
 use crate::rows::{
-    array_literal, close_rows, load_states, name, state_json, stream_ids, unreadable, Versions,
+    array_literal, close_rows, decode_event, load_states, name, state_json, stream_ids, Versions,
 };
 
 /// The negotiations read model.
@@ -127,11 +127,7 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
         agreements: Versions::new(),
     };
     for stored in negotiation_events {
-        let payload = stored
-            .payload_as()
-            .map_err(|e| unreadable(stored, CodecError::Serialize(e)))?;
-        let event: NegotiationEvent = decode(&stored.event_type, stored.schema_version, payload)
-            .map_err(|e| unreadable(stored, e))?;
+        let event: NegotiationEvent = decode_event(stored)?;
         let id = stored.stream.stream_id;
         let state = states.entry(id).or_default();
         state.apply(&event);

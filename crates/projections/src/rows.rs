@@ -8,7 +8,7 @@ use std::hash::Hash;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sitrep_domain::model::CodecError;
+use sitrep_domain::model::{decode_text, CodecError, DomainEvent};
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -70,6 +70,16 @@ pub(crate) fn array_literal(items: Vec<String>) -> String {
         .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     format!("{{{}}}", quoted.join(","))
+}
+
+/// The domain event `stored` holds, upcast to its current schema.
+pub(crate) fn decode_event<E: DomainEvent>(stored: &StoredEvent) -> Result<E, ProjectionError> {
+    decode_text(
+        &stored.event_type,
+        stored.schema_version,
+        stored.payload.get(),
+    )
+    .map_err(|e| unreadable(stored, e))
 }
 
 pub(crate) fn unreadable(stored: &StoredEvent, source: CodecError) -> ProjectionError {

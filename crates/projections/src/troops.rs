@@ -27,14 +27,14 @@ use sitrep_domain::model::troops::{
     TroopChange, TroopChangeStatus, TroopDeployment, TroopEstimate, TroopEvent,
 };
 use sitrep_domain::model::values::{EventTime, Source, UncertainCount};
-use sitrep_domain::model::{decode, Aggregate, CodecError};
+use sitrep_domain::model::Aggregate;
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{close_rows, load_states, name, state_json, stream_ids, unreadable, Versions};
+use crate::rows::{close_rows, decode_event, load_states, name, state_json, stream_ids, Versions};
 
 /// The troop-levels read model.
 pub struct TroopsProjection;
@@ -112,11 +112,7 @@ async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), Pr
     let mut versions: Versions<Uuid, VersionRow> = Versions::new();
     let mut points: Versions<PointKey, PointRow> = Versions::new();
     for stored in troop_events {
-        let payload = stored
-            .payload_as()
-            .map_err(|e| unreadable(stored, CodecError::Serialize(e)))?;
-        let event: TroopEvent = decode(&stored.event_type, stored.schema_version, payload)
-            .map_err(|e| unreadable(stored, e))?;
+        let event: TroopEvent = decode_event(stored)?;
         let id = stored.stream.stream_id;
         let state = states.entry(id).or_default();
         state.apply(&event);

@@ -29,7 +29,7 @@ pub async fn setup(pool_size: u32) -> (TestDb, EventStore, CommandHandler) {
 }
 
 pub fn projector(store: &EventStore) -> Projector {
-    Projector::new(store.clone(), Arc::new(IncidentsProjection))
+    Projector::new(store.clone(), Arc::new(IncidentsProjection::default()))
 }
 
 pub fn meta() -> CommandMeta {

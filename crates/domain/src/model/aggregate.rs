@@ -168,6 +168,26 @@ pub fn encode<E: DomainEvent>(event: &E) -> Result<EncodedEvent, CodecError> {
     })
 }
 
+/// The event stored as `event_type` at `schema_version` with the JSON text `payload`, as
+/// [`decode`] does; an event at its current schema is read straight from the text (the tag
+/// first, so serde does not buffer the payload), which is what projections do for every event.
+pub fn decode_text<E: DomainEvent>(
+    event_type: &str,
+    schema_version: i32,
+    payload: &str,
+) -> Result<E, CodecError> {
+    let decode_error = |source| CodecError::Decode {
+        event_type: event_type.to_owned(),
+        source,
+    };
+    if schema_version != E::schema_version(event_type) {
+        let value: Value = serde_json::from_str(payload).map_err(decode_error)?;
+        return decode(event_type, schema_version, value);
+    }
+    let tag = serde_json::to_string(event_type).map_err(CodecError::Serialize)?;
+    serde_json::from_str(&format!("{{\"type\":{tag},\"data\":{payload}}}")).map_err(decode_error)
+}
+
 /// The event stored as `event_type` at `schema_version` with `payload`, upcast when it is older
 /// than the current schema.
 pub fn decode<E: DomainEvent>(

@@ -2427,7 +2427,10 @@ mod tests {
                 "fatalities": 3
             }
         });
+        let from_text: IncidentEvent =
+            crate::model::decode_text("IncidentReported", 1, &v1.to_string()).unwrap();
         let event: IncidentEvent = decode("IncidentReported", 1, v1).unwrap();
+        assert_eq!(from_text, event);
         assert_eq!(
             event,
             IncidentEvent::IncidentReported {

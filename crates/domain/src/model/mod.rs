@@ -23,5 +23,7 @@ pub mod troops;
 pub mod values;
 pub mod vocab;
 
-pub use aggregate::{decode, encode, Aggregate, CodecError, DomainEvent, EncodedEvent, Reference};
+pub use aggregate::{
+    decode, decode_text, encode, Aggregate, CodecError, DomainEvent, EncodedEvent, Reference,
+};
 pub use error::DomainError;

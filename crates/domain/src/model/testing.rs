@@ -5,7 +5,7 @@
 //! ([`super::aggregate::encode`] / [`super::aggregate::decode`]), so a test also fails when an
 //! event does not survive storage.
 
-use super::aggregate::{decode, encode, Aggregate};
+use super::aggregate::{decode, decode_text, encode, Aggregate};
 use super::error::DomainError;
 
 /// Starts a test from the aggregate's history.
@@ -126,5 +126,8 @@ fn round_trip<A: Aggregate>(event: A::Event) -> A::Event {
     let decoded: A::Event = decode(&encoded.event_type, encoded.schema_version, payload)
         .unwrap_or_else(|e| panic!("cannot decode {event:?}: {e}"));
     assert_eq!(decoded, event, "event changed through storage");
+    let from_text: A::Event = decode_text(&encoded.event_type, encoded.schema_version, &text)
+        .unwrap_or_else(|e| panic!("cannot decode {event:?} from its text: {e}"));
+    assert_eq!(from_text, event, "event changed through its stored text");
     decoded
 }
