@@ -21,6 +21,7 @@ pub struct Comparison {
 }
 
 /// Throughput and latency of one side.
+#[derive(Clone)]
 pub struct Measured {
     pub per_second: f64,
     pub p50: Duration,

@@ -3,11 +3,13 @@
 //! A page can hold thousands of new rows; `COPY … FROM STDIN` takes them in one stream at a
 //! fraction of the server's cost of an `INSERT … SELECT FROM unnest(…)` over one array per
 //! column. Values are written in their text input form and escaped as the format requires
-//! (backslash, tab, newline, carriage return); `\N` is NULL.
+//! (backslash, tab, newline, carriage return); `\N` is NULL. [`CopyStream`] sends them in
+//! chunks while the caller goes on writing.
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use sqlx::postgres::PgCopyIn;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -45,28 +47,78 @@ impl CopyRows {
         self.rows += 1;
     }
 
-    /// Sends the rows with `statement` (`COPY <table> (<columns>) FROM STDIN`, one of the read
-    /// model's constants) on `conn`; returns the number of rows stored.
-    pub async fn send(
-        self,
-        conn: &mut PgConnection,
+    /// The size of the rows written so far, in bytes.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// A `COPY … FROM STDIN` in progress: rows are sent in chunks as they are written, so the
+/// server stores one chunk while the caller prepares the next.
+pub(crate) struct CopyStream<'c> {
+    copy: PgCopyIn<&'c mut PgConnection>,
+    rows: CopyRows,
+    sent: u64,
+}
+
+/// Rows are sent once this many bytes of them are waiting.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+impl<'c> CopyStream<'c> {
+    /// Starts `statement` (`COPY <table> (<columns>) FROM STDIN`, one of the read model's
+    /// constants) on `conn`.
+    pub async fn start(
+        conn: &'c mut PgConnection,
         statement: &str,
-    ) -> Result<u64, ProjectionError> {
-        if self.rows == 0 {
-            return Ok(0);
+    ) -> Result<Self, ProjectionError> {
+        Ok(Self {
+            copy: conn.copy_in_raw(statement).await?,
+            rows: CopyRows::default(),
+            sent: 0,
+        })
+    }
+
+    /// Where the next rows are written.
+    pub fn rows(&mut self) -> &mut CopyRows {
+        &mut self.rows
+    }
+
+    /// Sends the rows written so far when they fill a chunk.
+    pub async fn flush_full(&mut self) -> Result<(), ProjectionError> {
+        if self.rows.len() >= CHUNK_BYTES {
+            self.flush().await?;
         }
-        let mut copy = conn.copy_in_raw(statement).await?;
-        if let Err(error) = copy.send(self.text.into_bytes()).await {
-            // The connection must leave the COPY state before it can report anything else.
-            copy.abort(error.to_string()).await?;
-            return Err(error.into());
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), ProjectionError> {
+        let rows = std::mem::take(&mut self.rows);
+        self.sent += rows.rows;
+        self.copy.send(rows.text.into_bytes()).await?;
+        Ok(())
+    }
+
+    /// Sends the rest and ends the COPY; returns the number of rows stored. (Dropping the
+    /// stream instead aborts the COPY, and with it the transaction.)
+    pub async fn finish(mut self) -> Result<u64, ProjectionError> {
+        if self.rows.rows > 0 {
+            self.flush().await?;
         }
-        Ok(copy.finish().await?)
+        let stored = self.copy.finish().await?;
+        debug_assert_eq!(stored, self.sent);
+        Ok(stored)
     }
 }
 
 /// Escapes `text` into `out` as a COPY text column.
 fn escaped(text: &str, out: &mut String) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -137,13 +189,15 @@ impl CopyValue for f64 {
 
 impl CopyValue for DateTime<Utc> {
     fn write(&self, out: &mut String) {
-        let _ = write!(out, "{}", self.format("%Y-%m-%d %H:%M:%S%.6f+00"));
+        // ISO 8601 in UTC (`2024-01-28T05:30:00.123456Z`), which `timestamptz` reads as is.
+        out.push_str(&self.to_rfc3339_opts(SecondsFormat::Micros, true));
     }
 }
 
 impl CopyValue for NaiveDate {
     fn write(&self, out: &mut String) {
-        let _ = write!(out, "{}", self.format("%Y-%m-%d"));
+        // `Display` is ISO 8601 (`2023-10-17`).
+        let _ = write!(out, "{self}");
     }
 }
 
@@ -172,6 +226,6 @@ mod tests {
         rows.column(&at)
             .column(&NaiveDate::from_ymd_opt(2023, 10, 17).unwrap());
         rows.end_row();
-        assert_eq!(rows.text, "2024-01-28 05:30:00.123456+00\t2023-10-17\n");
+        assert_eq!(rows.text, "2024-01-28T05:30:00.123456Z\t2023-10-17\n");
     }
 }

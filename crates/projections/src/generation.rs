@@ -160,6 +160,10 @@ pub async fn create_indexes(
 ) -> Result<(), ProjectionError> {
     let mut tx = pool.begin().await?;
     set_search_path(&mut tx, &generation.schema).await?;
+    // Sorting a million rows for an index in the default 64 MB spills to disk.
+    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await?;
     sqlx::Executor::execute(&mut *tx, projection.indexes()).await?;
     tx.commit().await?;
     Ok(())

@@ -27,7 +27,7 @@ use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::copy_rows::CopyRows;
+use crate::copy_rows::{CopyRows, CopyStream};
 use crate::error::ProjectionError;
 use crate::log_states::{LogStates, DEFAULT_CAPACITY};
 use crate::projection::{ChecksumTable, Projection};
@@ -98,31 +98,37 @@ async fn apply(
         return Ok(());
     }
     let mut states = projection.states.before(conn, &incident_events).await?;
-    let mut rows: Vec<VersionRow> = Vec::with_capacity(incident_events.len());
-    // Each incident's newest row among `rows`.
-    let mut newest: HashMap<Uuid, usize> = HashMap::with_capacity(states.len());
-    // Rows of earlier pages to end, with where they end.
+
+    // Each version ends where the next version of the same incident begins: in this page
+    // (`ends`), or, for the open rows of earlier pages, by an update (`closed`).
+    let mut ends: Vec<Option<DateTime<Utc>>> = vec![None; incident_events.len()];
+    let mut next_begins: HashMap<Uuid, DateTime<Utc>> = HashMap::with_capacity(states.len());
+    for (index, stored) in incident_events.iter().enumerate().rev() {
+        ends[index] = next_begins.insert(stored.stream.stream_id, stored.recorded_at);
+    }
     let mut closed: Vec<(Uuid, DateTime<Utc>)> = Vec::new();
-    for stored in incident_events {
-        let event: IncidentEvent = decode_event(stored)?;
+    for stored in &incident_events {
         let id = stored.stream.stream_id;
-        // The previous version ends where this one begins.
-        match newest.get(&id) {
-            Some(&index) => rows[index].recorded_to = Some(stored.recorded_at),
-            None if stored.stream_version > 1 => closed.push((id, stored.recorded_at)),
-            None => {}
+        if stored.stream_version > 1 && next_begins.remove(&id).is_some() {
+            closed.push((id, stored.recorded_at));
         }
-        let folded = states.entry(id).or_default();
-        folded.state.apply(&event);
-        folded.version = stored.stream_version;
-        newest.insert(id, rows.len());
-        rows.push(VersionRow::new(stored, &folded.state));
     }
     const CLOSE_SQL: &str = "UPDATE incident_versions v SET recorded_to = c.until \
                                FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, until) \
                               WHERE v.incident_id = c.id AND v.recorded_to IS NULL";
     close_rows(conn, CLOSE_SQL, &closed).await?;
-    insert_versions(conn, &rows).await?;
+
+    // The new rows stream to the server while the next ones are folded.
+    let mut copy = CopyStream::start(conn, COPY_SQL).await?;
+    for (stored, recorded_to) in incident_events.into_iter().zip(ends) {
+        let event: IncidentEvent = decode_event(stored)?;
+        let folded = states.entry(stored.stream.stream_id).or_default();
+        folded.state.apply(&event);
+        folded.version = stored.stream_version;
+        VersionRow::new(stored, &folded.state, recorded_to).copy(copy.rows());
+        copy.flush_full().await?;
+    }
+    copy.finish().await?;
     projection.states.keep(states);
     Ok(())
 }
@@ -162,7 +168,7 @@ struct VersionRow {
 }
 
 impl VersionRow {
-    fn new(stored: &StoredEvent, incident: &Incident) -> Self {
+    fn new(stored: &StoredEvent, incident: &Incident, recorded_to: Option<DateTime<Utc>>) -> Self {
         let facts = incident.facts();
         let place = facts.map(|f| &f.place);
         let count = |c: Option<&sitrep_domain::model::values::UncertainCount>| {
@@ -194,7 +200,7 @@ impl VersionRow {
             stream_version: i64::try_from(stored.stream_version).unwrap_or(i64::MAX),
             position: stored.position,
             recorded_from: stored.recorded_at,
-            recorded_to: None,
+            recorded_to,
             status: status.to_owned(),
             merged_into,
             event_type: facts.map(|f| name(&f.event_type)),
@@ -236,19 +242,6 @@ const COPY_SQL: &str = "COPY incident_versions (incident_id, stream_version, pos
     geo_precision, site_id, target_category, means, fatalities_low, fatalities_best, \
     fatalities_high, injuries_low, injuries_best, injuries_high, verification, actor_ids, \
     claimant_ids, tags, external_refs) FROM STDIN";
-
-/// Inserts the page's new version rows in one COPY.
-async fn insert_versions(
-    conn: &mut PgConnection,
-    rows: &[VersionRow],
-) -> Result<(), ProjectionError> {
-    let mut copy = CopyRows::default();
-    for row in rows {
-        row.copy(&mut copy);
-    }
-    copy.send(conn, COPY_SQL).await?;
-    Ok(())
-}
 
 impl VersionRow {
     /// The row in COPY form, its columns in [`COPY_SQL`]'s order.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use sitrep_domain::store::feed::FEED_CHANNEL;
+use sitrep_domain::store::feed::{FeedPage, FEED_CHANNEL};
 use sitrep_domain::store::EventStore;
 use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection};
@@ -68,12 +68,21 @@ impl Failpoint {
     }
 }
 
-/// What one step of the projector did.
-enum Step {
-    /// Applied this many events.
-    Applied(usize),
-    /// Nothing new; `held_back` when committed events wait behind an open transaction.
-    CaughtUp { held_back: bool },
+/// Where [`Projector::follow`] stopped.
+struct Followed {
+    /// Events applied.
+    applied: u64,
+    /// Why it stopped.
+    stop: Stop,
+}
+
+enum Stop {
+    /// Nothing more is visible.
+    CaughtUp,
+    /// Committed events wait behind an open transaction: look again soon.
+    HeldBack,
+    /// Its time ran out with more to apply.
+    Deadline,
 }
 
 impl Projector {
@@ -136,11 +145,44 @@ impl Projector {
     /// Applies the feed to `generation` until nothing more is visible; returns the number of
     /// events applied.
     pub async fn catch_up(&self, generation: &mut Generation) -> Result<u64, ProjectionError> {
+        Ok(self.follow(generation, None).await?.applied)
+    }
+
+    /// Applies page after page until the feed shows nothing more. The next page is read while
+    /// the current one is applied (reading the log does not depend on the read model), so the
+    /// database reads the feed while the projection folds and writes.
+    /// Stops at `deadline`, if any, between pages.
+    async fn follow(
+        &self,
+        generation: &mut Generation,
+        deadline: Option<Instant>,
+    ) -> Result<Followed, ProjectionError> {
         let mut applied = 0;
-        while let Step::Applied(n) = self.step(generation).await? {
-            applied += n as u64;
+        let mut page = self
+            .store
+            .read_feed(generation.cursor, self.page_size)
+            .await?;
+        while !page.events.is_empty() {
+            let (written, next) = tokio::join!(
+                self.apply_page(generation, &page),
+                self.store.read_feed(page.next, self.page_size)
+            );
+            written?;
+            applied += page.events.len() as u64;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Followed {
+                    applied,
+                    stop: Stop::Deadline,
+                });
+            }
+            page = next?;
         }
-        Ok(applied)
+        let stop = if page.held_back {
+            Stop::HeldBack
+        } else {
+            Stop::CaughtUp
+        };
+        Ok(Followed { applied, stop })
     }
 
     /// Rebuilds the projection into a new generation from the start of the feed, beside the
@@ -192,12 +234,11 @@ impl Projector {
                 generation = self.live_generation().await?;
                 checked = Instant::now();
             }
-            match self.step(&mut generation).await? {
-                Step::Applied(_) => continue,
-                Step::CaughtUp { held_back: true } => {
-                    tokio::time::sleep(HELD_BACK_RECHECK).await;
-                }
-                Step::CaughtUp { held_back: false } => {
+            let deadline = Instant::now() + LIVE_RECHECK;
+            match self.follow(&mut generation, Some(deadline)).await?.stop {
+                Stop::Deadline => {}
+                Stop::HeldBack => tokio::time::sleep(HELD_BACK_RECHECK).await,
+                Stop::CaughtUp => {
                     // A timeout is the poll; a notification or a listener error wakes us too
                     // (the listener reconnects by itself).
                     let _ = tokio::time::timeout(POLL_INTERVAL, listener.try_recv()).await;
@@ -226,18 +267,13 @@ impl Projector {
         }
     }
 
-    /// Applies the next page of the feed to `generation`, with its checkpoint, in one
-    /// transaction.
-    async fn step(&self, generation: &mut Generation) -> Result<Step, ProjectionError> {
-        let page = self
-            .store
-            .read_feed(generation.cursor, self.page_size)
-            .await?;
-        if page.events.is_empty() {
-            return Ok(Step::CaughtUp {
-                held_back: page.held_back,
-            });
-        }
+    /// Applies `page` (read from `generation`'s checkpoint) to `generation`, and moves the
+    /// checkpoint past it, in one transaction.
+    async fn apply_page(
+        &self,
+        generation: &mut Generation,
+        page: &FeedPage,
+    ) -> Result<(), ProjectionError> {
         let mut tx = self.store.pool().begin().await?;
         // A read model's commit need not wait for the disk: if the server crashes before this
         // transaction is flushed, the read-model rows and the checkpoint are lost together and
@@ -281,7 +317,7 @@ impl Projector {
         tx.commit().await?;
         generation.cursor = page.next;
         generation.events_applied += page.events.len() as i64;
-        Ok(Step::Applied(page.events.len()))
+        Ok(())
     }
 }
 
