@@ -233,11 +233,16 @@ pub(crate) async fn set_search_path(
     conn: &mut PgConnection,
     schema: &str,
 ) -> Result<(), ProjectionError> {
-    // `schema` is one of ours (`rm_<lower-case name>_<number>`), never a client's string.
-    sqlx::query(&format!("SET LOCAL search_path TO {schema}, public"))
+    sqlx::query(&search_path_statement(schema))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The statement that makes a transaction's unqualified tables those of `schema`.
+pub(crate) fn search_path_statement(schema: &str) -> String {
+    // `schema` is one of ours (`rm_<lower-case name>_<number>`), never a client's string.
+    format!("SET LOCAL search_path TO {schema}, public")
 }
 
 #[cfg(test)]

@@ -176,6 +176,14 @@ impl Projector {
                 });
             }
             page = next?;
+            if page.events.is_empty() {
+                // Read while the page's own transaction was open, whose id held the feed's
+                // horizon back: only a read after its commit can say the feed is caught up.
+                page = self
+                    .store
+                    .read_feed(generation.cursor, self.page_size)
+                    .await?;
+            }
         }
         let stop = if page.held_back {
             Stop::HeldBack
@@ -274,12 +282,19 @@ impl Projector {
         generation: &mut Generation,
         page: &FeedPage,
     ) -> Result<(), ProjectionError> {
-        let mut tx = self.store.pool().begin().await?;
-        // A read model's commit need not wait for the disk: if the server crashes before this
-        // transaction is flushed, the read-model rows and the checkpoint are lost together and
-        // the page is applied again. The event log itself is always written durably.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
+        // One round trip opens the transaction and sets it up (the projector's share of a busy
+        // server is counted in round trips):
+        // - a read model's commit need not wait for the disk: if the server crashes before this
+        //   transaction is flushed, the read-model rows and the checkpoint are lost together
+        //   and the page is applied again (the event log itself is always written durably);
+        // - the projection's tables are the generation's.
+        let mut tx = self
+            .store
+            .pool()
+            .begin_with(format!(
+                "BEGIN; SET LOCAL synchronous_commit = off; {}",
+                generation::search_path_statement(&generation.schema)
+            ))
             .await?;
         // The checkpoint moves first, guarded by where this projector read it (and by the
         // generation not being retired by a rebuild elsewhere): the row lock
@@ -308,7 +323,6 @@ impl Projector {
                 generation: generation.generation,
             });
         }
-        generation::set_search_path(&mut tx, &generation.schema).await?;
         self.projection.apply(&mut tx, &page.events).await?;
         if self.failpoint.as_ref().is_some_and(|f| f.hit()) {
             // Dropping the transaction rolls it back, as a crash would.
