@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
 
-use crate::schema::build_schema;
+use crate::schema::build_schema_for;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -18,7 +18,7 @@ pub struct AppState {
 
 /// The whole HTTP surface of sitrep.
 pub fn router(state: AppState) -> Router {
-    let schema = build_schema(state.store.clone());
+    let schema = build_schema_for(state.store.clone());
     Router::new()
         .route("/healthz", get(healthz))
         .route_service("/graphql", GraphQL::new(schema))

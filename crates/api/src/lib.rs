@@ -2,10 +2,26 @@
 //! health check that deployments probe.
 //!
 //! - [`schema`]: the GraphQL schema (its SDL is checked in as `schema.graphql`);
+//! - [`context`]: what resolvers use (the store, the command handler, the read-your-writes wait);
+//! - [`error`]: the errors and their stable codes (`extensions.code`);
+//! - [`scalars`]: `BigInt` and the incident list's opaque cursor;
+//! - [`vocab`]: the domain's vocabularies as GraphQL enums;
+//! - [`status`]: the status of the read models (`projectionStatus`);
+//! - [`incidents`]: the incident list, one incident, and the statistics;
+//! - [`incident_mutations`]: one mutation per incident command;
 //! - [`http`]: the axum router that serves it.
 
+pub mod context;
+pub mod error;
 pub mod http;
+pub mod incident_mutations;
+pub mod incidents;
+pub mod scalars;
 pub mod schema;
+pub mod status;
+pub mod vocab;
 
+pub use context::ApiContext;
+pub use error::ApiError;
 pub use http::{router, AppState};
-pub use schema::{build_schema, SitrepSchema};
+pub use schema::{build_schema, build_schema_for, SitrepSchema};

@@ -1,39 +1,76 @@
 //! The GraphQL schema. Clients code against its SDL, `schema.graphql` at the workspace root,
 //! which is generated from this module (`sitrep schema`) and checked by a test.
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Result, Schema};
+use async_graphql::{Context, EmptySubscription, MergedObject, Object, Result, Schema};
 use sitrep_domain::store::EventStore;
 
+use crate::context::ApiContext;
+use crate::error::{ApiError, ErrorCodes};
+use crate::incident_mutations::IncidentMutation;
+use crate::incidents::IncidentQuery;
+use crate::scalars::BigInt;
+use crate::status::StatusQuery;
+
 /// The schema type served at `/graphql`.
-pub type SitrepSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type SitrepSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The read side of the API.
-pub struct QueryRoot;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(ServerQuery, StatusQuery, IncidentQuery);
 
-#[Object(name = "Query")]
-impl QueryRoot {
+/// The write side: one mutation per command of the domain.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(IncidentMutation);
+
+/// About the server and the log.
+#[derive(Default)]
+pub struct ServerQuery;
+
+#[Object]
+impl ServerQuery {
     /// The version of the sitrep server answering.
     async fn server_version(&self) -> &'static str {
         env!("CARGO_PKG_VERSION")
     }
 
     /// The global position of the latest event stored (0 when the log is empty).
-    async fn latest_position(&self, ctx: &Context<'_>) -> Result<i64> {
-        let store = ctx.data::<EventStore>()?;
-        Ok(store.latest_position().await?)
+    async fn latest_position(&self, ctx: &Context<'_>) -> Result<BigInt> {
+        let store = &ctx.data::<ApiContext>()?.store;
+        Ok(BigInt(
+            store.latest_position().await.map_err(ApiError::from)?,
+        ))
     }
 }
 
-/// The schema with its data: the event store.
-pub fn build_schema(store: EventStore) -> SitrepSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .data(store)
-        .finish()
+/// The schema with its data.
+pub fn build_schema(context: ApiContext) -> SitrepSchema {
+    schema_builder().data(context).finish()
 }
+
+/// The schema over `store` with the default settings.
+pub fn build_schema_for(store: EventStore) -> SitrepSchema {
+    build_schema(ApiContext::new(store))
+}
+
+fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .extension(ErrorCodes)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// How deep a query may nest.
+pub const MAX_DEPTH: usize = 12;
+/// How many fields a query may ask for in all (lists count once per field).
+pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    schema_builder().finish().sdl()
 }

@@ -118,9 +118,31 @@ pub struct IncidentListItem {
     pub longitude: Option<f64>,
     pub event_type: Option<String>,
     pub sub_event_type: Option<String>,
+    pub date_precision: Option<String>,
+    pub geo_precision: Option<String>,
+    pub target_category: Option<String>,
+    pub site_id: Option<Uuid>,
+    pub fatalities_low: Option<i32>,
     pub fatalities_best: Option<i32>,
+    pub fatalities_high: Option<i32>,
     pub verification: String,
+    /// `active`, `retracted` or `merged` (lists show only active incidents).
+    pub status: String,
+    pub merged_into: Option<Uuid>,
+    pub actor_ids: Vec<Uuid>,
+    pub claimant_ids: Vec<Uuid>,
+    pub tags: Vec<String>,
+    pub external_refs: Vec<String>,
+    /// When the version shown was recorded.
+    pub recorded_at: DateTime<Utc>,
 }
+
+/// The columns of an [`IncidentListItem`].
+const ITEM_COLUMNS: &str = "v.incident_id, v.stream_version, v.valid_start, v.valid_end, \
+    v.country, v.admin1, v.location, v.latitude, v.longitude, v.event_type, v.sub_event_type, \
+    v.date_precision, v.geo_precision, v.target_category, v.site_id, v.fatalities_low, \
+    v.fatalities_best, v.fatalities_high, v.verification, v.status, v.merged_into, v.actor_ids, \
+    v.claimant_ids, v.tags, v.external_refs, v.recorded_from AS recorded_at";
 
 /// Where a page of the list starts: after this incident (newest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,9 +297,7 @@ pub async fn incident_list(
 ) -> Result<Vec<IncidentListItem>, ProjectionError> {
     check_schema(schema)?;
     let sql = format!(
-        "SELECT v.incident_id, v.stream_version, v.valid_start, v.valid_end, v.country, v.admin1, \
-                v.location, v.latitude, v.longitude, v.event_type, v.sub_event_type, \
-                v.fatalities_best, v.verification \
+        "SELECT {ITEM_COLUMNS} \
            FROM {schema}.incident_versions v \
           WHERE {time} AND {filter} AND {keyset} \
           ORDER BY v.valid_start DESC, v.incident_id DESC \
@@ -296,4 +316,25 @@ pub async fn incident_list(
         .fetch_all(pool)
         .await?;
     Ok(rows)
+}
+
+/// One incident in generation `schema`, whatever its status (a retracted or merged incident
+/// says so), now or as known at `as_of`; `None` when it was not known then.
+pub async fn incident_by_id(
+    pool: &PgPool,
+    schema: &str,
+    incident_id: Uuid,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Option<IncidentListItem>, ProjectionError> {
+    check_schema(schema)?;
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM {schema}.incident_versions v \
+          WHERE v.incident_id = $2 AND {time} AND v.status <> 'not_reported'",
+        time = time_sql(as_of),
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(as_of)
+        .bind(incident_id)
+        .fetch_optional(pool)
+        .await?)
 }

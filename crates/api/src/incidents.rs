@@ -1,0 +1,537 @@
+//! The incidents side of the schema: `incidents` (a Relay connection over the incident list,
+//! keyset-paginated), `incident`, and `incidentStats`, all read from the live generation of the
+//! incidents read model, now or as known at a recorded time (`asOf`).
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use sitrep_projections::generation;
+use sitrep_projections::incident_queries::{
+    incident_by_id, incident_list, incident_stats, IncidentFilter, IncidentListItem,
+    StatsDimension as QueryDimension, StatsRow, TimeBucket as QueryBucket,
+};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::context::ApiContext;
+use crate::error::ApiError;
+use crate::scalars::{BigInt, IncidentCursor};
+use crate::vocab::{
+    from_stored, stored_name, DatePrecision, EventType, GeoPrecision, SubEventType, TargetCategory,
+    VerificationStatus,
+};
+
+/// A page holds this many incidents unless `first` says otherwise.
+const DEFAULT_PAGE: i32 = 50;
+/// And never more than this.
+pub const MAX_PAGE: i32 = 500;
+
+/// The incidents queries.
+#[derive(Default)]
+pub struct IncidentQuery;
+
+#[Object]
+impl IncidentQuery {
+    /// Incidents the filter selects, newest first (by the day they started), `first` at a time
+    /// (at most 500) after the cursor `after`; as known at `asOf` when given. Retracted and
+    /// merged incidents are not listed.
+    async fn incidents(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IncidentFilterInput>,
+        #[graphql(default)] order_by: IncidentOrder,
+        first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Connection<IncidentCursor, Incident, IncidentTotal>> {
+        let IncidentOrder::NewestFirst = order_by;
+        let first = first.unwrap_or(DEFAULT_PAGE);
+        if !(0..=MAX_PAGE).contains(&first) {
+            return Err(
+                ApiError::bad_input("first", format!("must be between 0 and {MAX_PAGE}")).into(),
+            );
+        }
+        let after = after
+            .map(|text| {
+                <IncidentCursor as async_graphql::connection::CursorType>::decode_cursor(&text)
+                    .map_err(|e| ApiError::bad_input("after", e.to_string()))
+            })
+            .transpose()?;
+        let filter = filter.unwrap_or_default().into_query()?;
+        let pool = pool(ctx)?;
+        let schema = live_schema(pool).await?;
+        // One more than asked says whether there is a next page.
+        let limit = u32::try_from(first).unwrap_or_default() + 1;
+        let mut items = incident_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = items.len() > first as usize;
+        items.truncate(first as usize);
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            IncidentTotal {
+                schema,
+                filter,
+                as_of,
+            },
+        );
+        connection
+            .edges
+            .extend(items.into_iter().filter_map(|item| {
+                let cursor = IncidentCursor(sitrep_projections::incident_queries::ListCursor {
+                    valid_start: item.valid_start?,
+                    incident_id: item.incident_id,
+                });
+                Some(Edge::new(cursor, Incident(item)))
+            }));
+        Ok(connection)
+    }
+
+    /// One incident, whatever its status (a retracted or merged one says so); as known at
+    /// `asOf` when given. Null when it was not known.
+    async fn incident(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Option<Incident>> {
+        let pool = pool(ctx)?;
+        let schema = live_schema(pool).await?;
+        Ok(incident_by_id(pool, &schema, id, as_of)
+            .await
+            .map_err(ApiError::from)?
+            .map(Incident))
+    }
+
+    /// Counts and fatality sums of the incidents the filter selects, grouped by the dimensions
+    /// of `groupBy` (in that order) and by `bucket` (the day, ISO week or month they started);
+    /// as known at `asOf` when given. With no grouping, one row: the totals.
+    async fn incident_stats(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IncidentFilterInput>,
+        #[graphql(default)] group_by: Vec<StatsDimension>,
+        bucket: Option<TimeBucket>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<IncidentStatsRow>> {
+        let filter = filter.unwrap_or_default().into_query()?;
+        let dimensions: Vec<QueryDimension> = group_by.iter().map(|d| d.query()).collect();
+        let pool = pool(ctx)?;
+        let schema = live_schema(pool).await?;
+        let rows = incident_stats(
+            pool,
+            &schema,
+            &filter,
+            &dimensions,
+            bucket.map(TimeBucket::query),
+            as_of,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| IncidentStatsRow::new(row, &group_by))
+            .collect())
+    }
+}
+
+fn pool<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PgPool> {
+    Ok(ctx.data::<ApiContext>()?.store.pool())
+}
+
+/// The schema of the live generation of the incidents read model.
+async fn live_schema(pool: &PgPool) -> Result<String, ApiError> {
+    generation::live(pool, "incidents")
+        .await?
+        .map(|g| g.schema)
+        .ok_or_else(|| ApiError::Unavailable("the incidents read model".into()))
+}
+
+/// The order of the incident list.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum IncidentOrder {
+    /// By the day the incident started, latest first (then by id).
+    #[default]
+    NewestFirst,
+}
+
+/// The total of a connection: counted only when asked for.
+pub struct IncidentTotal {
+    schema: String,
+    filter: IncidentFilter,
+    as_of: Option<DateTime<Utc>>,
+}
+
+#[Object]
+impl IncidentTotal {
+    /// How many incidents the filter selects, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<BigInt> {
+        let rows = incident_stats(
+            pool(ctx)?,
+            &self.schema,
+            &self.filter,
+            &[],
+            None,
+            self.as_of,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(BigInt(rows.first().map_or(0, |r| r.incidents)))
+    }
+}
+
+/// What to select. Fields left out do not filter; a list selects any of its values.
+#[derive(InputObject, Default, Debug)]
+pub struct IncidentFilterInput {
+    /// Incidents whose span of days ends on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Incidents whose span of days starts on or before this day.
+    pub to: Option<NaiveDate>,
+    /// ISO 3166 alpha-3 codes (`IRQ`, `SYR`).
+    pub countries: Option<Vec<String>>,
+    pub admin1: Option<Vec<String>>,
+    pub event_types: Option<Vec<EventType>>,
+    pub sub_event_types: Option<Vec<SubEventType>>,
+    pub target_categories: Option<Vec<TargetCategory>>,
+    /// Involving this actor in any role.
+    pub actor: Option<Uuid>,
+    /// Claimed by this actor.
+    pub claimant: Option<Uuid>,
+    pub site: Option<Uuid>,
+    pub verification: Option<Vec<VerificationStatus>>,
+    pub geo_precision: Option<Vec<GeoPrecision>>,
+    pub bounding_box: Option<BoundingBox>,
+}
+
+/// A rectangle in degrees (WGS 84); `west` may exceed `east` only across the antimeridian,
+/// which is not supported yet.
+#[derive(InputObject, Debug, Clone, Copy)]
+pub struct BoundingBox {
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+}
+
+impl IncidentFilterInput {
+    /// The read model's filter, or the first rule the input breaks.
+    fn into_query(self) -> Result<IncidentFilter, ApiError> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from > to {
+                return Err(ApiError::bad_input(
+                    "filter.to",
+                    "must not be before filter.from",
+                ));
+            }
+        }
+        let countries = self.countries.unwrap_or_default();
+        for (i, code) in countries.iter().enumerate() {
+            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ApiError::bad_input(
+                    format!("filter.countries[{i}]"),
+                    "must be an ISO 3166 alpha-3 code in capitals (IRQ)",
+                ));
+            }
+        }
+        let bounding_box = match self.bounding_box {
+            None => None,
+            Some(b) => {
+                let lon = |v: f64| v.is_finite() && (-180.0..=180.0).contains(&v);
+                let lat = |v: f64| v.is_finite() && (-90.0..=90.0).contains(&v);
+                if !(lon(b.west) && lon(b.east) && lat(b.south) && lat(b.north)) {
+                    return Err(ApiError::bad_input(
+                        "filter.boundingBox",
+                        "longitudes must lie in [-180, 180] and latitudes in [-90, 90]",
+                    ));
+                }
+                if b.west > b.east || b.south > b.north {
+                    return Err(ApiError::bad_input(
+                        "filter.boundingBox",
+                        "west must not exceed east, nor south north",
+                    ));
+                }
+                Some([b.west, b.south, b.east, b.north])
+            }
+        };
+        fn names<G: Copy, D: serde::Serialize + From<G>>(values: Option<Vec<G>>) -> Vec<String> {
+            values
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| stored_name(&D::from(v)))
+                .collect()
+        }
+        use sitrep_domain::model::{incident as di, values as dv, vocab as dw};
+        Ok(IncidentFilter {
+            from: self.from,
+            to: self.to,
+            countries,
+            admin1: self.admin1.unwrap_or_default(),
+            event_types: names::<_, dw::EventType>(self.event_types),
+            sub_event_types: names::<_, dw::SubEventType>(self.sub_event_types),
+            target_categories: names::<_, di::TargetCategory>(self.target_categories),
+            actor: self.actor,
+            claimant: self.claimant,
+            site: self.site,
+            verification: names::<_, di::VerificationStatus>(self.verification),
+            geo_precision: names::<_, dv::GeoPrecision>(self.geo_precision),
+            bounding_box,
+        })
+    }
+}
+
+/// What statistics are grouped by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StatsDimension {
+    Country,
+    Admin1,
+    EventType,
+    SubEventType,
+    /// Every actor involved, in any role: an incident counts once per actor.
+    Actor,
+    /// The claimants: an incident counts once per claimant; unclaimed ones under null.
+    Claimant,
+    TargetCategory,
+}
+
+impl StatsDimension {
+    fn query(self) -> QueryDimension {
+        match self {
+            Self::Country => QueryDimension::Country,
+            Self::Admin1 => QueryDimension::Admin1,
+            Self::EventType => QueryDimension::EventType,
+            Self::SubEventType => QueryDimension::SubEventType,
+            Self::Actor => QueryDimension::Actor,
+            Self::Claimant => QueryDimension::Claimant,
+            Self::TargetCategory => QueryDimension::TargetCategory,
+        }
+    }
+}
+
+/// Time buckets of statistics, by the day an incident started.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TimeBucket {
+    Day,
+    /// ISO weeks, from Monday.
+    Week,
+    Month,
+}
+
+impl TimeBucket {
+    fn query(self) -> QueryBucket {
+        match self {
+            Self::Day => QueryBucket::Day,
+            Self::Week => QueryBucket::Week,
+            Self::Month => QueryBucket::Month,
+        }
+    }
+}
+
+/// One group of the statistics.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct IncidentStatsRow {
+    /// The first day of the bucket, when bucketed.
+    pub bucket: Option<NaiveDate>,
+    /// The group's values, in the order of `groupBy` (the stored names: `IRQ`,
+    /// `explosions_remote_violence`, an actor's id); null where an incident has none.
+    pub keys: Vec<Option<String>>,
+    /// How many incidents.
+    pub incidents: BigInt,
+    pub fatalities: FatalitySums,
+    #[graphql(skip)]
+    dimensions: Vec<StatsDimension>,
+}
+
+#[ComplexObject]
+impl IncidentStatsRow {
+    /// The same keys, each with its dimension.
+    async fn group(&self) -> Vec<StatsKey> {
+        self.dimensions
+            .iter()
+            .zip(&self.keys)
+            .map(|(dimension, value)| StatsKey {
+                dimension: *dimension,
+                value: value.clone(),
+            })
+            .collect()
+    }
+}
+
+impl IncidentStatsRow {
+    fn new(row: StatsRow, dimensions: &[StatsDimension]) -> Self {
+        Self {
+            bucket: row.bucket,
+            keys: row.keys,
+            incidents: BigInt(row.incidents),
+            fatalities: FatalitySums {
+                low: BigInt(row.fatalities_low),
+                best: BigInt(row.fatalities_best),
+                high: BigInt(row.fatalities_high),
+            },
+            dimensions: dimensions.to_vec(),
+        }
+    }
+}
+
+/// One key of a statistics group.
+#[derive(SimpleObject)]
+pub struct StatsKey {
+    pub dimension: StatsDimension,
+    pub value: Option<String>,
+}
+
+/// Sums of fatality figures.
+#[derive(SimpleObject)]
+pub struct FatalitySums {
+    pub low: BigInt,
+    pub best: BigInt,
+    pub high: BigInt,
+}
+
+/// A figure known within a range.
+#[derive(SimpleObject)]
+pub struct CountRange {
+    pub low: Option<i32>,
+    pub best: Option<i32>,
+    pub high: Option<i32>,
+}
+
+/// Where an incident stands in the record.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IncidentStatus {
+    Active,
+    /// Hidden from current views, kept in history.
+    Retracted,
+    /// Folded into another incident (`mergedInto`).
+    Merged,
+}
+
+/// An incident as the incidents read model shows it.
+pub struct Incident(pub IncidentListItem);
+
+#[Object]
+impl Incident {
+    async fn id(&self) -> Uuid {
+        self.0.incident_id
+    }
+
+    /// The incident's stream version this shows (give it as `expectedVersion`).
+    async fn version(&self) -> i32 {
+        i32::try_from(self.0.stream_version).unwrap_or(i32::MAX)
+    }
+
+    async fn status(&self) -> IncidentStatus {
+        match self.0.status.as_str() {
+            "retracted" => IncidentStatus::Retracted,
+            "merged" => IncidentStatus::Merged,
+            _ => IncidentStatus::Active,
+        }
+    }
+
+    async fn merged_into(&self) -> Option<Uuid> {
+        self.0.merged_into
+    }
+
+    /// The first day it happened on.
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.valid_start
+    }
+
+    /// The last day it happened on.
+    async fn end_date(&self) -> Option<NaiveDate> {
+        self.0.valid_end
+    }
+
+    async fn date_precision(&self) -> Option<DatePrecision> {
+        stored::<sitrep_domain::model::values::DatePrecision, _>(&self.0.date_precision)
+    }
+
+    /// ISO 3166 alpha-3.
+    async fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+
+    async fn admin1(&self) -> Option<&str> {
+        self.0.admin1.as_deref()
+    }
+
+    async fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
+    }
+
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
+
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
+
+    async fn geo_precision(&self) -> Option<GeoPrecision> {
+        stored::<sitrep_domain::model::values::GeoPrecision, _>(&self.0.geo_precision)
+    }
+
+    async fn event_type(&self) -> Option<EventType> {
+        stored::<sitrep_domain::model::vocab::EventType, _>(&self.0.event_type)
+    }
+
+    async fn sub_event_type(&self) -> Option<SubEventType> {
+        stored::<sitrep_domain::model::vocab::SubEventType, _>(&self.0.sub_event_type)
+    }
+
+    async fn target_category(&self) -> Option<TargetCategory> {
+        stored::<sitrep_domain::model::incident::TargetCategory, _>(&self.0.target_category)
+    }
+
+    /// The site (a base, a camp) it happened at.
+    async fn site_id(&self) -> Option<Uuid> {
+        self.0.site_id
+    }
+
+    async fn fatalities(&self) -> CountRange {
+        CountRange {
+            low: self.0.fatalities_low,
+            best: self.0.fatalities_best,
+            high: self.0.fatalities_high,
+        }
+    }
+
+    async fn verification(&self) -> Option<VerificationStatus> {
+        from_stored::<sitrep_domain::model::incident::VerificationStatus>(&self.0.verification)
+            .map(Into::into)
+    }
+
+    /// Every actor involved, in any role.
+    async fn actor_ids(&self) -> &[Uuid] {
+        &self.0.actor_ids
+    }
+
+    /// The actors that claimed it.
+    async fn claimant_ids(&self) -> &[Uuid] {
+        &self.0.claimant_ids
+    }
+
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+
+    /// The same incident in other datasets (`acled:IRQ12345`).
+    async fn external_refs(&self) -> &[String] {
+        &self.0.external_refs
+    }
+
+    /// When the version shown was recorded.
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+}
+
+/// The GraphQL value of a stored vocabulary name.
+fn stored<D, G>(name: &Option<String>) -> Option<G>
+where
+    D: serde::de::DeserializeOwned,
+    G: From<D>,
+{
+    name.as_deref().and_then(from_stored::<D>).map(G::from)
+}
