@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sitrep_projections::generation;
 use sitrep_projections::incident_queries::{
     incident_by_id, incident_list, incident_stats, IncidentFilter, IncidentListItem,
-    StatsDimension as QueryDimension, StatsRow, TimeBucket as QueryBucket,
+    StatsDimension as QueryDimension, StatsRow,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -116,7 +116,7 @@ impl IncidentQuery {
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<IncidentStatsRow>> {
         let filter = filter.unwrap_or_default().into_query()?;
-        let dimensions: Vec<QueryDimension> = group_by.iter().map(|d| d.query()).collect();
+        let dimensions: Vec<QueryDimension> = group_by.iter().map(|&d| d.into()).collect();
         let pool = pool(ctx)?;
         let schema = live_schema(pool).await?;
         let rows = incident_stats(
@@ -124,7 +124,7 @@ impl IncidentQuery {
             &schema,
             &filter,
             &dimensions,
-            bucket.map(TimeBucket::query),
+            bucket.map(Into::into),
             as_of,
         )
         .await
@@ -282,6 +282,7 @@ impl IncidentFilterInput {
 
 /// What statistics are grouped by.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "sitrep_projections::incident_queries::StatsDimension")]
 pub enum StatsDimension {
     Country,
     Admin1,
@@ -294,37 +295,14 @@ pub enum StatsDimension {
     TargetCategory,
 }
 
-impl StatsDimension {
-    fn query(self) -> QueryDimension {
-        match self {
-            Self::Country => QueryDimension::Country,
-            Self::Admin1 => QueryDimension::Admin1,
-            Self::EventType => QueryDimension::EventType,
-            Self::SubEventType => QueryDimension::SubEventType,
-            Self::Actor => QueryDimension::Actor,
-            Self::Claimant => QueryDimension::Claimant,
-            Self::TargetCategory => QueryDimension::TargetCategory,
-        }
-    }
-}
-
 /// Time buckets of statistics, by the day an incident started.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "sitrep_projections::incident_queries::TimeBucket")]
 pub enum TimeBucket {
     Day,
     /// ISO weeks, from Monday.
     Week,
     Month,
-}
-
-impl TimeBucket {
-    fn query(self) -> QueryBucket {
-        match self {
-            Self::Day => QueryBucket::Day,
-            Self::Week => QueryBucket::Week,
-            Self::Month => QueryBucket::Month,
-        }
-    }
 }
 
 /// One group of the statistics.
