@@ -1,14 +1,26 @@
-//! The axum router: `POST/GET /graphql` and `GET /healthz`.
+//! The axum router: `/graphql` (GraphQL over HTTP, and GraphiQL for a browser), `/healthz` and
+//! `/readyz`.
 
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQL;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
+use sitrep_projections::status::statuses;
+use tower::ServiceExt as _;
 
-use crate::schema::build_schema_for;
+use crate::schema::{build_schema_for, SitrepSchema};
+
+/// The largest request body accepted (a GraphQL document with its variables).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A read model further behind than this makes the server not ready.
+pub const READY_MAX_LAG: Duration = Duration::from_secs(30);
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -16,18 +28,56 @@ pub struct AppState {
     pub store: EventStore,
 }
 
+#[derive(Clone)]
+struct Served {
+    store: EventStore,
+    schema: SitrepSchema,
+}
+
 /// The whole HTTP surface of sitrep.
 pub fn router(state: AppState) -> Router {
     let schema = build_schema_for(state.store.clone());
+    let served = Served {
+        store: state.store,
+        schema,
+    };
     Router::new()
         .route("/healthz", get(healthz))
-        .route_service("/graphql", GraphQL::new(schema))
-        .with_state(state)
+        .route("/readyz", get(readyz))
+        .route("/graphql", get(graphql).post(graphql))
+        .with_state(served)
+}
+
+/// GraphiQL for a browser (a GET that accepts HTML); GraphQL over HTTP otherwise.
+async fn graphql(State(served): State<Served>, request: Request) -> Response {
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if request.method() == axum::http::Method::GET && wants_html {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    // The GraphQL service reads the body itself (axum's `DefaultBodyLimit` guards only axum's
+    // own extractors), so the limit is applied here.
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a request body may hold at most {MAX_BODY_BYTES} bytes"),
+        )
+            .into_response();
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    match GraphQL::new(served.schema).oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
 }
 
 /// 200 when the database answers, 503 otherwise; the body says which.
-async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
+async fn healthz(State(served): State<Served>) -> (StatusCode, Json<Value>) {
+    match sqlx::query("SELECT 1").execute(served.store.pool()).await {
         Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Err(error) => {
             tracing::warn!(%error, "health check: database unreachable");
@@ -36,5 +86,39 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
                 Json(json!({ "status": "unavailable", "database": "unreachable" })),
             )
         }
+    }
+}
+
+/// 200 when the database answers and every live read model is within [`READY_MAX_LAG`] of the
+/// log; 503 otherwise, naming the read models that lag.
+async fn readyz(State(served): State<Served>) -> (StatusCode, Json<Value>) {
+    let statuses = match statuses(served.store.pool()).await {
+        Ok(statuses) => statuses,
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: database unreachable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "unreachable" })),
+            );
+        }
+    };
+    let lagging: Vec<Value> = statuses
+        .iter()
+        .filter(|s| s.seconds_behind > READY_MAX_LAG.as_secs_f64())
+        .map(|s| {
+            json!({
+                "projection": s.projection,
+                "eventsBehind": s.events_behind,
+                "secondsBehind": s.seconds_behind,
+            })
+        })
+        .collect();
+    if lagging.is_empty() {
+        (StatusCode::OK, Json(json!({ "status": "ready" })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "catching up", "lagging": lagging })),
+        )
     }
 }

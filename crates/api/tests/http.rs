@@ -1,0 +1,119 @@
+//! The HTTP surface on a real database: GraphQL over GET and POST, GraphiQL for a browser, the
+//! body limit, malformed bodies, and the health and readiness checks.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use sitrep_api::http::MAX_BODY_BYTES;
+use sitrep_api::{router, AppState};
+use sitrep_domain::store::EventStore;
+use sitrep_testkit::TestDb;
+use tower::ServiceExt as _;
+
+async fn app() -> (TestDb, Router) {
+    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let store = EventStore::new(db.pool.clone());
+    (db, router(AppState { store }))
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.expect("a response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn queries_go_by_get_and_by_post() {
+    let (_db, app) = app().await;
+    let (status, body) = send(
+        &app,
+        Request::get("/graphql?query=%7BlatestPosition%7D")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(answer["data"]["latestPosition"], 0);
+
+    let (status, body) = send(
+        &app,
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"query":"{ latestPosition }"}"#))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"latestPosition\":0"), "{body}");
+}
+
+#[tokio::test]
+async fn a_browser_gets_graphiql() {
+    let (_db, app) = app().await;
+    let (status, body) = send(
+        &app,
+        Request::get("/graphql")
+            .header(header::ACCEPT, "text/html,application/xhtml+xml")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.to_lowercase().contains("graphiql"), "{body}");
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_are_client_errors() {
+    let (_db, app) = app().await;
+    let (status, _) = send(
+        &app,
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"query": "{ latestPosition }""#))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let huge = format!(
+        r#"{{"query":"{{ latestPosition }}","variables":{{"pad":"{}"}}}}"#,
+        "x".repeat(MAX_BODY_BYTES)
+    );
+    let (status, _) = send(
+        &app,
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(huge))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let (_db, app) = app().await;
+    let (status, body) = send(
+        &app,
+        Request::get("/healthz")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(
+        &app,
+        Request::get("/readyz")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("ready"), "{body}");
+}
