@@ -50,7 +50,9 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
-use crate::rows::{array_literal, decode_event, load_states, name, state_json, stream_ids};
+use crate::rows::{
+    array_literal, close_rows, decode_event, load_states, name, state_json, stream_ids,
+};
 
 /// The actors and sites read model, with incident counts per actor.
 pub struct ActorsProjection;
@@ -228,17 +230,8 @@ async fn close_ids(
     sql: &'static str,
     closed: &BTreeMap<Uuid, DateTime<Utc>>,
 ) -> Result<(), ProjectionError> {
-    if closed.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = closed.keys().copied().collect();
-    let until: Vec<DateTime<Utc>> = closed.values().copied().collect();
-    sqlx::query(sql)
-        .bind(&ids)
-        .bind(&until)
-        .execute(conn)
-        .await?;
-    Ok(())
+    let closed: Vec<(Uuid, DateTime<Utc>)> = closed.iter().map(|(id, at)| (*id, *at)).collect();
+    close_rows(conn, sql, &closed).await
 }
 
 // ---------------------------------------------------------------------------------------------
