@@ -61,12 +61,26 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
     // The GraphQL service reads the body itself (axum's `DefaultBodyLimit` guards only axum's
     // own extractors), so the limit is applied here.
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a request body may hold at most {MAX_BODY_BYTES} bytes"),
-        )
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let too_large = error
+                .into_inner()
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            return if too_large {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("a request body may hold at most {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read".to_owned(),
+                )
+            }
             .into_response();
+        }
     };
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     match GraphQL::new(served.schema).oneshot(request).await {

@@ -16,14 +16,12 @@ use sitrep_domain::model::incident::{
 use sitrep_domain::model::values::{
     Coordinates, CountryCode, EventTime, Place, Source, UncertainCount,
 };
-use sitrep_projections::generation;
-use sitrep_projections::incident_queries::incident_by_id;
 use sitrep_projections::status::wait_until_applied;
 use uuid::Uuid;
 
 use crate::context::ApiContext;
 use crate::error::ApiError;
-use crate::incidents::Incident;
+use crate::incidents::{find_incident, pool, Incident};
 use crate::vocab::{
     ActorRole, AttributionStatus, DatePrecision, EventType, GeoPrecision, Means, RetractionKind,
     SourceScale, SubEventType, TargetCategory, VerificationStatus,
@@ -220,17 +218,7 @@ pub struct IncidentPayload {
 impl IncidentPayload {
     /// The incident as the incidents read model shows it now (null if it is not there yet).
     async fn incident(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
-        let pool = ctx.data::<ApiContext>()?.store.pool();
-        let Some(live) = generation::live(pool, "incidents")
-            .await
-            .map_err(ApiError::from)?
-        else {
-            return Ok(None);
-        };
-        Ok(incident_by_id(pool, &live.schema, self.incident_id, None)
-            .await
-            .map_err(ApiError::from)?
-            .map(Incident))
+        Ok(find_incident(pool(ctx)?, self.incident_id, None).await?)
     }
 }
 

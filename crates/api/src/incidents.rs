@@ -5,6 +5,8 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use sitrep_domain::model::values::{Coordinates, CountryCode};
+use sitrep_domain::model::DomainError;
 use sitrep_projections::generation;
 use sitrep_projections::incident_queries::{
     incident_by_id, incident_list, incident_stats, IncidentFilter, IncidentListItem,
@@ -96,12 +98,7 @@ impl IncidentQuery {
         id: Uuid,
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Incident>> {
-        let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
-        Ok(incident_by_id(pool, &schema, id, as_of)
-            .await
-            .map_err(ApiError::from)?
-            .map(Incident))
+        Ok(find_incident(pool(ctx)?, id, as_of).await?)
     }
 
     /// Counts and fatality sums of the incidents the filter selects, grouped by the dimensions
@@ -136,8 +133,20 @@ impl IncidentQuery {
     }
 }
 
-fn pool<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PgPool> {
+pub(crate) fn pool<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a PgPool> {
     Ok(ctx.data::<ApiContext>()?.store.pool())
+}
+
+/// Incident `id` as the live incidents read model shows it, now or as known at `as_of`.
+pub(crate) async fn find_incident(
+    pool: &PgPool,
+    id: Uuid,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Option<Incident>, ApiError> {
+    let schema = live_schema(pool).await?;
+    Ok(incident_by_id(pool, &schema, id, as_of)
+        .await?
+        .map(Incident))
 }
 
 /// The schema of the live generation of the incidents read model.
@@ -227,23 +236,23 @@ impl IncidentFilterInput {
         }
         let countries = self.countries.unwrap_or_default();
         for (i, code) in countries.iter().enumerate() {
-            if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ApiError::bad_input(
-                    format!("filter.countries[{i}]"),
-                    "must be an ISO 3166 alpha-3 code in capitals (IRQ)",
-                ));
-            }
+            // The domain's rule for a country code.
+            CountryCode::new(code).map_err(|e| rule_at(format!("filter.countries[{i}]"), e))?;
         }
         let bounding_box = match self.bounding_box {
             None => None,
             Some(b) => {
-                let lon = |v: f64| v.is_finite() && (-180.0..=180.0).contains(&v);
-                let lat = |v: f64| v.is_finite() && (-90.0..=90.0).contains(&v);
-                if !(lon(b.west) && lon(b.east) && lat(b.south) && lat(b.north)) {
-                    return Err(ApiError::bad_input(
-                        "filter.boundingBox",
-                        "longitudes must lie in [-180, 180] and latitudes in [-90, 90]",
-                    ));
+                // Each corner is a point by the domain's rule.
+                for (corner, latitude, longitude) in [
+                    ("southWest", b.south, b.west),
+                    ("northEast", b.north, b.east),
+                ] {
+                    Coordinates {
+                        latitude,
+                        longitude,
+                    }
+                    .validate()
+                    .map_err(|e| rule_at(format!("filter.boundingBox.{corner}"), e))?;
                 }
                 if b.west > b.east || b.south > b.north {
                     return Err(ApiError::bad_input(
@@ -254,6 +263,18 @@ impl IncidentFilterInput {
                 Some([b.west, b.south, b.east, b.north])
             }
         };
+        /// A domain rule broken at `at` (the domain's own field, if any, goes under it).
+        fn rule_at(at: String, error: DomainError) -> ApiError {
+            match error {
+                DomainError::Invalid { field, rule } if field.is_empty() => {
+                    ApiError::bad_input(at, rule)
+                }
+                DomainError::Invalid { field, rule } => {
+                    ApiError::bad_input(format!("{at}.{field}"), rule)
+                }
+                other => other.into(),
+            }
+        }
         fn names<G: Copy, D: serde::Serialize + From<G>>(values: Option<Vec<G>>) -> Vec<String> {
             values
                 .unwrap_or_default()

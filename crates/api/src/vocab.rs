@@ -8,20 +8,13 @@
 
 use async_graphql::Enum;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// The domain value stored under `name` (its snake_case serde name), if there is one.
 pub fn from_stored<T: DeserializeOwned>(name: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
 }
 
-/// The name the read models store for a domain value.
-pub fn stored_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
-}
+pub use sitrep_domain::model::vocab::stored_name;
 
 /// ACLED's six event types.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -289,6 +289,17 @@ async fn the_list_pages_by_cursor_and_counts_what_the_filter_selects() {
         )
         .await;
     assert_eq!(filtered["incidents"]["totalCount"], 2);
+    // Tower 22 lies at 33.32 N, 38.69 E.
+    let around = json!({ "west": 38.0, "south": 33.0, "east": 39.0, "north": 34.0 });
+    let boxed = api
+        .data(list, json!({ "filter": { "boundingBox": around } }))
+        .await;
+    assert_eq!(boxed["incidents"]["totalCount"], 3);
+    let elsewhere = json!({ "west": 44.0, "south": 33.0, "east": 45.0, "north": 34.0 });
+    let boxed = api
+        .data(list, json!({ "filter": { "boundingBox": elsewhere } }))
+        .await;
+    assert_eq!(boxed["incidents"]["totalCount"], 0);
     let none = api
         .data(list, json!({ "filter": { "countries": ["IRQ"] } }))
         .await;
@@ -326,6 +337,23 @@ async fn list_arguments_out_of_bounds_are_bad_input() {
         )
         .await;
     assert_eq!(error["field"], "filter.countries[0]");
+    let error = api
+        .error(
+            r#"{ incidents(filter: { boundingBox: { west: 0, south: -100, east: 10, north: 10 } }) {
+                   totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(error["code"], "BAD_USER_INPUT");
+    assert_eq!(error["field"], "filter.boundingBox.southWest.latitude");
+    let error = api
+        .error(
+            r#"{ incidents(filter: { boundingBox: { west: 10, south: 0, east: 0, north: 10 } }) {
+                   totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(error["field"], "filter.boundingBox");
 }
 
 #[tokio::test]

@@ -133,6 +133,14 @@ async fn apply(
     Ok(())
 }
 
+/// The columns of `incident_versions`, in the order [`VersionRow::copy`] writes them.
+const COPY_SQL: &str = "COPY incident_versions (incident_id, stream_version, position, \
+    recorded_from, recorded_to, status, merged_into, event_type, sub_event_type, valid_start, \
+    valid_end, date_precision, country, admin1, admin2, location, latitude, longitude, \
+    geo_precision, site_id, target_category, means, fatalities_low, fatalities_best, \
+    fatalities_high, injuries_low, injuries_best, injuries_high, verification, actor_ids, \
+    claimant_ids, tags, external_refs) FROM STDIN";
+
 /// One version of an incident, as a row of `incident_versions`.
 struct VersionRow {
     incident_id: Uuid,
@@ -233,17 +241,7 @@ impl VersionRow {
             ),
         }
     }
-}
 
-/// The columns of `incident_versions`, in the order [`VersionRow::copy`] writes them.
-const COPY_SQL: &str = "COPY incident_versions (incident_id, stream_version, position, \
-    recorded_from, recorded_to, status, merged_into, event_type, sub_event_type, valid_start, \
-    valid_end, date_precision, country, admin1, admin2, location, latitude, longitude, \
-    geo_precision, site_id, target_category, means, fatalities_low, fatalities_best, \
-    fatalities_high, injuries_low, injuries_best, injuries_high, verification, actor_ids, \
-    claimant_ids, tags, external_refs) FROM STDIN";
-
-impl VersionRow {
     /// The row in COPY form, its columns in [`COPY_SQL`]'s order.
     fn copy(&self, out: &mut CopyRows) {
         out.column(&self.incident_id)

@@ -56,12 +56,7 @@ impl<K: Hash + Eq + Clone, R> Versions<K, R> {
 }
 
 /// The stored (snake_case) name of a vocabulary value.
-pub(crate) fn name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
+pub(crate) use sitrep_domain::model::vocab::stored_name as name;
 
 /// A PostgreSQL array literal of text elements, each quoted: `{"a","b \"c\""}`.
 pub(crate) fn array_literal(items: Vec<String>) -> String {

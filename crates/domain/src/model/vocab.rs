@@ -178,6 +178,16 @@ impl SubEventType {
 }
 
 /// Checks that `sub_event_type` belongs to `event_type` (field names as in the command).
+/// The name a vocabulary value is stored under: its snake_case serde name
+/// (`explosions_remote_violence`); empty for a value that does not serialise to a string.
+/// Read models store these names, and the API maps them back.
+pub fn stored_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
 pub fn check_event_types(
     event_type: EventType,
     sub_event_type: SubEventType,
