@@ -41,8 +41,16 @@ pub struct IncidentsProjection {
 
 impl Default for IncidentsProjection {
     fn default() -> Self {
+        Self::with_state_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl IncidentsProjection {
+    /// The read model keeping at most `incidents` states in memory between pages (the rest are
+    /// folded from the log again when needed).
+    pub fn with_state_capacity(incidents: usize) -> Self {
         Self {
-            states: LogStates::with_capacity(DEFAULT_CAPACITY),
+            states: LogStates::with_capacity(incidents),
         }
     }
 }
