@@ -7,31 +7,24 @@
 //! Inputs mirror the domain's commands field for field; the domain checks every rule, and its
 //! field paths come back as paths into the input (`input.facts.place.coordinates.latitude`).
 
-use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
-use sitrep_domain::handler::{CommandMeta, Executed};
+use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
 use sitrep_domain::model::incident::{
     self as domain, ExternalRef, Incident as IncidentAggregate, IncidentCommand, IncidentFacts,
 };
-use sitrep_domain::model::values::{
-    Coordinates, CountryCode, EventTime, Place, Source, UncertainCount,
-};
-use sitrep_projections::status::wait_until_applied;
 use uuid::Uuid;
 
-use crate::context::ApiContext;
+use crate::commands::{self, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::incidents::{find_incident, pool, Incident};
+use crate::inputs::{CountInput, EventTimeInput, PlaceInput, SourceInput};
 use crate::vocab::{
-    ActorRole, AttributionStatus, DatePrecision, EventType, GeoPrecision, Means, RetractionKind,
-    SourceScale, SubEventType, TargetCategory, VerificationStatus,
+    ActorRole, AttributionStatus, EventType, Means, RetractionKind, SubEventType, TargetCategory,
+    VerificationStatus,
 };
 
 /// The namespace of incident ids derived from a report's idempotency key.
 const REPORT_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0001);
-
-/// Who the store records as the author of a change until requests carry an identity.
-const ANONYMOUS: &str = "anonymous";
 
 /// The incident mutations.
 #[derive(Default)]
@@ -68,6 +61,20 @@ impl IncidentMutation {
                 .collect(),
         };
         Ok(execute(ctx, id, command.into(), &input.options).await?)
+    }
+
+    /// Corrects some of an incident's facts, with a reason. Only the fields given change; the
+    /// event records only those that differ from the current facts.
+    async fn amend_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: AmendIncidentInput,
+    ) -> async_graphql::Result<IncidentPayload> {
+        let command = domain::AmendIncident {
+            changes: input.changes.into_domain("input.changes")?,
+            reason: input.reason,
+        };
+        Ok(execute(ctx, input.incident_id, command.into(), &input.options).await?)
     }
 
     /// Revises the casualty figures, with a reason (and the source of the new figures).
@@ -172,29 +179,15 @@ impl IncidentMutation {
     }
 }
 
-/// Runs `command` on incident `id`, waits for the read models, and answers.
+/// Runs `command` on incident `id` and answers with the payload.
 async fn execute(
     ctx: &Context<'_>,
     id: Uuid,
     command: IncidentCommand,
     options: &CommandOptions,
 ) -> Result<IncidentPayload, ApiError> {
-    let api = ctx
-        .data::<ApiContext>()
-        .map_err(|e| ApiError::internal(e.message))?;
-    let meta = options.meta()?;
-    let executed: Executed<IncidentAggregate> = api.handler.execute(id, &command, &meta).await?;
-    let caught_up = wait_until_applied(api.store.pool(), &executed.positions, api.read_your_writes)
-        .await
-        .is_ok();
-    Ok(IncidentPayload {
-        incident_id: id,
-        version: i32::try_from(executed.version).unwrap_or(i32::MAX),
-        event_ids: executed.event_ids,
-        recorded_at: executed.recorded_at,
-        replayed: executed.replayed,
-        caught_up,
-    })
+    let outcome = commands::execute::<IncidentAggregate>(ctx, id, &command, options).await?;
+    Ok(IncidentPayload::from(outcome))
 }
 
 /// What every incident mutation answers.
@@ -214,44 +207,24 @@ pub struct IncidentPayload {
     pub caught_up: bool,
 }
 
+impl From<CommandOutcome> for IncidentPayload {
+    fn from(outcome: CommandOutcome) -> Self {
+        Self {
+            incident_id: outcome.stream_id,
+            version: outcome.version,
+            event_ids: outcome.event_ids,
+            recorded_at: outcome.recorded_at,
+            replayed: outcome.replayed,
+            caught_up: outcome.caught_up,
+        }
+    }
+}
+
 #[ComplexObject]
 impl IncidentPayload {
     /// The incident as the incidents read model shows it now (null if it is not there yet).
     async fn incident(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
         Ok(find_incident(pool(ctx)?, self.incident_id, None).await?)
-    }
-}
-
-/// Conditions every mutation accepts.
-#[derive(InputObject, Default, Debug)]
-pub struct CommandOptions {
-    /// The incident's version the client based the change on; a different version fails with
-    /// `CONFLICT` (saying the actual one) and changes nothing.
-    pub expected_version: Option<i32>,
-    /// A key the client makes up for this request (at most 200 characters): a retry with the
-    /// same key returns the first answer and appends nothing.
-    pub idempotency_key: Option<String>,
-    /// Ties this change to others of one piece of work (an import, an editor's session).
-    pub correlation_id: Option<Uuid>,
-}
-
-impl CommandOptions {
-    fn meta(&self) -> Result<CommandMeta, ApiError> {
-        let expected_version = self
-            .expected_version
-            .map(|v| {
-                u64::try_from(v).map_err(|_| {
-                    ApiError::bad_input("input.expectedVersion", "must not be negative")
-                })
-            })
-            .transpose()?;
-        Ok(CommandMeta {
-            recorded_by: ANONYMOUS.to_owned(),
-            expected_version,
-            idempotency_key: self.idempotency_key.clone(),
-            correlation_id: self.correlation_id,
-            causation_id: None,
-        })
     }
 }
 
@@ -266,6 +239,71 @@ pub struct ReportIncidentInput {
     pub sources: Option<Vec<SourceInput>>,
     #[graphql(flatten)]
     pub options: CommandOptions,
+}
+
+#[derive(InputObject)]
+pub struct AmendIncidentInput {
+    pub incident_id: Uuid,
+    pub changes: IncidentAmendmentInput,
+    pub reason: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// Facts to correct. A field left out stays as it is; `null` clears one that may be empty
+/// (`targetCategory`, `injuries`, `notes`).
+#[derive(InputObject)]
+pub struct IncidentAmendmentInput {
+    pub time: Option<EventTimeInput>,
+    pub place: Option<PlaceInput>,
+    pub event_type: Option<EventType>,
+    pub sub_event_type: Option<SubEventType>,
+    pub means: Option<Vec<Means>>,
+    pub target_category: MaybeUndefined<TargetCategory>,
+    pub fatalities: Option<CountInput>,
+    pub injuries: MaybeUndefined<CountInput>,
+    pub notes: MaybeUndefined<String>,
+    pub tags: Option<Vec<String>>,
+    pub external_refs: Option<Vec<String>>,
+}
+
+impl IncidentAmendmentInput {
+    fn into_domain(self, path: &str) -> Result<domain::IncidentAmendment, ApiError> {
+        Ok(domain::IncidentAmendment {
+            time: self.time.map(EventTimeInput::into_domain),
+            place: self.place.map(PlaceInput::into_domain),
+            event_type: self.event_type.map(Into::into),
+            sub_event_type: self.sub_event_type.map(Into::into),
+            means: self
+                .means
+                .map(|means| means.into_iter().map(Into::into).collect()),
+            target_category: double_option(self.target_category).map(|c| c.map(Into::into)),
+            fatalities: self
+                .fatalities
+                .map(|c| c.into_domain(&format!("{path}.fatalities")))
+                .transpose()?,
+            injuries: double_option(self.injuries)
+                .map(|c| {
+                    c.map(|c| c.into_domain(&format!("{path}.injuries")))
+                        .transpose()
+                })
+                .transpose()?,
+            notes: double_option(self.notes),
+            tags: self.tags,
+            external_refs: self
+                .external_refs
+                .map(|refs| refs.into_iter().map(ExternalRef).collect()),
+        })
+    }
+}
+
+/// Left out: `None`; `null`: `Some(None)`; a value: `Some(Some(value))`.
+fn double_option<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(value)),
+    }
 }
 
 #[derive(InputObject)]
@@ -387,117 +425,6 @@ impl IncidentFactsInput {
                 .map(ExternalRef)
                 .collect(),
         })
-    }
-}
-
-/// When it happened: a day or a span of days, and how precisely that is known.
-#[derive(InputObject)]
-pub struct EventTimeInput {
-    pub start: NaiveDate,
-    /// Left out: the same day as `start`.
-    pub end: Option<NaiveDate>,
-    #[graphql(default_with = "DatePrecision::Day")]
-    pub precision: DatePrecision,
-}
-
-impl EventTimeInput {
-    fn into_domain(self) -> EventTime {
-        EventTime {
-            start: self.start,
-            end: self.end.unwrap_or(self.start),
-            precision: self.precision.into(),
-        }
-    }
-}
-
-/// Where it happened.
-#[derive(InputObject)]
-pub struct PlaceInput {
-    /// ISO 3166 alpha-3 (`IRQ`).
-    pub country: String,
-    pub admin1: Option<String>,
-    pub admin2: Option<String>,
-    pub admin3: Option<String>,
-    pub location: Option<String>,
-    pub coordinates: Option<CoordinatesInput>,
-    pub precision: GeoPrecision,
-    /// The site (a base, a camp) it happened at: a registered site's id.
-    pub site: Option<Uuid>,
-}
-
-impl PlaceInput {
-    fn into_domain(self) -> Place {
-        Place {
-            // The domain checks the code.
-            country: CountryCode(self.country),
-            admin1: self.admin1,
-            admin2: self.admin2,
-            admin3: self.admin3,
-            location: self.location,
-            coordinates: self.coordinates.map(|c| Coordinates {
-                latitude: c.latitude,
-                longitude: c.longitude,
-            }),
-            precision: self.precision.into(),
-            site: self.site,
-        }
-    }
-}
-
-/// A point in degrees (WGS 84).
-#[derive(InputObject)]
-pub struct CoordinatesInput {
-    pub latitude: f64,
-    pub longitude: f64,
-}
-
-/// A figure, or a range of figures (low <= best <= high); give `best` alone for one figure.
-#[derive(InputObject)]
-pub struct CountInput {
-    pub low: Option<i32>,
-    pub best: i32,
-    pub high: Option<i32>,
-    /// What the source said ("dozens").
-    pub words: Option<String>,
-}
-
-impl CountInput {
-    fn into_domain(self, path: &str) -> Result<UncertainCount, ApiError> {
-        let count = |name: &str, value: i32| {
-            u32::try_from(value)
-                .map_err(|_| ApiError::bad_input(format!("{path}.{name}"), "must not be negative"))
-        };
-        let best = count("best", self.best)?;
-        Ok(UncertainCount {
-            low: self.low.map_or(Ok(best), |low| count("low", low))?,
-            best,
-            high: self.high.map_or(Ok(best), |high| count("high", high))?,
-            words: self.words,
-        })
-    }
-}
-
-/// Where a fact comes from.
-#[derive(InputObject)]
-pub struct SourceInput {
-    pub name: String,
-    pub url: Option<String>,
-    pub published_at: Option<DateTime<Utc>>,
-    pub scale: Option<SourceScale>,
-    /// The words of the source that support the fact.
-    pub quote: Option<String>,
-}
-
-impl SourceInput {
-    // The domain checks the name, the URL and the lengths.
-    fn into_domain(self) -> Source {
-        Source {
-            name: self.name,
-            url: self.url,
-            published_at: self.published_at,
-            scale: self.scale.map(Into::into),
-            quote: self.quote,
-        }
     }
 }
 

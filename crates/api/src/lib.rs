@@ -2,6 +2,8 @@
 //! health check that deployments probe.
 //!
 //! - [`schema`]: the GraphQL schema (its SDL is checked in as `schema.graphql`);
+//! - [`commands`]: how a mutation runs a domain command (options, author, read-your-writes);
+//! - [`inputs`]: inputs for values several aggregates share (time, place, count, source);
 //! - [`context`]: what resolvers use (the store, the command handler, the read-your-writes wait);
 //! - [`error`]: the errors and their stable codes (`extensions.code`);
 //! - [`scalars`]: `BigInt` and the incident list's opaque cursor;
@@ -11,11 +13,13 @@
 //! - [`incident_mutations`]: one mutation per incident command;
 //! - [`http`]: the axum router that serves it.
 
+pub mod commands;
 pub mod context;
 pub mod error;
 pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
+pub mod inputs;
 pub mod scalars;
 pub mod schema;
 pub mod status;

@@ -1,0 +1,99 @@
+//! How a mutation runs a command of the domain: the options every mutation input takes
+//! (`expectedVersion`, `idempotencyKey`, `correlationId`), the one path from a command to the
+//! command handler (which validates before it appends), and the read-your-writes wait after it.
+//!
+//! Every mutation of every aggregate goes through [`execute`], so the rules about who may
+//! record, who is written down as the author and how long a mutation waits for the read models
+//! live in one place.
+
+use async_graphql::{Context, InputObject};
+use chrono::{DateTime, Utc};
+use sitrep_domain::handler::{CommandMeta, Executed};
+use sitrep_domain::model::aggregate::Aggregate;
+use sitrep_projections::status::wait_until_applied;
+use uuid::Uuid;
+
+use crate::context::ApiContext;
+use crate::error::ApiError;
+
+/// Who the store records as the author of a change until requests carry an identity.
+const ANONYMOUS: &str = "anonymous";
+
+/// Conditions every mutation accepts.
+#[derive(InputObject, Default, Debug)]
+pub struct CommandOptions {
+    /// The version of the changed entity the client based the change on; a different version
+    /// fails with `CONFLICT` (saying the actual one) and changes nothing.
+    pub expected_version: Option<i32>,
+    /// A key the client makes up for this request (at most 200 characters): a retry with the
+    /// same key returns the first answer and appends nothing.
+    pub idempotency_key: Option<String>,
+    /// Ties this change to others of one piece of work (an import, an editor's session).
+    pub correlation_id: Option<Uuid>,
+}
+
+impl CommandOptions {
+    fn meta(&self, recorded_by: &str) -> Result<CommandMeta, ApiError> {
+        let expected_version = self
+            .expected_version
+            .map(|v| {
+                u64::try_from(v).map_err(|_| {
+                    ApiError::bad_input("input.expectedVersion", "must not be negative")
+                })
+            })
+            .transpose()?;
+        Ok(CommandMeta {
+            recorded_by: recorded_by.to_owned(),
+            expected_version,
+            idempotency_key: self.idempotency_key.clone(),
+            correlation_id: self.correlation_id,
+            causation_id: None,
+        })
+    }
+}
+
+/// What a command did, as every mutation's payload reports it.
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    /// The stream (the entity's id) the command ran on.
+    pub stream_id: Uuid,
+    /// The entity's version after the command (the next `expectedVersion`).
+    pub version: i32,
+    /// The events appended (for a replayed request: those the first request appended).
+    pub event_ids: Vec<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+    /// True when this was a retry with an `idempotencyKey` already used: nothing was appended.
+    pub replayed: bool,
+    /// True when the read models had applied the change before the answer.
+    pub caught_up: bool,
+}
+
+/// Runs `command` on the aggregate in stream `id`, then waits (at most the server's
+/// read-your-writes wait) for the read models to apply what it appended.
+pub async fn execute<A: Aggregate>(
+    ctx: &Context<'_>,
+    id: Uuid,
+    command: &A::Command,
+    options: &CommandOptions,
+) -> Result<CommandOutcome, ApiError> {
+    let api = api_context(ctx)?;
+    let meta = options.meta(ANONYMOUS)?;
+    let executed: Executed<A> = api.handler.execute(id, command, &meta).await?;
+    let caught_up = wait_until_applied(api.store.pool(), &executed.positions, api.read_your_writes)
+        .await
+        .is_ok();
+    Ok(CommandOutcome {
+        stream_id: id,
+        version: i32::try_from(executed.version).unwrap_or(i32::MAX),
+        event_ids: executed.event_ids,
+        recorded_at: executed.recorded_at,
+        replayed: executed.replayed,
+        caught_up,
+    })
+}
+
+/// The schema's data.
+pub fn api_context<'a>(ctx: &Context<'a>) -> Result<&'a ApiContext, ApiError> {
+    ctx.data::<ApiContext>()
+        .map_err(|e| ApiError::internal(e.message))
+}
