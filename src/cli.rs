@@ -1,5 +1,5 @@
 //! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`,
-//! `sitrep demo`.
+//! `sitrep demo`, `sitrep rebuild`, `sitrep token`.
 //! Every flag can also be set by the environment variable named in its help.
 
 use std::net::SocketAddr;
@@ -36,6 +36,30 @@ pub enum Command {
     /// Rebuild read models from the start of the event log beside the live ones, then switch
     /// to them (blue/green); prints each one's checksum.
     Rebuild(RebuildArgs),
+    /// Issue, revoke and list the API's bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token and print it (it is shown this once; only its digest is stored).
+    Issue {
+        /// viewer (queries), recorder (viewer + mutations), auditor (viewer + audit queries)
+        /// or admin (everything).
+        #[arg(long, value_parser = ["viewer", "recorder", "auditor", "admin"])]
+        role: String,
+        /// Who holds it; recorded as the author of every event recorded with it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the live token of this name; requests presenting it are refused from then on.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+    /// List every token issued (never the tokens themselves).
+    List,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -73,6 +97,18 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SITREP_LISTEN", default_value = "127.0.0.1:4000")]
     pub listen: SocketAddr,
+    /// Whether requests without a bearer token may run queries and subscriptions (they may
+    /// never record).
+    #[arg(
+        long,
+        env = "SITREP_ANONYMOUS_READS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub anonymous_reads: bool,
+    /// Seconds a GraphQL request may run before it is stopped.
+    #[arg(long, env = "SITREP_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
     /// Seconds between seals of the event feed (tamper evidence); 0 turns sealing off.
     #[arg(long, env = "SITREP_SEAL_INTERVAL", default_value_t = 60)]
     pub seal_interval: u64,

@@ -4,13 +4,16 @@
 //! - [`cli`]: the commands and flags (each flag also reads an environment variable);
 //! - [`database`]: which PostgreSQL to use (`DATABASE_URL`, or the embedded cluster) and migrations;
 //! - [`serve`]: the HTTP server and its background tasks;
-//! - [`demo`]: `sitrep demo`, a small true story loaded through the domain's commands.
+//! - [`demo`]: `sitrep demo`, a small true story loaded through the domain's commands;
+//! - [`rebuild`]: `sitrep rebuild`, blue/green rebuilds of the read models;
+//! - [`token`]: `sitrep token issue|revoke|list`, the API's bearer tokens.
 
 mod cli;
 mod database;
 mod demo;
 mod rebuild;
 mod serve;
+mod token;
 
 /// mimalloc rather than the system allocator: projecting pages allocates and frees many small
 /// values, which glibc's allocator spent about half the projector's time on (measured with perf).
@@ -88,6 +91,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rebuilt = rebuild::run(db.store(), args.name.as_deref()).await;
             let closed = db.close().await;
             rebuilt?;
+            closed?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(command) => {
+            let db = database::Database::open(&cli.database).await?;
+            let done = token::run(db.store().pool(), &command).await;
+            let closed = db.close().await;
+            done?;
             closed?;
             Ok(ExitCode::SUCCESS)
         }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use sitrep_api::auth::AccessPolicy;
 use sitrep_api::{router, AppState};
 use sitrep_projections::Projector;
 use tokio::net::TcpListener;
@@ -61,7 +62,12 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         .collect();
 
     tracing::info!(address = %listener.local_addr()?, "sitrep is serving");
-    let app = router(AppState { store });
+    let mut state = AppState::new(store);
+    state.access = AccessPolicy {
+        anonymous_reads: args.anonymous_reads,
+    };
+    state.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

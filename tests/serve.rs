@@ -1,100 +1,16 @@
 //! End to end: the `sitrep` binary serving over HTTP, on an external database and on its
 //! embedded default.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::{json, Value};
+use std::path::Path;
+
+use common::Server;
+use serde_json::json;
 use sitrep_domain::store::{EventStore, ExpectedVersion, NewEvent, StreamRef};
 use sitrep_embedded_pg::{Cluster, ClusterConfig};
 use sitrep_testkit::TestDb;
 use uuid::Uuid;
-
-/// A running `sitrep serve`, stopped with SIGTERM on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(envs: &[(&str, &str)], remove_database_url: bool) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sitrep"));
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .envs(envs.iter().copied())
-            .env("SITREP_LOG", "warn")
-            .stdout(Stdio::null());
-        if remove_database_url {
-            command.env_remove("DATABASE_URL");
-        }
-        let child = command.spawn().expect("spawn sitrep serve");
-        Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(response) = reqwest::get(format!("{}/healthz", self.base)).await {
-                assert_eq!(response.status(), 200, "healthz answers 200 once up");
-                let body: Value = serde_json::from_str(&response.text().await.expect("body"))
-                    .expect("healthz says JSON");
-                assert_eq!(body["status"], "ok");
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sitrep serve exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "sitrep serve did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn graphql(&self, query: &str) -> Value {
-        let response = reqwest::Client::new()
-            .post(format!("{}/graphql", self.base))
-            .header("content-type", "application/json")
-            .body(json!({ "query": query }).to_string())
-            .send()
-            .await
-            .expect("POST /graphql");
-        assert_eq!(response.status(), 200);
-        serde_json::from_str(&response.text().await.expect("body")).expect("JSON")
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "sitrep serve exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "sitrep serve did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
 
 async fn append_one(store: &EventStore) {
     let stream = StreamRef::new("incident", Uuid::new_v4());

@@ -13,11 +13,9 @@ use sitrep_domain::model::aggregate::Aggregate;
 use sitrep_projections::status::wait_until_applied;
 use uuid::Uuid;
 
+use crate::auth::{Caller, OperationClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
-
-/// Who the store records as the author of a change until requests carry an identity.
-const ANONYMOUS: &str = "anonymous";
 
 /// Conditions every mutation accepts.
 #[derive(InputObject, Default, Debug)]
@@ -77,7 +75,11 @@ pub async fn execute<A: Aggregate>(
     options: &CommandOptions,
 ) -> Result<CommandOutcome, ApiError> {
     let api = api_context(ctx)?;
-    let meta = options.meta(ANONYMOUS)?;
+    let caller = ctx.data_opt::<Caller>().unwrap_or(&Caller::Anonymous);
+    // Checked before the operation ran too (`AccessControl`); checked here again because this
+    // is where a change is recorded, and the author recorded is the caller's token's name.
+    api.access.authorize(caller, OperationClass::Record)?;
+    let meta = options.meta(caller.name())?;
     let executed: Executed<A> = api.handler.execute(id, command, &meta).await?;
     let caught_up = wait_until_applied(api.store.pool(), &executed.positions, api.read_your_writes)
         .await

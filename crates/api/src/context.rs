@@ -6,6 +6,8 @@ use std::time::Duration;
 use sitrep_domain::handler::CommandHandler;
 use sitrep_domain::store::EventStore;
 
+use crate::auth::AccessPolicy;
+
 /// The data of the GraphQL schema.
 #[derive(Clone)]
 pub struct ApiContext {
@@ -14,6 +16,8 @@ pub struct ApiContext {
     /// A mutation waits at most this long for the projections to apply its events before it
     /// answers (read-your-writes); it answers anyway after that, saying so.
     pub read_your_writes: Duration,
+    /// Who may do what without a token.
+    pub access: AccessPolicy,
 }
 
 impl ApiContext {
@@ -22,6 +26,7 @@ impl ApiContext {
             handler: CommandHandler::new(store.clone()),
             store,
             read_your_writes: Duration::from_secs(5),
+            access: AccessPolicy::default(),
         }
     }
 }

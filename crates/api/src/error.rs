@@ -7,6 +7,9 @@
 //! | `INVALID_STATE` | the record's current state refuses the change (amending a retracted incident) | `rule` |
 //! | `ALREADY_EXISTS` | a command that creates a record names one that exists | |
 //! | `NOT_FOUND` | no such record | |
+//! | `UNAUTHENTICATED` | the operation needs a bearer token and the request has none (or a dead one) | |
+//! | `FORBIDDEN` | the token's role does not allow the operation | |
+//! | `TIMEOUT` | the request ran longer than the server allows | |
 //! | `UNAVAILABLE` | a read model is not built yet; try again | |
 //! | `INTERNAL_SERVER_ERROR` | anything else: logged with a request id, which is all the client sees | `requestId` |
 //!
@@ -51,6 +54,9 @@ pub enum ApiError {
         what: String,
     },
     Unavailable(String),
+    Unauthenticated(String),
+    Forbidden(String),
+    Timeout(String),
     /// Logged, never shown: the client sees only the request id.
     Internal(String),
 }
@@ -79,6 +85,7 @@ impl ApiError {
             Self::AlreadyExists { what } => format!("{what} exists already"),
             Self::NotFound { what } => format!("{what} not found"),
             Self::Unavailable(what) => format!("{what} is not available yet; try again shortly"),
+            Self::Unauthenticated(why) | Self::Forbidden(why) | Self::Timeout(why) => why.clone(),
             Self::Internal(detail) => format!("internal error: {detail}"),
         }
     }
@@ -92,8 +99,22 @@ impl ApiError {
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Timeout(_) => "TIMEOUT",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
+    }
+}
+
+impl ApiError {
+    /// The error as a request-level GraphQL error (no path, no location), for checks that run
+    /// before execution.
+    pub fn into_server_error(self) -> ServerError {
+        let error = async_graphql::Error::from(self);
+        let mut server_error = ServerError::new(error.message, None);
+        server_error.extensions = error.extensions;
+        server_error
     }
 }
 

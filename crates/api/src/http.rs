@@ -1,45 +1,63 @@
-//! The axum router: `/graphql` (GraphQL over HTTP, and GraphiQL for a browser), `/healthz` and
-//! `/readyz`.
+//! The axum router: `/graphql` (GraphQL over HTTP, see [`crate::graphql_http`], and GraphiQL for
+//! a browser), `/healthz` and `/readyz`.
 
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::GraphQL;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
 use sitrep_projections::status::statuses;
-use tower::ServiceExt as _;
 
-use crate::schema::{build_schema_for, SitrepSchema};
+use crate::auth::AccessPolicy;
+use crate::context::ApiContext;
+use crate::graphql_http::{self, MAX_BODY_BYTES};
+use crate::schema::{build_schema, SitrepSchema};
 
-/// The largest request body accepted (a GraphQL document with its variables).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A read model further behind than this makes the server not ready.
 pub const READY_MAX_LAG: Duration = Duration::from_secs(30);
 
-/// What every handler may use.
+/// What the server is built from: the store and its settings.
 #[derive(Clone)]
 pub struct AppState {
     pub store: EventStore,
+    /// Who may do what without a token.
+    pub access: AccessPolicy,
+    /// A GraphQL request running longer than this is stopped (`TIMEOUT`).
+    pub request_timeout: Duration,
+}
+
+impl AppState {
+    /// The server over `store` with the default settings: anonymous reads allowed, 30 s per
+    /// request.
+    pub fn new(store: EventStore) -> Self {
+        Self {
+            store,
+            access: AccessPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Clone)]
 struct Served {
     store: EventStore,
     schema: SitrepSchema,
+    request_timeout: Duration,
 }
 
 /// The whole HTTP surface of sitrep.
 pub fn router(state: AppState) -> Router {
-    let schema = build_schema_for(state.store.clone());
+    let mut context = ApiContext::new(state.store.clone());
+    context.access = state.access;
     let served = Served {
         store: state.store,
-        schema,
+        schema: build_schema(context),
+        request_timeout: state.request_timeout,
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -55,12 +73,17 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if request.method() == axum::http::Method::GET && wants_html {
+    if request.method() == Method::GET && wants_html {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    // The GraphQL service reads the body itself (axum's `DefaultBodyLimit` guards only axum's
-    // own extractors), so the limit is applied here.
     let (parts, body) = request.into_parts();
+    let Some(media_type) = graphql_http::negotiate(&parts.headers) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "sitrep answers GraphQL as application/graphql-response+json or application/json",
+        )
+            .into_response();
+    };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -82,11 +105,28 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
             .into_response();
         }
     };
-    let request = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match GraphQL::new(served.schema).oneshot(request).await {
-        Ok(response) => response.into_response(),
-        Err(never) => match never {},
-    }
+    let caller = match graphql_http::caller(served.store.pool(), &parts.headers).await {
+        Ok(caller) => caller,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let request = match graphql_http::read_request(
+        &parts.method,
+        parts.uri.query(),
+        &parts.headers,
+        &bytes,
+    ) {
+        Ok(request) => request,
+        Err(rejection) => return rejection.into_response(),
+    };
+    graphql_http::execute(
+        &served.schema,
+        &parts.method,
+        request,
+        caller,
+        media_type,
+        served.request_timeout,
+    )
+    .await
 }
 
 /// 200 when the database answers, 503 otherwise; the body says which.

@@ -2,6 +2,8 @@
 //! health check that deployments probe.
 //!
 //! - [`schema`]: the GraphQL schema (its SDL is checked in as `schema.graphql`);
+//! - [`auth`]: roles, who a request comes from, and the check before every operation;
+//! - [`tokens`]: the bearer tokens (issued, revoked, stored hashed);
 //! - [`commands`]: how a mutation runs a domain command (options, author, read-your-writes);
 //! - [`inputs`]: inputs for values several aggregates share (time, place, count, source);
 //! - [`context`]: what resolvers use (the store, the command handler, the read-your-writes wait);
@@ -11,11 +13,14 @@
 //! - [`status`]: the status of the read models (`projectionStatus`);
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
+//! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
 //! - [`http`]: the axum router that serves it.
 
+pub mod auth;
 pub mod commands;
 pub mod context;
 pub mod error;
+pub mod graphql_http;
 pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
@@ -23,6 +28,7 @@ pub mod inputs;
 pub mod scalars;
 pub mod schema;
 pub mod status;
+pub mod tokens;
 pub mod vocab;
 
 pub use context::ApiContext;

@@ -4,6 +4,7 @@
 use async_graphql::{Context, EmptySubscription, MergedObject, Object, Result, Schema};
 use sitrep_domain::store::EventStore;
 
+use crate::auth::AccessControl;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::incident_mutations::IncidentMutation;
@@ -61,6 +62,7 @@ fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Emp
         EmptySubscription,
     )
     .extension(ErrorCodes)
+    .extension(AccessControl)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
 }

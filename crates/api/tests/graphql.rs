@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use async_graphql::{Request, Variables};
 use serde_json::{json, Value};
+use sitrep_api::auth::{Caller, Role};
+use sitrep_api::tokens::TokenHolder;
 use sitrep_api::{build_schema, ApiContext, SitrepSchema};
 use sitrep_domain::store::EventStore;
 use sitrep_projections::incidents::IncidentsProjection;
@@ -48,7 +50,15 @@ async fn api() -> Api {
 impl Api {
     /// The whole response as JSON (`data` and `errors`).
     async fn run(&self, query: &str, variables: Value) -> Value {
-        let request = Request::new(query).variables(Variables::from_json(variables));
+        // Access control has its own tests (`tests/access.rs`); these run as a recorder.
+        let recorder = Caller::Token(TokenHolder {
+            token_id: uuid::Uuid::nil(),
+            name: "test recorder".to_owned(),
+            role: Role::Recorder,
+        });
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(recorder);
         serde_json::to_value(self.schema.execute(request).await).expect("a response serialises")
     }
 

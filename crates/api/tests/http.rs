@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
-use sitrep_api::http::MAX_BODY_BYTES;
+use sitrep_api::graphql_http::MAX_BODY_BYTES;
 use sitrep_api::{router, AppState};
 use sitrep_domain::store::EventStore;
 use sitrep_testkit::TestDb;
@@ -14,7 +14,7 @@ use tower::ServiceExt as _;
 async fn app() -> (TestDb, Router) {
     let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let store = EventStore::new(db.pool.clone());
-    (db, router(AppState { store }))
+    (db, router(AppState::new(store)))
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {
