@@ -67,9 +67,19 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         anonymous_reads: args.anonymous_reads,
     };
     state.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    // Told to the router too, so that open subscriptions close and the shutdown is not held up.
+    let (shut_down, shutting_down) = tokio::sync::watch::channel(false);
+    state.shutdown = shutting_down.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = shut_down.send(true);
+    });
     let app = router(state);
+    let mut shutting_down = shutting_down;
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            let _ = shutting_down.wait_for(|stop| *stop).await;
+        })
         .await
         .context("the HTTP server failed");
 

@@ -7,6 +7,7 @@ use sitrep_domain::handler::CommandHandler;
 use sitrep_domain::store::EventStore;
 
 use crate::auth::AccessPolicy;
+use crate::subscriptions::FeedWaker;
 
 /// The data of the GraphQL schema.
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct ApiContext {
     pub read_your_writes: Duration,
     /// Who may do what without a token.
     pub access: AccessPolicy,
+    /// Wakes the subscriptions of this server when events are recorded.
+    pub feed_waker: FeedWaker,
 }
 
 impl ApiContext {
@@ -27,6 +30,7 @@ impl ApiContext {
             store,
             read_your_writes: Duration::from_secs(5),
             access: AccessPolicy::default(),
+            feed_waker: FeedWaker::default(),
         }
     }
 }

@@ -91,6 +91,14 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// What the client is told.
+    pub fn message(&self) -> String {
+        match &self.error {
+            Some(error) => error.message(),
+            None => self.message.clone(),
+        }
+    }
+
     fn new(status: StatusCode, media_type: MediaType, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -144,6 +152,11 @@ pub async fn caller(pool: &PgPool, headers: &HeaderMap) -> Result<Caller, Reject
             "the Authorization header must be `Bearer <token>`",
         ));
     };
+    caller_of_token(pool, secret).await
+}
+
+/// The holder of the bearer token `secret`, or why there is none.
+pub async fn caller_of_token(pool: &PgPool, secret: &str) -> Result<Caller, Rejection> {
     match tokens::holder(pool, secret).await {
         Ok(Some(holder)) => Ok(Caller::Token(holder)),
         Ok(None) => Err(unauthenticated("the bearer token is unknown or revoked")),

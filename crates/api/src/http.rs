@@ -3,15 +3,20 @@
 
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
-use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts as _, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
 use sitrep_projections::status::statuses;
+use tokio::sync::watch;
 
 use crate::auth::AccessPolicy;
 use crate::context::ApiContext;
@@ -29,6 +34,8 @@ pub struct AppState {
     pub access: AccessPolicy,
     /// A GraphQL request running longer than this is stopped (`TIMEOUT`).
     pub request_timeout: Duration,
+    /// Becomes true when the server shuts down: open subscriptions are closed then.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -39,6 +46,7 @@ impl AppState {
             store,
             access: AccessPolicy::default(),
             request_timeout: Duration::from_secs(30),
+            shutdown: watch::channel(false).1,
         }
     }
 }
@@ -48,6 +56,7 @@ struct Served {
     store: EventStore,
     schema: SitrepSchema,
     request_timeout: Duration,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// The whole HTTP surface of sitrep.
@@ -58,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         store: state.store,
         schema: build_schema(context),
         request_timeout: state.request_timeout,
+        shutdown: state.shutdown,
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -66,8 +76,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(served)
 }
 
-/// GraphiQL for a browser (a GET that accepts HTML); GraphQL over HTTP otherwise.
+/// GraphiQL for a browser (a GET that accepts HTML), subscriptions for a WebSocket upgrade,
+/// GraphQL over HTTP otherwise.
 async fn graphql(State(served): State<Served>, request: Request) -> Response {
+    if is_websocket_upgrade(request.headers()) {
+        let (mut parts, _) = request.into_parts();
+        return subscriptions(served, &mut parts).await;
+    }
     let wants_html = request
         .headers()
         .get(header::ACCEPT)
@@ -127,6 +142,84 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         served.request_timeout,
     )
     .await
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
+}
+
+/// GraphQL subscriptions over a WebSocket, in either protocol (`graphql-transport-ws` or the
+/// legacy `graphql-ws`, chosen by `Sec-WebSocket-Protocol`). The caller is named by the
+/// upgrade request's `Authorization` header or by the `connection_init` payload
+/// (`{"Authorization": "Bearer <token>"}`); a bad token closes the connection. Open connections
+/// are closed when the server shuts down.
+async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
+    let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let protocol = match GraphQLProtocol::from_request_parts(parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(status) => {
+            return (
+                status,
+                "Sec-WebSocket-Protocol must be graphql-transport-ws or graphql-ws",
+            )
+                .into_response()
+        }
+    };
+    let header_caller = match graphql_http::caller(served.store.pool(), &parts.headers).await {
+        Ok(caller) => caller,
+        Err(rejection) => return rejection.into_response(),
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let pool = served.store.pool().clone();
+            let connection = GraphQLWebSocket::new(socket, served.schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let caller = match init_token(&payload) {
+                        Some(token) => graphql_http::caller_of_token(&pool, token)
+                            .await
+                            .map_err(|e| async_graphql::Error::new(e.message()))?,
+                        None => header_caller,
+                    };
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve();
+            let mut shutdown = served.shutdown;
+            tokio::select! {
+                () = connection => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
+            }
+        })
+}
+
+/// The bearer token in a `connection_init` payload: `Authorization` (any case) as
+/// `Bearer <token>`, at the top or under `headers`.
+fn init_token(payload: &Value) -> Option<&str> {
+    let value = authorization_in(payload).or_else(|| authorization_in(payload.get("headers")?))?;
+    Some(
+        value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim(),
+    )
+}
+
+/// The `Authorization` entry (any case) of a JSON object.
+fn authorization_in(object: &Value) -> Option<&str> {
+    object.as_object()?.iter().find_map(|(key, value)| {
+        key.eq_ignore_ascii_case("authorization")
+            .then(|| value.as_str())
+            .flatten()
+    })
 }
 
 /// 200 when the database answers, 503 otherwise; the body says which.

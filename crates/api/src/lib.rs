@@ -14,12 +14,15 @@
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
 //! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
+//! - [`events`]: events of the log as GraphQL objects, and the filter that picks them;
+//! - [`subscriptions`]: `eventRecorded` and `incidentReported`, live from the ordered feed;
 //! - [`http`]: the axum router that serves it.
 
 pub mod auth;
 pub mod commands;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod graphql_http;
 pub mod http;
 pub mod incident_mutations;
@@ -28,6 +31,7 @@ pub mod inputs;
 pub mod scalars;
 pub mod schema;
 pub mod status;
+pub mod subscriptions;
 pub mod tokens;
 pub mod vocab;
 

@@ -1,5 +1,5 @@
 //! Scalars beyond GraphQL's own: `BigInt` for 64-bit counts and positions (GraphQL's `Int` is
-//! 32-bit), and the opaque cursor of the incident list.
+//! 32-bit), the opaque cursor of the incident list, and `FeedCursor`, a place in the event feed.
 
 use async_graphql::connection::CursorType;
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
@@ -32,6 +32,29 @@ impl ScalarType for BigInt {
 
     fn to_value(&self) -> Value {
         Value::Number(self.0.into())
+    }
+}
+
+/// A place in the ordered feed of events, just past one event: opaque to clients. Every event
+/// a subscription or the event log hands out carries one; give it back as `after` to go on
+/// from there, without missing or repeating an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedCursor(pub sitrep_domain::store::FeedCursor);
+
+#[Scalar(name = "FeedCursor")]
+impl ScalarType for FeedCursor {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s
+                .parse()
+                .map(FeedCursor)
+                .map_err(|_| InputValueError::custom("not a cursor of the event feed")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
     }
 }
 

@@ -1,7 +1,7 @@
 //! The GraphQL schema. Clients code against its SDL, `schema.graphql` at the workspace root,
 //! which is generated from this module (`sitrep schema`) and checked by a test.
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Object, Result, Schema};
+use async_graphql::{Context, MergedObject, Object, Result, Schema};
 use sitrep_domain::store::EventStore;
 
 use crate::auth::AccessControl;
@@ -11,9 +11,10 @@ use crate::incident_mutations::IncidentMutation;
 use crate::incidents::IncidentQuery;
 use crate::scalars::BigInt;
 use crate::status::StatusQuery;
+use crate::subscriptions::SubscriptionRoot;
 
 /// The schema type served at `/graphql`.
-pub type SitrepSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type SitrepSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The read side of the API.
 #[derive(MergedObject, Default)]
@@ -55,11 +56,11 @@ pub fn build_schema_for(store: EventStore) -> SitrepSchema {
     build_schema(ApiContext::new(store))
 }
 
-fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .extension(ErrorCodes)
     .extension(AccessControl)

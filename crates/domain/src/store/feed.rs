@@ -132,6 +132,27 @@ impl EventStore {
         })
     }
 
+    /// The cursor past the last event the feed shows now ([`FeedCursor::START`] for an empty
+    /// log): a reader starting there sees only events recorded from now on.
+    pub async fn feed_head(&self) -> Result<FeedCursor, StoreError> {
+        let head: Option<(String, i64)> = sqlx::query_as(
+            "SELECT tx_id::text, position FROM events \
+              WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
+              ORDER BY tx_id DESC, position DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        match head {
+            None => Ok(FeedCursor::START),
+            Some((tx_id, position)) => {
+                let tx_id = tx_id
+                    .parse()
+                    .map_err(|_| StoreError::InvalidCursor(tx_id.clone()))?;
+                Ok(FeedCursor::new(tx_id, position))
+            }
+        }
+    }
+
     /// Whether committed events wait after `after`, asked after a read found none: they were
     /// held back by an older open transaction, or committed since. Either way: read again soon.
     /// (Asking "held back *now*" in a second statement would race with the horizon moving.)

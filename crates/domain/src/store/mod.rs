@@ -34,7 +34,7 @@ pub use error::StoreError;
 pub use event::{
     AppendResult, ExpectedVersion, JsonText, NewEvent, StoredEvent, StreamRef, ValidTime,
 };
-pub use feed::{FeedCursor, FeedPage};
+pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
 pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, Seal};
 pub use read::StreamRange;
 

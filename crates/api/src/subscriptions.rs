@@ -1,0 +1,340 @@
+//! Live subscriptions, driven by the ordered feed: `eventRecorded` (any event, filtered) and
+//! `incidentReported` (new incidents, filtered).
+//!
+//! A subscription starts at a cursor (`after`; the feed's head when left out), catches up page
+//! by page from the log, then waits for new events. It reads the same gap-free, commit-ordered
+//! feed as the projectors ([`EventStore::read_feed`]), so a subscriber sees every event once, in
+//! feed order, and one that reconnects with the cursor of the last event it received goes on
+//! without a gap or a repeat. Subscribers do not hold a database connection while they wait: one
+//! [`FeedWaker`] per server listens to `NOTIFY sitrep_feed` and wakes them all; each also polls.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_graphql::{Context, InputObject, Object, Subscription};
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{Stream, StreamExt as _};
+use sitrep_domain::model::decode_text;
+use sitrep_domain::model::incident::{IncidentEvent, IncidentFacts};
+use sitrep_domain::store::{
+    EventStore, FeedCursor as StoreCursor, StoreError, StoredEvent, FEED_CHANNEL,
+};
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::commands::api_context;
+use crate::error::ApiError;
+use crate::events::{EventFilter, RecordedEvent};
+use crate::incidents::{find_incident, pool, CountRange, Incident};
+use crate::scalars::{BigInt, FeedCursor};
+use crate::vocab::{EventType, SubEventType};
+
+/// Events read from the log per round trip while a subscriber catches up.
+const PAGE_SIZE: u32 = 500;
+/// How often a subscriber looks at the feed when no NOTIFY wakes it.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How soon a subscriber looks again when committed events are held back by an open
+/// transaction (they come without a NOTIFY of their own).
+const HELD_BACK_RECHECK: Duration = Duration::from_millis(20);
+/// How long the waker waits before listening again after its connection failed.
+const RELISTEN_DELAY: Duration = Duration::from_secs(1);
+
+/// Wakes every subscriber of this server when the feed may have moved. One LISTEN connection,
+/// opened when the first subscription starts.
+#[derive(Clone, Default)]
+pub struct FeedWaker {
+    wakes: Arc<OnceLock<watch::Sender<u64>>>,
+}
+
+impl FeedWaker {
+    /// A receiver that changes whenever a NOTIFY arrives.
+    fn subscribe(&self, store: &EventStore) -> watch::Receiver<u64> {
+        self.wakes
+            .get_or_init(|| {
+                let (sender, _) = watch::channel(0);
+                tokio::spawn(listen(store.clone(), sender.clone()));
+                sender
+            })
+            .subscribe()
+    }
+}
+
+/// Listens to the feed's channel for as long as anyone may subscribe, waking subscribers on each
+/// notification and whenever the connection had to be opened again (a NOTIFY may have been
+/// missed meanwhile).
+async fn listen(store: EventStore, wakes: watch::Sender<u64>) {
+    loop {
+        match PgListener::connect_with(store.pool()).await {
+            Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {
+                Ok(()) => {
+                    wakes.send_modify(|n| *n += 1);
+                    while let Ok(Some(_)) = listener.try_recv().await {
+                        wakes.send_modify(|n| *n += 1);
+                    }
+                    tracing::warn!("the feed listener lost its connection; listening again");
+                }
+                Err(error) => tracing::warn!(%error, "cannot listen to the feed"),
+            },
+            Err(error) => tracing::warn!(%error, "cannot connect to listen to the feed"),
+        }
+        tokio::time::sleep(RELISTEN_DELAY).await;
+    }
+}
+
+/// Where one subscriber stands.
+struct Follower {
+    store: EventStore,
+    wakes: watch::Receiver<u64>,
+    cursor: StoreCursor,
+    pending: VecDeque<StoredEvent>,
+    failed: bool,
+}
+
+/// Every event after `after`, in feed order: first those recorded, then each new one. Ends
+/// after the first error (which it yields).
+fn follow(
+    store: EventStore,
+    wakes: watch::Receiver<u64>,
+    after: StoreCursor,
+) -> impl Stream<Item = Result<StoredEvent, StoreError>> {
+    let follower = Follower {
+        store,
+        wakes,
+        cursor: after,
+        pending: VecDeque::new(),
+        failed: false,
+    };
+    futures::stream::unfold(follower, |mut follower| async move {
+        loop {
+            if let Some(event) = follower.pending.pop_front() {
+                return Some((Ok(event), follower));
+            }
+            if follower.failed {
+                return None;
+            }
+            // Seen before reading, so that a wake-up during the read is not lost.
+            follower.wakes.borrow_and_update();
+            match follower.store.read_feed(follower.cursor, PAGE_SIZE).await {
+                Ok(page) => {
+                    follower.cursor = page.next;
+                    if !page.events.is_empty() {
+                        follower.pending.extend(page.events);
+                    } else if page.held_back {
+                        tokio::time::sleep(HELD_BACK_RECHECK).await;
+                    } else {
+                        let woken =
+                            tokio::time::timeout(POLL_INTERVAL, follower.wakes.changed()).await;
+                        if let Ok(Err(_)) = woken {
+                            // The waker is gone: poll only.
+                            tokio::time::sleep(POLL_INTERVAL).await;
+                        }
+                    }
+                }
+                Err(error) => {
+                    follower.failed = true;
+                    return Some((Err(error), follower));
+                }
+            }
+        }
+    })
+}
+
+/// The feed from `after` (the head when `None`) for the subscriber of `ctx`.
+async fn feed(
+    ctx: &Context<'_>,
+    after: Option<FeedCursor>,
+) -> Result<impl Stream<Item = Result<StoredEvent, StoreError>>, ApiError> {
+    let api = api_context(ctx)?;
+    let start = match after {
+        Some(cursor) => cursor.0,
+        None => api.store.feed_head().await?,
+    };
+    let wakes = api.feed_waker.subscribe(&api.store);
+    Ok(follow(api.store.clone(), wakes, start))
+}
+
+/// The live side of the API.
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Every event recorded after `after` (from now on when left out) that `filter` chooses,
+    /// in feed order: first those already recorded, then each one as it is recorded. To resume
+    /// after a disconnect, give the `cursor` of the last event received.
+    async fn event_recorded(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        after: Option<FeedCursor>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RecordedEvent>>> {
+        let filter = filter.unwrap_or_default();
+        let events = feed(ctx, after).await?;
+        Ok(events.filter_map(move |event| {
+            let chosen = match event {
+                Ok(event) if filter.matches(&event) => Some(Ok(RecordedEvent(event))),
+                Ok(_) => None,
+                Err(error) => Some(Err(ApiError::from(error).into())),
+            };
+            std::future::ready(chosen)
+        }))
+    }
+
+    /// Every incident reported after `after` (from now on when left out) that `filter`
+    /// chooses, in feed order, as reported (later corrections come as other events). To resume
+    /// after a disconnect, give the `cursor` of the last report received.
+    async fn incident_reported(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IncidentReportFilter>,
+        after: Option<FeedCursor>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<IncidentReport>>> {
+        let filter = filter.unwrap_or_default();
+        let events = feed(ctx, after).await?;
+        Ok(events.filter_map(move |event| {
+            let chosen = match event {
+                Ok(event) => match IncidentReport::from_event(event) {
+                    Ok(Some(report)) if filter.matches(&report.facts) => Some(Ok(report)),
+                    Ok(_) => None,
+                    Err(error) => Some(Err(error.into())),
+                },
+                Err(error) => Some(Err(ApiError::from(error).into())),
+            };
+            std::future::ready(chosen)
+        }))
+    }
+}
+
+/// Which new incidents: each list given narrows the choice.
+#[derive(InputObject, Default, Debug, Clone)]
+pub struct IncidentReportFilter {
+    /// ISO 3166 alpha-3 codes.
+    pub countries: Option<Vec<String>>,
+    pub event_types: Option<Vec<EventType>>,
+    pub sub_event_types: Option<Vec<SubEventType>>,
+}
+
+impl IncidentReportFilter {
+    fn matches(&self, facts: &IncidentFacts) -> bool {
+        self.countries.as_ref().is_none_or(|list| {
+            list.iter()
+                .any(|c| c.eq_ignore_ascii_case(&facts.place.country.0))
+        }) && self
+            .event_types
+            .as_ref()
+            .is_none_or(|list| list.contains(&EventType::from(facts.event_type)))
+            && self
+                .sub_event_types
+                .as_ref()
+                .is_none_or(|list| list.contains(&SubEventType::from(facts.sub_event_type)))
+    }
+}
+
+/// An incident as it was first reported.
+pub struct IncidentReport {
+    event: StoredEvent,
+    facts: IncidentFacts,
+}
+
+impl IncidentReport {
+    /// The report `event` holds; `None` for any other event.
+    fn from_event(event: StoredEvent) -> Result<Option<Self>, ApiError> {
+        if event.stream.stream_type != "incident" || event.event_type != "IncidentReported" {
+            return Ok(None);
+        }
+        let decoded: IncidentEvent =
+            decode_text(&event.event_type, event.schema_version, event.payload.get())
+                .map_err(ApiError::internal)?;
+        Ok(match decoded {
+            IncidentEvent::IncidentReported { facts, .. } => Some(Self { event, facts }),
+            _ => None,
+        })
+    }
+}
+
+#[Object]
+impl IncidentReport {
+    /// Give it as `after` to go on just past this report.
+    async fn cursor(&self) -> FeedCursor {
+        FeedCursor(self.event.cursor())
+    }
+
+    async fn position(&self) -> BigInt {
+        BigInt(self.event.position)
+    }
+
+    async fn incident_id(&self) -> Uuid {
+        self.event.stream.stream_id
+    }
+
+    async fn event_id(&self) -> Uuid {
+        self.event.event_id
+    }
+
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.event.recorded_at
+    }
+
+    /// The name of the token it was recorded with.
+    async fn recorded_by(&self) -> &str {
+        &self.event.recorded_by
+    }
+
+    /// The first day it may have happened.
+    async fn start_date(&self) -> NaiveDate {
+        self.facts.time.start
+    }
+
+    /// The last day it may have happened.
+    async fn end_date(&self) -> NaiveDate {
+        self.facts.time.end
+    }
+
+    /// ISO 3166 alpha-3.
+    async fn country(&self) -> &str {
+        &self.facts.place.country.0
+    }
+
+    async fn admin1(&self) -> Option<&str> {
+        self.facts.place.admin1.as_deref()
+    }
+
+    async fn location(&self) -> Option<&str> {
+        self.facts.place.location.as_deref()
+    }
+
+    async fn latitude(&self) -> Option<f64> {
+        self.facts.place.coordinates.as_ref().map(|c| c.latitude)
+    }
+
+    async fn longitude(&self) -> Option<f64> {
+        self.facts.place.coordinates.as_ref().map(|c| c.longitude)
+    }
+
+    async fn event_type(&self) -> EventType {
+        self.facts.event_type.into()
+    }
+
+    async fn sub_event_type(&self) -> SubEventType {
+        self.facts.sub_event_type.into()
+    }
+
+    /// Deaths as first reported.
+    async fn fatalities(&self) -> CountRange {
+        let count = &self.facts.fatalities;
+        let int = |n: u32| Some(i32::try_from(n).unwrap_or(i32::MAX));
+        CountRange {
+            low: int(count.low),
+            best: int(count.best),
+            high: int(count.high),
+        }
+    }
+
+    /// The incident as the incidents read model shows it now (null until the read model has
+    /// applied the report, or once it is retracted or merged).
+    async fn incident(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
+        Ok(find_incident(pool(ctx)?, self.event.stream.stream_id, None).await?)
+    }
+}
