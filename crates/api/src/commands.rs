@@ -81,6 +81,10 @@ pub async fn execute<A: Aggregate>(
     api.access.authorize(caller, OperationClass::Record)?;
     let meta = options.meta(caller.name())?;
     let executed: Executed<A> = api.handler.execute(id, command, &meta).await?;
+    if !executed.replayed {
+        api.metrics
+            .appended(A::STREAM_TYPE, executed.event_ids.len());
+    }
     let caught_up = wait_until_applied(api.store.pool(), &executed.positions, api.read_your_writes)
         .await
         .is_ok();

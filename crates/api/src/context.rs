@@ -7,6 +7,7 @@ use sitrep_domain::handler::CommandHandler;
 use sitrep_domain::store::EventStore;
 
 use crate::auth::AccessPolicy;
+use crate::metrics::Metrics;
 use crate::subscriptions::FeedWaker;
 
 /// The data of the GraphQL schema.
@@ -21,6 +22,8 @@ pub struct ApiContext {
     pub access: AccessPolicy,
     /// Wakes the subscriptions of this server when events are recorded.
     pub feed_waker: FeedWaker,
+    /// The server's counters (`/metrics`).
+    pub metrics: Metrics,
 }
 
 impl ApiContext {
@@ -31,6 +34,7 @@ impl ApiContext {
             read_your_writes: Duration::from_secs(5),
             access: AccessPolicy::default(),
             feed_waker: FeedWaker::default(),
+            metrics: Metrics::default(),
         }
     }
 }

@@ -29,6 +29,8 @@ use sitrep_domain::store::StoreError;
 use sitrep_projections::ProjectionError;
 use uuid::Uuid;
 
+use crate::request_log::current_request_id;
+
 /// Why a request was not answered.
 ///
 /// It has no `Display` on purpose: async-graphql turns any `Display` error into a GraphQL error
@@ -202,14 +204,14 @@ impl From<sqlx::Error> for ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         if let ApiError::Internal(detail) = &error {
-            let request_id = Uuid::new_v4();
+            let request_id = current_request_id().unwrap_or_else(|| Uuid::new_v4().to_string());
             tracing::error!(%request_id, error = %detail, "internal error answering a request");
             return async_graphql::Error::new(format!(
                 "internal server error (request id {request_id})"
             ))
             .extend_with(|_, e| {
                 e.set("code", "INTERNAL_SERVER_ERROR");
-                e.set("requestId", request_id.to_string());
+                e.set("requestId", request_id.as_str());
             });
         }
         async_graphql::Error::new(error.message()).extend_with(|_, e| {

@@ -1,5 +1,6 @@
 //! The axum router: `/graphql` (GraphQL over HTTP, see [`crate::graphql_http`], and GraphiQL for
-//! a browser), `/healthz` and `/readyz`.
+//! a browser; subscriptions over WebSocket), `/healthz`, `/readyz` and `/metrics`; every request
+//! passes [`crate::request_log::observe`].
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
 use sitrep_projections::status::statuses;
@@ -21,6 +22,8 @@ use tokio::sync::watch;
 use crate::auth::AccessPolicy;
 use crate::context::ApiContext;
 use crate::graphql_http::{self, MAX_BODY_BYTES};
+use crate::metrics::Metrics;
+use crate::request_log::observe;
 use crate::schema::{build_schema, SitrepSchema};
 
 /// A read model further behind than this makes the server not ready.
@@ -54,6 +57,7 @@ impl AppState {
 #[derive(Clone)]
 struct Served {
     store: EventStore,
+    metrics: Metrics,
     schema: SitrepSchema,
     request_timeout: Duration,
     shutdown: watch::Receiver<bool>,
@@ -63,8 +67,10 @@ struct Served {
 pub fn router(state: AppState) -> Router {
     let mut context = ApiContext::new(state.store.clone());
     context.access = state.access;
+    let metrics = context.metrics.clone();
     let served = Served {
         store: state.store,
+        metrics: metrics.clone(),
         schema: build_schema(context),
         request_timeout: state.request_timeout,
         shutdown: state.shutdown,
@@ -73,7 +79,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/graphql", get(graphql).post(graphql))
+        .route("/metrics", get(metrics_text))
         .with_state(served)
+        .layer(middleware::from_fn_with_state(metrics, observe))
 }
 
 /// GraphiQL for a browser (a GET that accepts HTML), subscriptions for a WebSocket upgrade,
@@ -220,6 +228,23 @@ fn authorization_in(object: &Value) -> Option<&str> {
             .then(|| value.as_str())
             .flatten()
     })
+}
+
+/// The Prometheus text exposition; the read models' lags are read now (left out, with a warning
+/// in the log, when the database does not answer).
+async fn metrics_text(State(served): State<Served>) -> Response {
+    let projections = statuses(served.store.pool()).await.unwrap_or_else(|error| {
+        tracing::warn!(%error, "metrics: cannot read the read models' status");
+        Vec::new()
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        served.metrics.render(&projections),
+    )
+        .into_response()
 }
 
 /// 200 when the database answers, 503 otherwise; the body says which.

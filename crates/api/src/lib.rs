@@ -16,6 +16,8 @@
 //! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
 //! - [`events`]: events of the log as GraphQL objects, and the filter that picks them;
 //! - [`subscriptions`]: `eventRecorded` and `incidentReported`, live from the ordered feed;
+//! - [`metrics`]: the Prometheus metrics at `/metrics`;
+//! - [`request_log`]: request ids, the span and log line of each request, its metrics;
 //! - [`http`]: the axum router that serves it.
 
 pub mod auth;
@@ -28,6 +30,8 @@ pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
 pub mod inputs;
+pub mod metrics;
+pub mod request_log;
 pub mod scalars;
 pub mod schema;
 pub mod status;

@@ -28,6 +28,7 @@ use crate::commands::api_context;
 use crate::error::ApiError;
 use crate::events::{EventFilter, RecordedEvent};
 use crate::incidents::{find_incident, pool, CountRange, Incident};
+use crate::metrics::SubscriptionGuard;
 use crate::scalars::{BigInt, FeedCursor};
 use crate::vocab::{EventType, SubEventType};
 
@@ -90,6 +91,8 @@ struct Follower {
     cursor: StoreCursor,
     pending: VecDeque<StoredEvent>,
     failed: bool,
+    /// Counts this subscription as open while it lives.
+    _open: SubscriptionGuard,
 }
 
 /// Every event after `after`, in feed order: first those recorded, then each new one. Ends
@@ -98,6 +101,7 @@ fn follow(
     store: EventStore,
     wakes: watch::Receiver<u64>,
     after: StoreCursor,
+    open: SubscriptionGuard,
 ) -> impl Stream<Item = Result<StoredEvent, StoreError>> {
     let follower = Follower {
         store,
@@ -105,6 +109,7 @@ fn follow(
         cursor: after,
         pending: VecDeque::new(),
         failed: false,
+        _open: open,
     };
     futures::stream::unfold(follower, |mut follower| async move {
         loop {
@@ -152,7 +157,8 @@ async fn feed(
         None => api.store.feed_head().await?,
     };
     let wakes = api.feed_waker.subscribe(&api.store);
-    Ok(follow(api.store.clone(), wakes, start))
+    let open = api.metrics.subscription_opened();
+    Ok(follow(api.store.clone(), wakes, start, open))
 }
 
 /// The live side of the API.

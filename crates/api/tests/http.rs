@@ -117,3 +117,53 @@ async fn health_and_readiness() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("ready"), "{body}");
 }
+
+#[tokio::test]
+async fn requests_carry_an_id_and_are_counted_in_the_metrics() {
+    let (_db, app) = app().await;
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/graphql")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-request-id", "dashboard-42")
+                .body(Body::from(r#"{"query":"{ latestPosition }"}"#))
+                .expect("request"),
+        )
+        .await
+        .expect("a response");
+    assert_eq!(response.headers()["x-request-id"], "dashboard-42");
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get("/healthz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("a response");
+    let generated = response.headers()["x-request-id"].to_str().expect("ascii");
+    assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+
+    let (status, text) = send(
+        &app,
+        Request::get("/metrics")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(
+            "sitrep_http_requests_total{route=\"/graphql\",method=\"POST\",status=\"200\"} 1\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "sitrep_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1\n"
+    ));
+    assert!(text.contains(
+        "sitrep_http_request_duration_seconds_count{route=\"/graphql\",method=\"POST\"} 1\n"
+    ));
+    assert!(text.contains("# TYPE sitrep_projection_lag_seconds gauge"));
+}
