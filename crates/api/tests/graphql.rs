@@ -475,3 +475,67 @@ async fn projection_status_reports_each_live_read_model() {
     assert_eq!(status["position"], data["latestPosition"]);
     assert_eq!(status["eventsBehind"], 0);
 }
+
+#[tokio::test]
+async fn an_amendment_changes_what_it_names_and_null_clears() {
+    let api = api().await;
+    let mut input = tower_22("2024-01-28");
+    input["facts"]["notes"] = json!("first reports");
+    let data = api.data(REPORT, json!({ "input": input })).await;
+    let id = data["reportIncident"]["incidentId"].clone();
+    let amend = r#"mutation($input: AmendIncidentInput!) {
+        amendIncident(input: $input) {
+          version eventIds
+          incident { version location targetCategory startDate fatalities { best } }
+        } }"#;
+    let data = api
+        .data(
+            amend,
+            json!({ "input": { "incidentId": id, "reason": "CENTCOM named the outpost",
+                               "changes": { "place": {
+                                   "country": "JOR", "location": "Tower 22 logistics base",
+                                   "coordinates": { "latitude": 33.32, "longitude": 38.69 },
+                                   "precision": "EXACT" },
+                                 "targetCategory": null } } }),
+        )
+        .await;
+    let amended = &data["amendIncident"];
+    assert_eq!(amended["version"], 2);
+    assert_eq!(amended["incident"]["version"], 2);
+    assert_eq!(amended["incident"]["location"], "Tower 22 logistics base");
+    assert_eq!(
+        amended["incident"]["targetCategory"],
+        Value::Null,
+        "null cleared it"
+    );
+    assert_eq!(
+        amended["incident"]["startDate"], "2024-01-28",
+        "left out: unchanged"
+    );
+    assert_eq!(amended["incident"]["fatalities"]["best"], 3);
+
+    // Nothing given, and a rule broken inside the changes: refused, nothing appended.
+    let error = api
+        .error(
+            amend,
+            json!({ "input": { "incidentId": id, "reason": "no-op", "changes": {} } }),
+        )
+        .await;
+    assert_eq!(error["code"], "BAD_USER_INPUT");
+    assert_eq!(error["field"], "input.changes");
+    let error = api
+        .error(
+            amend,
+            json!({ "input": { "incidentId": id, "reason": "typo",
+                               "changes": { "fatalities": { "best": 2, "low": 5 } } } }),
+        )
+        .await;
+    assert_eq!(error["code"], "BAD_USER_INPUT");
+    assert!(
+        error["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("input.changes.fatalities")),
+        "{error}"
+    );
+    assert_eq!(api.events_stored().await, 2);
+}
