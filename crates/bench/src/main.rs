@@ -6,6 +6,7 @@
 //!
 //! - [`workload`]: the event store's scenarios: single appends, batches, the feed read;
 //! - [`projections`]: the read models' scenarios: rebuild, dashboard queries, lag;
+//! - [`api`]: the API's scenarios over HTTP against a `sitrep serve` of its own;
 //! - [`raw`]: the baseline: the same rows through plain SQL, no store;
 //! - [`measure`]: running clients for a fixed time and counting what they did.
 
@@ -14,6 +15,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod api;
 mod measure;
 mod projections;
 mod raw;
@@ -41,7 +43,8 @@ struct Args {
     /// Client counts for batch appends.
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     batch_clients: Vec<usize>,
-    /// Only these scenarios (single, batch, feed, rebuild, queries, lag); all when empty.
+    /// Only these scenarios (single, batch, feed, rebuild, queries, lag, api_writes,
+    /// api_queries); all when empty.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Incident events in the log for the projections' scenarios.
@@ -53,6 +56,9 @@ struct Args {
     /// Runs of each dashboard query.
     #[arg(long, default_value_t = 200)]
     query_repeats: u32,
+    /// The `sitrep` binary the API scenarios start (default: beside this one).
+    #[arg(long)]
+    sitrep_bin: Option<std::path::PathBuf>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -117,8 +123,24 @@ async fn main() -> anyhow::Result<()> {
         .execute(&mut admin)
         .await?;
 
+    // The API's mutations, on a database of their own that only real domain events reach.
+    if run("api_writes") {
+        let bin = api::sitrep_bin(args.sitrep_bin.clone())?;
+        let db = sitrep_testkit::TestDb::with_pool_size(&sitrep_domain::MIGRATOR, 40).await;
+        raw::create_tables(&db.pool).await?;
+        let server = api::ServerProcess::start(&bin, &db.url()).await?;
+        println!();
+        println!("{}", measure::TABLE_HEADER);
+        for &clients in &args.clients {
+            api::writes(&db.pool, &server, clients, duration)
+                .await?
+                .print();
+        }
+        api::print_memory(&server, "after the mutations")?;
+    }
+
     // The read models' scenarios, on a log of real incident events of their own.
-    if run("rebuild") || run("queries") || run("lag") {
+    if run("rebuild") || run("queries") || run("lag") || run("api_queries") {
         let name = format!("sitrep_bench_{}_projections", std::process::id());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
@@ -138,6 +160,15 @@ async fn main() -> anyhow::Result<()> {
             for figure in projections::queries(&pool, args.query_repeats).await? {
                 figure.print();
             }
+        }
+        if run("api_queries") {
+            let bin = api::sitrep_bin(args.sitrep_bin.clone())?;
+            let url = sitrep_testkit::database_url(&name).await;
+            let server = api::ServerProcess::start(&bin, &url).await?;
+            for figure in api::queries(&pool, &server, args.query_repeats).await? {
+                figure.print();
+            }
+            api::print_memory(&server, "after the queries")?;
         }
         if run("lag") {
             projections::lag(&pool, args.lag_writers, duration)

@@ -361,7 +361,7 @@ pub async fn queries(pool: &PgPool, repeats: u32) -> anyhow::Result<Vec<Figure>>
 }
 
 /// Runs `query` `repeats` times after a warm-up run: queries per second and latencies.
-async fn time<F, Fut>(repeats: u32, query: F) -> anyhow::Result<Measured>
+pub(crate) async fn time<F, Fut>(repeats: u32, query: F) -> anyhow::Result<Measured>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,

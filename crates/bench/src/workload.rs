@@ -130,7 +130,7 @@ pub async fn single_existing_streams(
 
 /// The raw side of the single-event scenarios: one INSERT per commit, into a new stream each
 /// time, or (with `streams_for` clients) into each client's own stream at its next version.
-fn raw_single(
+pub(crate) fn raw_single(
     pool: &PgPool,
     table: RawTable,
     streams_for: Option<usize>,

@@ -65,6 +65,27 @@ async fn server() -> Server {
         .clone()
 }
 
+/// A URL of database `name` on the test server, for a process of its own (`sitrep serve`).
+pub async fn database_url(name: &str) -> String {
+    url_of(&server().await, name)
+}
+
+fn url_of(server: &Server, name: &str) -> String {
+    if let Some(url) = &server.url {
+        return url_with_database(url, name);
+    }
+    let o = &server.options;
+    let host = o
+        .get_socket()
+        .map_or_else(|| o.get_host().to_string(), |dir| dir.display().to_string());
+    // The URL's host is a placeholder; `host=` names the server (or the socket folder).
+    format!(
+        "postgres://{}@localhost/{name}?host={host}&port={}",
+        o.get_username(),
+        o.get_port()
+    )
+}
+
 /// `url` with its database replaced by `database`.
 fn url_with_database(url: &str, database: &str) -> String {
     let (base, query) = url
@@ -131,20 +152,7 @@ impl TestDb {
 
     /// A URL for this database, for a child process's `DATABASE_URL`.
     pub fn url(&self) -> String {
-        if let Some(url) = &self.server.url {
-            return url_with_database(url, &self.name);
-        }
-        let o = &self.server.options;
-        let host = o
-            .get_socket()
-            .map_or_else(|| o.get_host().to_string(), |dir| dir.display().to_string());
-        // The URL's host is a placeholder; `host=` names the server (or the socket folder).
-        format!(
-            "postgres://{}@localhost/{}?host={host}&port={}",
-            o.get_username(),
-            self.name,
-            o.get_port()
-        )
+        url_of(&self.server, &self.name)
     }
 
     /// The database's name.

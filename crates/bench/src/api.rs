@@ -1,0 +1,276 @@
+//! The API's scenarios, end to end over HTTP against a `sitrep serve` process of its own (the
+//! release binary beside this one), each beside raw PostgreSQL in the same run:
+//!
+//! - `reportIncident` mutations by 1, 4 and 16 clients, each a POST that validates, appends,
+//!   waits until the read models have applied the event (read-your-writes) and answers with the
+//!   incident as the read model shows it; beside single-row commits of raw PostgreSQL (a table
+//!   shaped and indexed like `events`, and one with a primary key only);
+//! - the dashboards' queries over HTTP at the size of the projections' log (the first page of
+//!   incidents, the weekly statistics of attacks on coalition bases), beside the same SQL run
+//!   directly on the read model;
+//! - the server's resident memory: the peak over the whole run (`VmHWM`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{json, Value};
+use sitrep_api::auth::Role;
+use sitrep_api::tokens;
+use sitrep_projections::incident_queries::{
+    incident_list, incident_stats, IncidentFilter, StatsDimension, TimeBucket,
+};
+use sqlx::PgPool;
+
+use crate::measure::{interleave, Comparison};
+use crate::projections::{time, Figure};
+use crate::raw::RawTable;
+use crate::workload::raw_single;
+
+/// A `sitrep serve` of the benchmark's own, killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    base: String,
+}
+
+impl ServerProcess {
+    /// Starts `bin serve` on the database at `url` and waits until it is healthy.
+    pub async fn start(bin: &Path, url: &str) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", url)
+            .env("SITREP_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", bin.display()))?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_err()
+        {
+            anyhow::ensure!(Instant::now() < deadline, "sitrep serve did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(server)
+    }
+
+    /// The server's resident memory now and at its peak, in MiB (`VmRSS`, `VmHWM`).
+    pub fn memory_mib(&self) -> anyhow::Result<(f64, f64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let field = |name: &str| -> anyhow::Result<f64> {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .with_context(|| format!("no {name} in /proc status"))?;
+            let kib: f64 = line
+                .split_whitespace()
+                .nth(1)
+                .context("a number")?
+                .parse()?;
+            Ok(kib / 1024.0)
+        };
+        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// The `sitrep` binary: `--sitrep-bin`, else beside this benchmark's own binary.
+pub fn sitrep_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let bin = match given {
+        Some(bin) => bin,
+        None => std::env::current_exe()?.with_file_name("sitrep"),
+    };
+    anyhow::ensure!(
+        bin.exists(),
+        "{} not found: build it first (cargo build --release --workspace)",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+const REPORT: &str = "mutation($input: ReportIncidentInput!) { reportIncident(input: $input) { \
+     version caughtUp incident { id version fatalities { best } } } }";
+
+/// The body of the `n`th report: a rocket attack on Ain al-Asad air base.
+fn report_body(n: u64) -> String {
+    json!({
+        "query": REPORT,
+        "variables": { "input": { "facts": {
+            "time": { "start": "2024-01-20" },
+            "place": { "country": "IRQ", "admin1": "Al Anbar", "location": "Ain al-Asad Air Base",
+                       "coordinates": { "latitude": 33.7856, "longitude": 42.4412 },
+                       "precision": "EXACT" },
+            "eventType": "EXPLOSIONS_REMOTE_VIOLENCE",
+            "subEventType": "SHELLING_ARTILLERY_MISSILE_ATTACK",
+            "targetCategory": "FOREIGN_MILITARY_BASE",
+            "fatalities": { "best": 0 },
+            "notes": format!("Report {n:>8}: rockets struck near the base; no casualties reported."),
+        }}}
+    })
+    .to_string()
+}
+
+/// POSTs `body` and checks that the answer has no errors (and for a mutation, that the read
+/// models had caught up).
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<()> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let answer: Value = serde_json::from_str(&response.text().await?)?;
+    anyhow::ensure!(
+        status.is_success() && answer.get("errors").is_none(),
+        "the server answered {status}: {answer}"
+    );
+    Ok(())
+}
+
+/// `reportIncident` over HTTP by `clients` clients, beside raw single-row commits.
+pub async fn writes(
+    pool: &PgPool,
+    server: &ServerProcess,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Comparison> {
+    let token = tokens::issue(pool, &format!("bench {clients}"), Role::Recorder)
+        .await?
+        .secret;
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", server.base);
+    let sitrep = move |client: usize, n: u64| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            post(
+                &http,
+                &url,
+                &token,
+                report_body(client as u64 * 1_000_000 + n),
+            )
+            .await
+        }
+    };
+    let (sitrep, keyed, bare) = interleave(
+        clients,
+        duration,
+        1,
+        (
+            sitrep,
+            raw_single(pool, RawTable::Keyed, None),
+            raw_single(pool, RawTable::PrimaryKeyOnly, None),
+        ),
+    )
+    .await?;
+    Ok(Comparison {
+        scenario: "reportIncident over HTTP (read-your-writes)".into(),
+        clients,
+        unit: "requests",
+        sitrep,
+        keyed,
+        bare,
+    })
+}
+
+const STATS: &str = "{ incidentStats(filter: { from: \"2023-10-17\", \
+     targetCategories: [FOREIGN_MILITARY_BASE] }, groupBy: [CLAIMANT], bucket: WEEK) { \
+     bucket keys incidents fatalities { best } } }";
+
+const FIRST_PAGE: &str = "{ incidents(first: 50) { edges { cursor node { id startDate country \
+     location eventType subEventType fatalities { best } } } pageInfo { hasNextPage } } }";
+
+/// The dashboards' queries over HTTP, each beside the same SQL run directly on the live read
+/// model (what the API adds: HTTP, GraphQL, JSON).
+pub async fn queries(
+    pool: &PgPool,
+    server: &ServerProcess,
+    repeats: u32,
+) -> anyhow::Result<Vec<Figure>> {
+    let token = tokens::issue(pool, "bench dashboard", Role::Viewer)
+        .await?
+        .secret;
+    let live = sitrep_projections::generation::live(pool, "incidents")
+        .await?
+        .context("no live incidents generation: run the rebuild first")?;
+    let http = reqwest::Client::new();
+    let url = format!("{}/graphql", server.base);
+    let over_http = |query: &'static str| {
+        let (http, url, token) = (&http, &url, &token);
+        move || async move { post(http, url, token, json!({ "query": query }).to_string()).await }
+    };
+    let headline = IncidentFilter {
+        from: chrono::NaiveDate::from_ymd_opt(2023, 10, 17),
+        target_categories: vec!["foreign_military_base".into()],
+        ..IncidentFilter::default()
+    };
+    let stats = time(repeats, over_http(STATS)).await?;
+    let raw_stats = time(repeats, || async {
+        incident_stats(
+            pool,
+            &live.schema,
+            &headline,
+            &[StatsDimension::Claimant],
+            Some(TimeBucket::Week),
+            None,
+        )
+        .await
+        .map(|_| ())
+        .map_err(anyhow::Error::from)
+    })
+    .await?;
+    let page = time(repeats, over_http(FIRST_PAGE)).await?;
+    let all = IncidentFilter::default();
+    let raw_page = time(repeats, || async {
+        incident_list(pool, &live.schema, &all, 51, None, None)
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+    })
+    .await?;
+    Ok(vec![
+        Figure {
+            scenario: "over HTTP: weekly statistics of attacks on coalition bases by claimant \
+                       (raw: the same SQL on the read model)"
+                .into(),
+            sitrep: stats,
+            raw: raw_stats,
+            unit: "queries",
+        },
+        Figure {
+            scenario:
+                "over HTTP: the first page of incidents (raw: the same SQL on the read model)"
+                    .into(),
+            sitrep: page,
+            raw: raw_page,
+            unit: "queries",
+        },
+    ])
+}
+
+/// Prints the server's memory.
+pub fn print_memory(server: &ServerProcess, when: &str) -> anyhow::Result<()> {
+    let (now, peak) = server.memory_mib()?;
+    println!("server memory {when}: RSS {now:.0} MiB now, {peak:.0} MiB at peak (VmHWM)");
+    Ok(())
+}
