@@ -11,8 +11,16 @@
 //! - [`status`]: the status of the read models (`projectionStatus`);
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
+//! - [`actors`]: the actor list, one actor (affiliations, counts, incidents), an incident's
+//!   actors; [`actor_mutations`]: one mutation per actor command;
+//! - [`sites`]: the site list and one site; [`site_mutations`]: one mutation per site command;
+//! - [`actor_vocab`]: the actors' and sites' vocabularies as GraphQL enums;
+//! - [`loaders`]: the batch loaders of related objects (no N+1 queries);
 //! - [`http`]: the axum router that serves it.
 
+pub mod actor_mutations;
+pub mod actor_vocab;
+pub mod actors;
 pub mod commands;
 pub mod context;
 pub mod error;
@@ -20,8 +28,11 @@ pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
 pub mod inputs;
+pub mod loaders;
 pub mod scalars;
 pub mod schema;
+pub mod site_mutations;
+pub mod sites;
 pub mod status;
 pub mod vocab;
 
