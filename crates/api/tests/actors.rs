@@ -372,12 +372,12 @@ async fn every_actor_command_has_its_mutation() {
     let run = |mutation: &'static str, input: Value| {
         let api = &api;
         async move {
+            let input_type = format!("{}{}Input", &mutation[..1].to_uppercase(), &mutation[1..]);
             let query = format!(
                 "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{
                     actorId version replayed caughtUp
                     actor {{ name aliases actorType country description
-                             affiliations {{ id relation until }} }} }} }}",
-                input_type = format!("{}{}Input", &mutation[..1].to_uppercase(), &mutation[1..]),
+                             affiliations {{ id relation until }} }} }} }}"
             );
             api.data(&query, json!({ "input": input })).await[mutation].clone()
         }
@@ -544,4 +544,54 @@ async fn conflicts_retries_and_refusals_change_nothing() {
         data["actor"]["affiliations"].as_array().map(Vec::len),
         Some(1)
     );
+}
+
+#[tokio::test]
+async fn related_objects_load_in_batches_whatever_the_number_of_parents() {
+    let mut api = api().await;
+    let w = world(&api).await;
+    for day in ["2024-02-10", "2024-02-11", "2024-02-12"] {
+        report_at_site(
+            &api,
+            day,
+            &w.site,
+            json!([{ "actor": w.kh, "role": "PERPETRATOR", "attribution": "SUSPECTED" },
+                   { "actor": w.iri, "role": "CLAIMANT", "attribution": "CLAIMED" }]),
+        )
+        .await;
+    }
+    api.stop_projectors();
+    let query = r#"query($first: Int) { incidents(first: $first) { edges { node { id
+        actors { role attribution actor { name incidentCount
+          affiliations { relatedActor { name } } incidents(first: 2) { id } } } } } } }"#;
+    let (one, few) = api
+        .data_counting_statements(query, json!({ "first": 1 }))
+        .await;
+    let (five, many) = api
+        .data_counting_statements(query, json!({ "first": 5 }))
+        .await;
+    assert_eq!(one["incidents"]["edges"].as_array().map(Vec::len), Some(1));
+    assert_eq!(five["incidents"]["edges"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        five["incidents"]["edges"][4]["node"]["actors"][0]["actor"]["affiliations"][0]
+            ["relatedActor"]["name"],
+        "Islamic Revolutionary Guard Corps"
+    );
+    // The list (with its generation), then per level one batch of each related kind.
+    assert!(few > 2, "{few}");
+    assert_eq!(few, many, "statements for 1 incident: {few}, for 5: {many}");
+
+    let query = r#"query($first: Int) { actors(first: $first) { edges { node { name
+        incidentCount claimedCount affiliations { relatedActor { name } }
+        incidents { id actors { actor { name } } } } } } }"#;
+    let (one, few) = api
+        .data_counting_statements(query, json!({ "first": 1 }))
+        .await;
+    let (three, many) = api
+        .data_counting_statements(query, json!({ "first": 3 }))
+        .await;
+    assert_eq!(one["actors"]["edges"].as_array().map(Vec::len), Some(1));
+    assert_eq!(three["actors"]["edges"].as_array().map(Vec::len), Some(3));
+    assert!(few > 2, "{few}");
+    assert_eq!(few, many, "statements for 1 actor: {few}, for 3: {many}");
 }

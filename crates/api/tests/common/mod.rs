@@ -14,6 +14,7 @@ use sitrep_projections::actors::ActorsProjection;
 use sitrep_projections::incidents::IncidentsProjection;
 use sitrep_projections::{Projection, Projector};
 use sitrep_testkit::TestDb;
+use sqlx::ConnectOptions;
 use tokio::task::JoinHandle;
 
 pub struct Api {
@@ -47,7 +48,18 @@ pub async fn api() -> Api {
             let _ = projector.run(std::future::pending()).await;
         }));
     }
-    let mut context = ApiContext::new(store.clone());
+    // The schema's own pool logs its statements (the test database's does not), so that a
+    // test can count them.
+    let options = (*db.pool.connect_options())
+        .clone()
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(60));
+    let logged = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(options)
+        .await
+        .expect("connect to the test database");
+    let mut context = ApiContext::new(EventStore::new(logged));
     context.read_your_writes = Duration::from_secs(10);
     Api {
         _db: db,
@@ -89,6 +101,40 @@ impl Api {
             "a failed request appended"
         );
         response["errors"][0]["extensions"].clone()
+    }
+
+    /// Stops the projectors (so that only the requests' statements run from then on).
+    pub fn stop_projectors(&mut self) {
+        for projector in &self.projectors {
+            projector.abort();
+        }
+    }
+
+    /// `data` of `query` (which must have no errors) and how many SQL statements it ran (sqlx
+    /// reports each as an event of target `sqlx::query` on this thread: a current-thread
+    /// runtime, which the batch loaders' tasks run on too).
+    pub async fn data_counting_statements(&self, query: &str, variables: Value) -> (Value, usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        struct Count(Arc<AtomicUsize>);
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+            fn on_event(
+                &self,
+                event: &tracing::Event<'_>,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                if event.metadata().target() == "sqlx::query" {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
+        let guard = tracing::subscriber::set_default(subscriber);
+        let data = self.data(query, variables).await;
+        drop(guard);
+        (data, count.load(Ordering::SeqCst))
     }
 
     pub async fn events_stored(&self) -> i64 {
