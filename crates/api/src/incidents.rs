@@ -506,6 +506,17 @@ impl Incident {
         &self.0.actor_ids
     }
 
+    /// Every actor involved in this version of the incident, each with its role and how that
+    /// is known; the actors themselves as the actors read model shows them now, or as known at
+    /// `asOf`.
+    async fn actors(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<crate::actors::IncidentActor>> {
+        crate::actors::incident_actors(ctx, self.0.incident_id, self.0.recorded_at, as_of).await
+    }
+
     /// The actors that claimed it.
     async fn claimant_ids(&self) -> &[Uuid] {
         &self.0.claimant_ids

@@ -18,8 +18,16 @@
 //! - [`subscriptions`]: `eventRecorded` and `incidentReported`, live from the ordered feed;
 //! - [`metrics`]: the Prometheus metrics at `/metrics`;
 //! - [`request_log`]: request ids, the span and log line of each request, its metrics;
+//! - [`actors`]: the actor list, one actor (affiliations, counts, incidents), an incident's
+//!   actors; [`actor_mutations`]: one mutation per actor command;
+//! - [`sites`]: the site list and one site; [`site_mutations`]: one mutation per site command;
+//! - [`actor_vocab`]: the actors' and sites' vocabularies as GraphQL enums;
+//! - [`loaders`]: the batch loaders of related objects (no N+1 queries);
 //! - [`http`]: the axum router that serves it.
 
+pub mod actor_mutations;
+pub mod actor_vocab;
+pub mod actors;
 pub mod auth;
 pub mod commands;
 pub mod context;
@@ -30,10 +38,13 @@ pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
 pub mod inputs;
+pub mod loaders;
 pub mod metrics;
 pub mod request_log;
 pub mod scalars;
 pub mod schema;
+pub mod site_mutations;
+pub mod sites;
 pub mod status;
 pub mod subscriptions;
 pub mod tokens;

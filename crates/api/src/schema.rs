@@ -1,15 +1,21 @@
 //! The GraphQL schema. Clients code against its SDL, `schema.graphql` at the workspace root,
 //! which is generated from this module (`sitrep schema`) and checked by a test.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, Object, Result, Schema};
 use sitrep_domain::store::EventStore;
 
+use crate::actor_mutations::ActorMutation;
+use crate::actors::ActorQuery;
 use crate::auth::AccessControl;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::IncidentQuery;
+use crate::loaders::ReadModelLoader;
 use crate::scalars::BigInt;
+use crate::site_mutations::SiteMutation;
+use crate::sites::SiteQuery;
 use crate::status::StatusQuery;
 use crate::subscriptions::SubscriptionRoot;
 
@@ -19,12 +25,18 @@ pub type SitrepSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// The read side of the API.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ServerQuery, StatusQuery, IncidentQuery);
+pub struct QueryRoot(
+    ServerQuery,
+    StatusQuery,
+    IncidentQuery,
+    ActorQuery,
+    SiteQuery,
+);
 
 /// The write side: one mutation per command of the domain.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(IncidentMutation);
+pub struct MutationRoot(IncidentMutation, ActorMutation, SiteMutation);
 
 /// About the server and the log.
 #[derive(Default)]
@@ -46,9 +58,14 @@ impl ServerQuery {
     }
 }
 
-/// The schema with its data.
+/// The schema with its data: the context, and the batch loader of related objects (it batches
+/// the keys a level of a query asks for and caches nothing, see [`crate::loaders`]).
 pub fn build_schema(context: ApiContext) -> SitrepSchema {
-    schema_builder().data(context).finish()
+    let loader = DataLoader::new(
+        ReadModelLoader::new(context.store.pool().clone()),
+        tokio::spawn,
+    );
+    schema_builder().data(context).data(loader).finish()
 }
 
 /// The schema over `store` with the default settings.

@@ -27,6 +27,9 @@
 //!   many it claimed (`claimed`). After each page the counts of every actor the page touched
 //!   (registered, or named by an incident whose actors or status changed) are recounted from
 //!   the links, never incremented: they cannot drift, and do not depend on page boundaries.
+//!   `involvement_versions` keeps, versioned by recorded time like the actors, each actor's
+//!   part in an incident (incident, actor, role) with how it is known (`attribution`): the
+//!   actors of an incident version are those visible at its recorded time.
 //!   **The counts are current only**, not as-of: for counts as known at an earlier time, count
 //!   the incidents read model's versions (`incident_versions.actor_ids`).
 //!
@@ -41,7 +44,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use sitrep_domain::model::actor::{Actor, ActorEvent, Affiliation};
-use sitrep_domain::model::incident::{Incident, IncidentEvent};
+use sitrep_domain::model::incident::{ActorRole, AttributionStatus, Incident, IncidentEvent};
 use sitrep_domain::model::site::Site;
 use sitrep_domain::model::Aggregate;
 use sitrep_domain::store::StoredEvent;
@@ -83,6 +86,10 @@ const TABLES: &[ChecksumTable] = &[
         order_by: "incident_id, actor_id, role",
     },
     ChecksumTable {
+        name: "involvement_versions",
+        order_by: "incident_id, actor_id, role, stream_version",
+    },
+    ChecksumTable {
         name: "actor_incident_counts",
         order_by: "actor_id",
     },
@@ -94,7 +101,8 @@ impl Projection for ActorsProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        // 2: `involvement_versions` (each actor's part in an incident, with its attribution).
+        2
     }
 
     fn ddl(&self) -> &'static str {
@@ -574,7 +582,7 @@ async fn apply_incidents(
     recount: &mut BTreeSet<Uuid>,
 ) -> Result<(), ProjectionError> {
     // Only the events that change an incident's actors or whether it is active.
-    let mut relevant: Vec<(Uuid, IncidentEvent)> = Vec::new();
+    let mut relevant: Vec<(&StoredEvent, IncidentEvent)> = Vec::new();
     for stored in events
         .iter()
         .filter(|e| e.stream.stream_type == Incident::STREAM_TYPE)
@@ -589,12 +597,17 @@ async fn apply_incidents(
                 | IncidentEvent::IncidentRestored { .. }
                 | IncidentEvent::IncidentMerged { .. }
         ) {
-            relevant.push((stored.stream.stream_id, event));
+            relevant.push((stored, event));
         }
     }
     if relevant.is_empty() {
         return Ok(());
     }
+    store_involvements(conn, &relevant).await?;
+    let relevant: Vec<(Uuid, IncidentEvent)> = relevant
+        .into_iter()
+        .map(|(stored, event)| (stored.stream.stream_id, event))
+        .collect();
     let mut incidents = load_involved(conn, &relevant).await?;
     // The actors they named before the page lose or keep their counts...
     for involved in incidents.values() {
@@ -624,6 +637,106 @@ async fn apply_incidents(
         recount.extend(involved.links.iter().map(|(actor, _)| *actor));
     }
     store_involved(conn, &incidents).await
+}
+
+/// One version of an actor's part in an incident, as a row of `involvement_versions`.
+struct InvolvementRow {
+    incident_id: Uuid,
+    actor_id: Uuid,
+    role: &'static str,
+    version: VersionOf,
+    attribution: String,
+}
+
+/// Writes the new versions of the involvements the incident events in `relevant` record or
+/// change, and ends the versions they replace.
+async fn store_involvements(
+    conn: &mut PgConnection,
+    relevant: &[(&StoredEvent, IncidentEvent)],
+) -> Result<(), ProjectionError> {
+    let mut involvements: Timeline<(Uuid, Uuid, &'static str), InvolvementRow> = Timeline::new();
+    for (stored, event) in relevant {
+        let incident_id = stored.stream.stream_id;
+        let parts: Vec<(Uuid, ActorRole, AttributionStatus)> = match event {
+            IncidentEvent::IncidentReported { actors, .. } => actors
+                .iter()
+                .map(|a| (a.actor, a.role, a.attribution))
+                .collect(),
+            IncidentEvent::ClaimRecorded {
+                actor,
+                role,
+                attribution,
+                ..
+            }
+            | IncidentEvent::ClaimChanged {
+                actor,
+                role,
+                attribution,
+                ..
+            } => vec![(*actor, *role, *attribution)],
+            _ => Vec::new(),
+        };
+        // An actor holds a role once (the domain refuses repeats): the last one of an event
+        // wins, as when the aggregate folds it.
+        let parts: BTreeMap<(Uuid, &'static str), AttributionStatus> = parts
+            .into_iter()
+            .map(|(actor, role, attribution)| ((actor, role.as_str()), attribution))
+            .collect();
+        for ((actor_id, role), attribution) in parts {
+            let key = (incident_id, actor_id, role);
+            involvements.end(&key, stored.recorded_at);
+            involvements.start(
+                key,
+                InvolvementRow {
+                    incident_id,
+                    actor_id,
+                    role,
+                    version: VersionOf::new(stored),
+                    attribution: name(&attribution),
+                },
+            );
+        }
+    }
+    if !involvements.closed.is_empty() {
+        let closed = &involvements.closed;
+        let incidents: Vec<Uuid> = closed.keys().map(|k| k.0).collect();
+        let actors: Vec<Uuid> = closed.keys().map(|k| k.1).collect();
+        let roles: Vec<&str> = closed.keys().map(|k| k.2).collect();
+        let until: Vec<DateTime<Utc>> = closed.values().copied().collect();
+        sqlx::query(
+            "UPDATE involvement_versions v SET recorded_to = c.until \
+               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) \
+                    AS c(incident_id, actor_id, role, until) \
+              WHERE v.incident_id = c.incident_id AND v.actor_id = c.actor_id \
+                AND v.role = c.role AND v.recorded_to IS NULL",
+        )
+        .bind(&incidents)
+        .bind(&actors)
+        .bind(&roles)
+        .bind(&until)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if involvements.rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO involvement_versions (incident_id, actor_id, role, stream_version, \
+                position, recorded_from, recorded_to, attribution) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::int8[], \
+                              $6::timestamptz[], $7::timestamptz[], $8::text[])",
+    )
+    .bind(involvements.column(|r| r.incident_id))
+    .bind(involvements.column(|r| r.actor_id))
+    .bind(involvements.column(|r| r.role))
+    .bind(involvements.column(|r| r.version.stream_version))
+    .bind(involvements.column(|r| r.version.position))
+    .bind(involvements.column(|r| r.version.recorded_from))
+    .bind(involvements.ends())
+    .bind(involvements.column(|r| r.attribution.clone()))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The stored status and links of the incidents `relevant` touches.

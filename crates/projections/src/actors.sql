@@ -95,6 +95,26 @@ CREATE TABLE incident_actor_links (
 CREATE INDEX incident_actor_links_actor ON incident_actor_links (actor_id, role)
     WHERE counted;
 
+-- One row per version of each actor's part in an incident (incident, actor, role): how it is
+-- known (attribution), from recorded_from until a change of it was recorded (recorded_to, NULL
+-- for the current row). An incident's retraction or merge ends no row: incident_statuses says
+-- whether it counts. "The actors of incident X as known at T" is a filter by recorded time.
+CREATE TABLE involvement_versions (
+    incident_id     uuid        NOT NULL,
+    actor_id        uuid        NOT NULL,
+    role            text        NOT NULL,
+    stream_version  bigint      NOT NULL,
+    position        bigint      NOT NULL,
+    recorded_from   timestamptz NOT NULL,
+    recorded_to     timestamptz,
+    attribution     text        NOT NULL,
+    PRIMARY KEY (incident_id, actor_id, role, stream_version)
+);
+
+-- The projector's lookup of each involvement's newest row.
+CREATE UNIQUE INDEX involvement_versions_current ON involvement_versions (incident_id, actor_id, role)
+    WHERE recorded_to IS NULL;
+
 -- Per actor (every registered actor, and any actor an incident names): how many active
 -- incidents involve it in any role, and how many it claimed. Current only.
 CREATE TABLE actor_incident_counts (

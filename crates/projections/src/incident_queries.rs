@@ -152,7 +152,7 @@ pub struct ListCursor {
 }
 
 /// Refuses anything but a generation's schema name: it goes into the SQL text.
-fn check_schema(schema: &str) -> Result<(), ProjectionError> {
+pub(crate) fn check_schema(schema: &str) -> Result<(), ProjectionError> {
     if crate::generation::is_generation_schema(schema) {
         Ok(())
     } else {
@@ -336,5 +336,70 @@ pub async fn incident_by_id(
         .bind(as_of)
         .bind(incident_id)
         .fetch_optional(pool)
+        .await?)
+}
+
+/// One incident of an actor's incidents.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ActorIncident {
+    /// The actor it was asked for.
+    pub key_actor_id: Uuid,
+    #[sqlx(flatten)]
+    pub incident: IncidentListItem,
+}
+
+/// The active incidents involving each of `actor_ids` (any role) in generation `schema`,
+/// newest first, at most `limit` per actor, now or as known at `as_of`; one statement.
+pub async fn incidents_of_actors(
+    pool: &PgPool,
+    schema: &str,
+    actor_ids: &[Uuid],
+    limit: u32,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<ActorIncident>, ProjectionError> {
+    check_schema(schema)?;
+    let sql = format!(
+        "SELECT a.actor_id AS key_actor_id, i.* \
+           FROM unnest($2::uuid[]) AS a(actor_id) \
+          CROSS JOIN LATERAL ( \
+                SELECT {ITEM_COLUMNS} FROM {schema}.incident_versions v \
+                 WHERE v.actor_ids @> ARRAY[a.actor_id] AND {time} AND v.status = 'active' \
+                 ORDER BY v.valid_start DESC, v.incident_id DESC \
+                 LIMIT $3) AS i \
+          ORDER BY a.actor_id",
+        time = time_sql(as_of),
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(as_of)
+        .bind(actor_ids)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?)
+}
+
+/// How many active incidents involve each of `actor_ids` (any role) and how many each claimed,
+/// as known at `as_of`, counted from the incident versions of generation `schema` (the actors
+/// read model keeps its counts current only); one statement, a row for every actor asked.
+pub async fn incident_counts_as_of(
+    pool: &PgPool,
+    schema: &str,
+    actor_ids: &[Uuid],
+    as_of: DateTime<Utc>,
+) -> Result<Vec<crate::actor_queries::IncidentCounts>, ProjectionError> {
+    check_schema(schema)?;
+    let sql = format!(
+        "SELECT a.actor_id, count(v.incident_id) AS incidents, \
+                count(v.incident_id) FILTER (WHERE v.claimant_ids @> ARRAY[a.actor_id]) \
+                    AS claimed \
+           FROM unnest($2::uuid[]) AS a(actor_id) \
+           LEFT JOIN {schema}.incident_versions v \
+             ON v.actor_ids @> ARRAY[a.actor_id] AND {time} AND v.status = 'active' \
+          GROUP BY a.actor_id",
+        time = time_sql(Some(as_of)),
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(as_of)
+        .bind(actor_ids)
+        .fetch_all(pool)
         .await?)
 }

@@ -18,9 +18,11 @@
 //!   and agreements, versioned by recorded time.
 //! - [`troops`]: troop levels: the current level by the domain's rule with the competing
 //!   estimates, and the time series for step charts, versioned by recorded time.
-//! - [`actors`]: actors, affiliations and sites, versioned by recorded time; incident counts per
-//!   actor (current only).
+//! - [`actors`]: actors, affiliations, sites and each actor's part in incidents, versioned by
+//!   recorded time; incident counts per actor (current only); [`actor_queries`]: the lists,
+//!   lookups by id and batches of related rows the API asks of it.
 
+pub mod actor_queries;
 pub mod actors;
 pub mod checksum;
 mod copy_rows;

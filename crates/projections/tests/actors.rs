@@ -22,6 +22,7 @@ use sitrep_domain::model::site::{
 use sitrep_domain::model::values::{Coordinates, CountryCode, GeoPrecision};
 use sitrep_domain::model::vocab::ActorType;
 use sitrep_domain::store::EventStore;
+use sitrep_projections::actor_queries::involvements_at;
 use sitrep_projections::actors::ActorsProjection;
 use sitrep_projections::checksum::checksum;
 use sitrep_projections::Projector;
@@ -533,6 +534,61 @@ async fn actors_sites_affiliations_and_incident_counts() {
     expected.sort();
     assert_eq!(links, expected);
 
+    // Each involvement by recorded time: KH suspected in inc5 as reported, attributed by a
+    // source once the claim changed.
+    let inc5_versions: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT recorded_at FROM events WHERE stream_id = $1 ORDER BY stream_version",
+    )
+    .bind(inc5)
+    .fetch_all(store.pool())
+    .await
+    .expect("inc5's versions");
+    assert_eq!(inc5_versions.len(), 2);
+    let involvements = involvements_at(
+        store.pool(),
+        &schema,
+        &[
+            (inc5, inc5_versions[0]),
+            (inc5, inc5_versions[1]),
+            (inc1, inc5_versions[1]),
+        ],
+    )
+    .await
+    .expect("involvements");
+    let seen: Vec<(Uuid, DateTime<Utc>, Uuid, &str, &str)> = involvements
+        .iter()
+        .map(|i| {
+            (
+                i.incident_id,
+                i.at,
+                i.actor_id,
+                i.role.as_str(),
+                i.attribution.as_str(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (inc5, inc5_versions[0], kh, "perpetrator", "suspected"),
+        (
+            inc5,
+            inc5_versions[1],
+            kh,
+            "perpetrator",
+            "attributed_by_source",
+        ),
+        (inc1, inc5_versions[1], iri, "claimant", "claimed"),
+        (
+            inc1,
+            inc5_versions[1],
+            iri,
+            "perpetrator",
+            "attributed_by_source",
+        ),
+        (inc1, inc5_versions[1], us, "target", "unknown"),
+    ];
+    expected.sort_by_key(|e| (e.0, e.1, e.3, e.2));
+    assert_eq!(seen, expected);
+
     // KH now, and as known before its rename.
     assert_eq!(
         actor_as_of(&store, &schema, kh, None).await,
@@ -700,8 +756,9 @@ async fn actors_sites_affiliations_and_incident_counts() {
     let after = checksum(store.pool(), rebuilder.projection(), &rebuilt)
         .await
         .expect("checksum");
-    // 10 actor + 4 affiliation + 4 site versions, 5 statuses, 10 links, 4 counts.
-    assert_eq!(before.rows, 37);
+    // 10 actor + 4 affiliation + 4 site versions, 5 statuses, 10 links, 11 involvement
+    // versions, 4 counts.
+    assert_eq!(before.rows, 48);
     assert_eq!(before, after);
     // The rebuilt generation got its query indexes once it had caught up.
     for generation in [&live, &rebuilt] {
