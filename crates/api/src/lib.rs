@@ -11,6 +11,17 @@
 //! - [`status`]: the status of the read models (`projectionStatus`);
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
+//! - [`outputs`]: output objects for values several read models share (a span of days, a
+//!   figure within a range);
+//! - [`negotiation_vocab`]: the negotiation aggregate's vocabularies as GraphQL enums;
+//! - [`negotiations`]: the negotiation list and one negotiation, with sessions, working groups,
+//!   positions, milestones and agreements;
+//! - [`negotiation_loader`]: the batched loading of those parts (no N+1 over a list);
+//! - [`negotiation_mutations`]: one mutation per negotiation command;
+//! - [`troop_vocab`]: the troop-deployment aggregate's vocabularies as GraphQL enums;
+//! - [`troops`]: the current troop levels with their competing estimates, and their history as
+//!   time series;
+//! - [`troop_mutations`]: one mutation per troop-deployment command;
 //! - [`http`]: the axum router that serves it.
 
 pub mod commands;
@@ -20,9 +31,17 @@ pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
 pub mod inputs;
+pub mod negotiation_loader;
+pub mod negotiation_mutations;
+pub mod negotiation_vocab;
+pub mod negotiations;
+pub mod outputs;
 pub mod scalars;
 pub mod schema;
 pub mod status;
+pub mod troop_mutations;
+pub mod troop_vocab;
+pub mod troops;
 pub mod vocab;
 
 pub use context::ApiContext;

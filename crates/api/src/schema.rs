@@ -1,6 +1,7 @@
 //! The GraphQL schema. Clients code against its SDL, `schema.graphql` at the workspace root,
 //! which is generated from this module (`sitrep schema`) and checked by a test.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, MergedObject, Object, Result, Schema};
 use sitrep_domain::store::EventStore;
 
@@ -8,8 +9,13 @@ use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::IncidentQuery;
+use crate::negotiation_loader::NegotiationLoader;
+use crate::negotiation_mutations::NegotiationMutation;
+use crate::negotiations::NegotiationQuery;
 use crate::scalars::BigInt;
 use crate::status::StatusQuery;
+use crate::troop_mutations::TroopMutation;
+use crate::troops::TroopQuery;
 
 /// The schema type served at `/graphql`.
 pub type SitrepSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -17,12 +23,18 @@ pub type SitrepSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// The read side of the API.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ServerQuery, StatusQuery, IncidentQuery);
+pub struct QueryRoot(
+    ServerQuery,
+    StatusQuery,
+    IncidentQuery,
+    NegotiationQuery,
+    TroopQuery,
+);
 
 /// The write side: one mutation per command of the domain.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(IncidentMutation);
+pub struct MutationRoot(IncidentMutation, NegotiationMutation, TroopMutation);
 
 /// About the server and the log.
 #[derive(Default)]
@@ -44,9 +56,14 @@ impl ServerQuery {
     }
 }
 
-/// The schema with its data.
+/// The schema with its data: the context, and the loaders that batch reads of related
+/// objects (they cache nothing, so no read-model data outlives the batch it was loaded for).
 pub fn build_schema(context: ApiContext) -> SitrepSchema {
-    schema_builder().data(context).finish()
+    let negotiation_parts = NegotiationLoader::new(context.store.pool().clone());
+    schema_builder()
+        .data(DataLoader::new(negotiation_parts, tokio::spawn))
+        .data(context)
+        .finish()
 }
 
 /// The schema over `store` with the default settings.
