@@ -3,10 +3,12 @@
 //! appended; `expectedVersion`, `idempotencyKey` and read-your-writes as for every aggregate)
 //! and answers with the negotiation as the negotiations read model now shows it.
 //!
-//! Inputs mirror the domain's commands field for field. A new negotiation, session, working
-//! group, milestone or agreement may be given its id by the client; left out, the id follows
-//! from the `idempotencyKey` when there is one (so that a retry records the same thing), else
-//! the server picks one. The payload's `itemId` says which id the recorded part got.
+//! Inputs mirror the domain's commands field for field, and by name, so that the domain's field
+//! paths in errors are paths into the input (`input.parties[1].actor`). A new negotiation,
+//! session, working group, milestone or agreement may be given its id by the client; left out,
+//! the id follows from the `idempotencyKey` when there is one (so that a retry records the same
+//! thing), else the server picks one. The payload's `itemId` says which id the recorded part
+//! got.
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -72,7 +74,7 @@ impl NegotiationMutation {
             held: input.held.into_domain(),
             venue: input.venue.map(PlaceInput::into_domain),
             level: input.level.into(),
-            working_group: input.working_group_id,
+            working_group: input.working_group,
             participants: participants(input.participants.unwrap_or_default()),
             summary: input.summary,
             outcome: input.outcome,
@@ -229,7 +231,7 @@ fn participants(inputs: Vec<ParticipantInput>) -> Vec<Participant> {
         .into_iter()
         .map(|p| Participant {
             name: p.name,
-            actor: p.actor_id,
+            actor: p.actor,
         })
         .collect()
 }
@@ -315,7 +317,7 @@ pub struct ParticipantInput {
     /// The name (compared without regard to case or spacing).
     pub name: String,
     /// A registered actor's id.
-    pub actor_id: Option<Uuid>,
+    pub actor: Option<Uuid>,
 }
 
 /// A new negotiation.
@@ -352,9 +354,9 @@ pub struct RecordSessionInput {
     pub venue: Option<PlaceInput>,
     /// The level it was held at.
     pub level: SessionLevel,
-    /// The working group meeting: required when the level is `WORKING_GROUP` (a group formed
-    /// in this negotiation), left out otherwise.
-    pub working_group_id: Option<Uuid>,
+    /// The id of the working group meeting: required when the level is `WORKING_GROUP` (a
+    /// group formed in this negotiation), left out otherwise.
+    pub working_group: Option<Uuid>,
     /// Who took part, each named once.
     pub participants: Option<Vec<ParticipantInput>>,
     /// What happened.

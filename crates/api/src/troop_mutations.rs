@@ -111,8 +111,8 @@ impl TroopMutation {
             by: input.by.into_domain(),
             announced_on: input.announced_on.into_domain(),
             milestone: input.milestone.map(|m| MilestoneRef {
-                negotiation: m.negotiation_id,
-                milestone: m.milestone_id,
+                negotiation: m.negotiation,
+                milestone: m.milestone,
             }),
             source: input.source.into_domain(),
             source_type: input.source_type.into(),
@@ -301,10 +301,10 @@ pub struct RetractEstimateInput {
 /// A negotiation's timeline milestone.
 #[derive(InputObject)]
 pub struct MilestoneRefInput {
-    /// The negotiation (it must exist).
-    pub negotiation_id: Uuid,
+    /// The negotiation's id (it must exist).
+    pub negotiation: Uuid,
     /// The milestone's id within it.
-    pub milestone_id: Uuid,
+    pub milestone: Uuid,
 }
 
 /// A planned change of the troop level.
