@@ -95,10 +95,9 @@ impl TroopQuery {
         #[graphql(desc = "Only points dated on or after this day.")] from: Option<NaiveDate>,
         #[graphql(desc = "Only points dated on or before this day.")] to: Option<NaiveDate>,
         #[graphql(
-            desc = "Also the points a chart leaves out: retracted estimates (flagged `retracted`) and planned changes since completed or cancelled.",
-            default
+            desc = "Also the points a chart leaves out: retracted estimates (flagged `retracted`) and planned changes since completed or cancelled. Left out or null: false."
         )]
-        include_withdrawn: bool,
+        include_withdrawn: Option<bool>,
         #[graphql(
             desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
         )]
@@ -119,7 +118,7 @@ impl TroopQuery {
         let options = SeriesOptions {
             from,
             to,
-            include_withdrawn,
+            include_withdrawn: include_withdrawn.unwrap_or(false),
         };
         let points = troop_series(pool, &schema, &ids, options, as_of)
             .await

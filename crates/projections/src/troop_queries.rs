@@ -300,7 +300,8 @@ pub async fn troop_levels(
 }
 
 /// The series of the deployments `ids` in generation `schema`, now or as known at `as_of`:
-/// each deployment's points in date order (then as recorded). Without
+/// each deployment's points in date order (then as recorded; a plan before its completion,
+/// which the same event records). Without
 /// `options.include_withdrawn`, the points a chart shows, by the rule `troops.sql` documents:
 /// no retracted estimate, and a planned change only while it is announced.
 pub async fn troop_series(
@@ -333,7 +334,8 @@ pub async fn troop_series(
                 p.recorded_from AS recorded_at \
            FROM {schema}.troop_level_points p \
           WHERE {conditions} \
-          ORDER BY p.deployment_id, p.date, p.stream_version, p.kind",
+          ORDER BY p.deployment_id, p.date, p.stream_version, \
+                   CASE p.kind WHEN 'estimate' THEN 0 WHEN 'planned' THEN 1 ELSE 2 END",
         conditions = conditions.join(" AND "),
     );
     let mut points: Vec<TroopPointItem> = sqlx::query_as(&sql)
