@@ -295,6 +295,9 @@ impl Negotiation {
     }
 }
 
+/// A process of talks between parties (the Iraq-U.S. Higher Military Commission talks) as the
+/// negotiations read model shows it, now or as known at a recorded time: its status, parties,
+/// sessions, working groups, positions, milestones and agreements.
 #[Object]
 impl Negotiation {
     /// The negotiation's id.

@@ -682,3 +682,69 @@ async fn conflicts_retries_and_invalid_input_change_nothing() {
     assert_eq!(data["negotiation"]["positions"], json!([]));
     assert_eq!(data["negotiation"]["sessionCount"], 1);
 }
+
+#[tokio::test]
+async fn a_page_of_negotiations_with_their_parts_runs_the_same_statements_whatever_its_size() {
+    let mut api = negotiations_api().await;
+    for (i, day) in ["2024-01-25", "2024-02-10", "2024-03-03"]
+        .iter()
+        .enumerate()
+    {
+        let opened = mutate(
+            &api,
+            "openNegotiation",
+            json!({ "title": format!("Talks {i}"), "topic": "x",
+                    "parties": [{ "name": "Iraq" }, { "name": "United States" }],
+                    "openedOn": { "start": day } }),
+        )
+        .await;
+        let id = opened["negotiationId"].clone();
+        for (name, input) in [
+            (
+                "recordSession",
+                json!({ "held": { "start": day }, "level": "MILITARY" }),
+            ),
+            (
+                "statePosition",
+                json!({ "party": "Iraq", "position": "x",
+                                      "statedOn": { "start": day }, "source": { "name": "x" } }),
+            ),
+            (
+                "recordAgreement",
+                json!({ "name": format!("Agreement {i}"), "status": "SIGNED",
+                                        "agreementType": "INTERSTATE", "stage": "OTHER",
+                                        "signedOn": { "start": day } }),
+            ),
+        ] {
+            let mut input = input;
+            input["negotiationId"] = id.clone();
+            mutate(&api, name, input).await;
+        }
+    }
+    api.stop_projectors().await;
+    let list = r#"query($first: Int) { negotiations(first: $first) {
+        totalCount
+        nodes { id sessions { id } workingGroups { id } positions { party } latestPositions { party }
+                milestones { id } agreements { name } } } }"#;
+    let schema = api.logging_schema().await;
+    // Warm the pool's connections first, so that only the answers' statements count.
+    Api::data_counting_statements(&schema, list, json!({ "first": 3 })).await;
+    let (one, statements_for_one) =
+        Api::data_counting_statements(&schema, list, json!({ "first": 1 })).await;
+    let (three, statements_for_three) =
+        Api::data_counting_statements(&schema, list, json!({ "first": 3 })).await;
+    assert_eq!(
+        one["negotiations"]["nodes"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let nodes = three["negotiations"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3);
+    for node in nodes {
+        assert_eq!(node["agreements"].as_array().map(Vec::len), Some(1));
+        assert_eq!(node["sessions"].as_array().map(Vec::len), Some(1));
+    }
+    // The live generation, the page, the total, and one statement per part (sessions, working
+    // groups, positions for both lists of positions, milestones, agreements).
+    assert_eq!(statements_for_one, 8);
+    assert_eq!(statements_for_three, statements_for_one);
+}
