@@ -23,6 +23,17 @@
 //! - [`sites`]: the site list and one site; [`site_mutations`]: one mutation per site command;
 //! - [`actor_vocab`]: the actors' and sites' vocabularies as GraphQL enums;
 //! - [`loaders`]: the batch loaders of related objects (no N+1 queries);
+//! - [`outputs`]: output objects for values several read models share (a span of days, a
+//!   figure within a range);
+//! - [`negotiation_vocab`]: the negotiation aggregate's vocabularies as GraphQL enums;
+//! - [`negotiations`]: the negotiation list and one negotiation, with sessions, working groups,
+//!   positions, milestones and agreements;
+//! - [`negotiation_loader`]: the batched loading of those parts (no N+1 over a list);
+//! - [`negotiation_mutations`]: one mutation per negotiation command;
+//! - [`troop_vocab`]: the troop-deployment aggregate's vocabularies as GraphQL enums;
+//! - [`troops`]: the current troop levels with their competing estimates, and their history as
+//!   time series;
+//! - [`troop_mutations`]: one mutation per troop-deployment command;
 //! - [`http`]: the axum router that serves it.
 
 pub mod actor_mutations;
@@ -40,6 +51,11 @@ pub mod incidents;
 pub mod inputs;
 pub mod loaders;
 pub mod metrics;
+pub mod negotiation_loader;
+pub mod negotiation_mutations;
+pub mod negotiation_vocab;
+pub mod negotiations;
+pub mod outputs;
 pub mod request_log;
 pub mod scalars;
 pub mod schema;
@@ -48,6 +64,9 @@ pub mod sites;
 pub mod status;
 pub mod subscriptions;
 pub mod tokens;
+pub mod troop_mutations;
+pub mod troop_vocab;
+pub mod troops;
 pub mod vocab;
 
 pub use context::ApiContext;

@@ -13,11 +13,16 @@ use crate::error::{ApiError, ErrorCodes};
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::IncidentQuery;
 use crate::loaders::ReadModelLoader;
+use crate::negotiation_loader::NegotiationLoader;
+use crate::negotiation_mutations::NegotiationMutation;
+use crate::negotiations::NegotiationQuery;
 use crate::scalars::BigInt;
 use crate::site_mutations::SiteMutation;
 use crate::sites::SiteQuery;
 use crate::status::StatusQuery;
 use crate::subscriptions::SubscriptionRoot;
+use crate::troop_mutations::TroopMutation;
+use crate::troops::TroopQuery;
 
 /// The schema type served at `/graphql`.
 pub type SitrepSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -31,12 +36,20 @@ pub struct QueryRoot(
     IncidentQuery,
     ActorQuery,
     SiteQuery,
+    NegotiationQuery,
+    TroopQuery,
 );
 
 /// The write side: one mutation per command of the domain.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(IncidentMutation, ActorMutation, SiteMutation);
+pub struct MutationRoot(
+    IncidentMutation,
+    ActorMutation,
+    SiteMutation,
+    NegotiationMutation,
+    TroopMutation,
+);
 
 /// About the server and the log.
 #[derive(Default)]
@@ -58,14 +71,17 @@ impl ServerQuery {
     }
 }
 
-/// The schema with its data: the context, and the batch loader of related objects (it batches
-/// the keys a level of a query asks for and caches nothing, see [`crate::loaders`]).
+/// The schema with its data: the context, and the batch loaders of related objects (they batch
+/// the keys a level of a query asks for and cache nothing, so no read-model data outlives the
+/// batch it was loaded for; see [`crate::loaders`] and [`crate::negotiation_loader`]).
 pub fn build_schema(context: ApiContext) -> SitrepSchema {
-    let loader = DataLoader::new(
-        ReadModelLoader::new(context.store.pool().clone()),
-        tokio::spawn,
-    );
-    schema_builder().data(context).data(loader).finish()
+    let related = ReadModelLoader::new(context.store.pool().clone());
+    let negotiation_parts = NegotiationLoader::new(context.store.pool().clone());
+    schema_builder()
+        .data(DataLoader::new(related, tokio::spawn))
+        .data(DataLoader::new(negotiation_parts, tokio::spawn))
+        .data(context)
+        .finish()
 }
 
 /// The schema over `store` with the default settings.

@@ -54,7 +54,7 @@ async fn related_objects_load_in_batches_whatever_the_number_of_parents() {
         )
         .await;
     }
-    api.stop_projectors();
+    api.stop_projectors().await;
     let query = r#"query($first: Int) { incidents(first: $first) { edges { node { id
         actors { role attribution actor { name incidentCount
           affiliations { relatedActor { name } } incidents(first: 2) { id } } } } } } }"#;

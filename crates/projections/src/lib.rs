@@ -15,9 +15,11 @@
 //! - `log_states`: aggregate states folded from the log and kept between pages, so a read
 //!   model need not store them.
 //! - [`negotiations`]: negotiations with their sessions, working groups, positions, milestones
-//!   and agreements, versioned by recorded time.
+//!   and agreements, versioned by recorded time; [`negotiation_queries`]: the list, one
+//!   process, and the parts of many processes at once.
 //! - [`troops`]: troop levels: the current level by the domain's rule with the competing
-//!   estimates, and the time series for step charts, versioned by recorded time.
+//!   estimates, and the time series for step charts, versioned by recorded time;
+//!   [`troop_queries`]: the levels and the series.
 //! - [`actors`]: actors, affiliations, sites and each actor's part in incidents, versioned by
 //!   recorded time; incident counts per actor (current only); [`actor_queries`]: the lists,
 //!   lookups by id and batches of related rows the API asks of it.
@@ -31,11 +33,13 @@ pub mod generation;
 pub mod incident_queries;
 pub mod incidents;
 mod log_states;
+pub mod negotiation_queries;
 pub mod negotiations;
 pub mod projection;
 pub mod projector;
 mod rows;
 pub mod status;
+pub mod troop_queries;
 pub mod troops;
 
 pub use error::ProjectionError;

@@ -1,5 +1,6 @@
-//! The schema on a fresh database with the incidents and the actors projectors following the
-//! feed, so that mutations wait for both read models and queries read what they wrote.
+//! The schema on a fresh database with projectors following the feed (by default those of the
+//! incidents and the actors), so that mutations wait for the read models and queries read what
+//! they wrote; requests through it as a recorder; counting the SQL statements a request runs.
 
 #![allow(dead_code)]
 
@@ -34,13 +35,20 @@ impl Drop for Api {
     }
 }
 
+/// The schema with the incidents and actors read models.
 pub async fn api() -> Api {
-    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
-    let store = EventStore::new(db.pool.clone());
-    let projections: Vec<Arc<dyn Projection>> = vec![
+    api_with(vec![
         Arc::new(IncidentsProjection::default()),
         Arc::new(ActorsProjection),
-    ];
+    ])
+    .await
+}
+
+/// The schema with `projections` followed by their projectors (their live generations exist
+/// before the first mutation waits for them).
+pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
+    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let store = EventStore::new(db.pool.clone());
     let mut projectors = Vec::new();
     for projection in projections {
         let projector = Projector::new(store.clone(), projection);
@@ -115,9 +123,10 @@ impl Api {
     }
 
     /// Stops the projectors (so that only the requests' statements run from then on).
-    pub fn stop_projectors(&mut self) {
-        for projector in &self.projectors {
+    pub async fn stop_projectors(&mut self) {
+        for projector in self.projectors.drain(..) {
             projector.abort();
+            let _ = projector.await;
         }
     }
 
