@@ -108,5 +108,10 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    schema_builder().finish().sdl()
+    without_data().sdl()
+}
+
+/// The schema with no data behind it: enough for its SDL and for introspection, nothing else.
+pub fn without_data() -> SitrepSchema {
+    schema_builder().finish()
 }
