@@ -19,10 +19,12 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ErrorExtensions as _, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{
+    ErrorExtensions as _, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
 use sitrep_domain::handler::HandlerError;
 use sitrep_domain::model::DomainError;
 use sitrep_domain::store::StoreError;
@@ -232,9 +234,12 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
-/// Gives the errors async-graphql raises before any resolver runs their stable codes:
-/// `GRAPHQL_PARSE_FAILED` for a document that does not parse, `GRAPHQL_VALIDATION_FAILED` for
-/// one that does not fit the schema (an unknown field, a value of the wrong type).
+/// Gives the errors async-graphql raises itself their stable codes: `GRAPHQL_PARSE_FAILED` for
+/// a document that does not parse, `GRAPHQL_VALIDATION_FAILED` for one that does not fit the
+/// schema (an unknown field, a value of the wrong type), `BAD_USER_INPUT` for an argument that
+/// fails to convert while a field runs (`Failed to parse …`). Any other error that reaches the
+/// response without a code is a bug of ours: it is logged and answered as
+/// `INTERNAL_SERVER_ERROR`, so that every error a client sees has a code.
 pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
@@ -255,6 +260,34 @@ impl Extension for ErrorCodes {
         next.run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        for error in &mut response.errors {
+            if error
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.get("code").is_some())
+            {
+                continue;
+            }
+            let code = if error.message.starts_with("Failed to parse")
+                || error.message.starts_with("Invalid value")
+            {
+                "BAD_USER_INPUT"
+            } else {
+                tracing::error!(message = %error.message, path = ?error.path, "an error without a code");
+                "INTERNAL_SERVER_ERROR"
+            };
+            *error = with_code(std::mem::replace(error, ServerError::new("", None)), code);
+        }
+        response
     }
 
     async fn validation(

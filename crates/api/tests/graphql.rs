@@ -539,3 +539,22 @@ async fn an_amendment_changes_what_it_names_and_null_clears() {
     );
     assert_eq!(api.events_stored().await, 2);
 }
+
+#[tokio::test]
+async fn arguments_that_fail_to_convert_while_a_field_runs_are_bad_input() {
+    let api = api().await;
+    let error = api
+        .error(r#"{ incident(id: "not-a-uuid") { id } }"#, json!({}))
+        .await;
+    assert_eq!(error["code"], "BAD_USER_INPUT", "{error}");
+    let error = api
+        .error(
+            "query($id: UUID!) { incident(id: $id) { id } }",
+            json!({ "id": "not-a-uuid" }),
+        )
+        .await;
+    assert!(
+        error["code"] == "BAD_USER_INPUT" || error["code"] == "GRAPHQL_VALIDATION_FAILED",
+        "{error}"
+    );
+}
