@@ -406,6 +406,45 @@ mod tests {
         headers
     }
 
+    /// An executor that takes longer than any timeout the test sets.
+    #[derive(Clone)]
+    struct Sleeper;
+
+    impl Executor for Sleeper {
+        async fn execute(&self, _: async_graphql::Request) -> GraphQlResponse {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            GraphQlResponse::new(async_graphql::Value::Null)
+        }
+
+        fn execute_stream(
+            &self,
+            _: async_graphql::Request,
+            _: Option<std::sync::Arc<async_graphql::Data>>,
+        ) -> futures::stream::BoxStream<'static, GraphQlResponse> {
+            Box::pin(futures::stream::empty())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_runs_too_long_is_stopped_with_timeout() {
+        let response = execute(
+            &Sleeper,
+            &Method::POST,
+            async_graphql::Request::new("{ serverVersion }"),
+            Caller::Anonymous,
+            MediaType::GraphQlResponse,
+            Duration::from_millis(50),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT");
+        assert!(body.get("data").is_none());
+    }
+
     #[test]
     fn the_media_type_follows_accept() {
         assert_eq!(negotiate(&HeaderMap::new()), Some(MediaType::Json));
