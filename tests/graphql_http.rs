@@ -3,7 +3,8 @@
 //!
 //! The audit's packages are pinned by `tests/graphql-http/package-lock.json` and installed with
 //! `npm ci` when missing. Without Node.js the test says so loudly and passes, so that a machine
-//! without Node can still run the rest of the suite; CI has Node and always runs it.
+//! without Node can still run the rest of the suite; CI installs Node and sets
+//! `SITREP_REQUIRE_AUDIT`, so there it always runs.
 
 mod common;
 
@@ -17,6 +18,11 @@ use sitrep_testkit::TestDb;
 async fn the_graphql_http_audit_finds_nothing_wrong() {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql-http");
     if Command::new("node").arg("--version").output().is_err() {
+        // CI sets SITREP_REQUIRE_AUDIT, so that there a missing Node fails rather than skips.
+        assert!(
+            std::env::var_os("SITREP_REQUIRE_AUDIT").is_none(),
+            "SITREP_REQUIRE_AUDIT is set and there is no node on PATH"
+        );
         eprintln!("SKIPPED: the graphql-http audit needs Node.js (node on PATH)");
         return;
     }
