@@ -42,11 +42,12 @@ pub struct ActorMutation;
 #[Object]
 impl ActorMutation {
     /// Registers a new actor (`actorId` may be chosen by the client; when left out it follows
-    /// from `idempotencyKey` if there is one, else the server picks one).
+    /// from `idempotencyKey` if there is one, else the server picks one). An actor id
+    /// registered already is refused with `ALREADY_EXISTS`.
     async fn register_actor(
         &self,
         ctx: &Context<'_>,
-        input: RegisterActorInput,
+        #[graphql(desc = "The new actor.")] input: RegisterActorInput,
     ) -> async_graphql::Result<ActorPayload> {
         let id = new_id(input.actor_id, &REGISTER_KEY_NAMESPACE, &input.options);
         let command = ActorCommand::RegisterActor(domain::RegisterActor {
@@ -60,11 +61,13 @@ impl ActorMutation {
         Ok(execute(ctx, id, command, &input.options).await?)
     }
 
-    /// Renames an actor, with a reason; the previous name becomes an alias.
+    /// Renames an actor, with a reason; the previous name becomes an alias (unless the two
+    /// differ only in case), and an alias equal to the new name stops being one. Renaming to
+    /// the current name is refused with `INVALID_STATE`.
     async fn rename_actor(
         &self,
         ctx: &Context<'_>,
-        input: RenameActorInput,
+        #[graphql(desc = "The actor, its new name and why.")] input: RenameActorInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::RenameActor(domain::RenameActor {
             name: input.name,
@@ -73,21 +76,23 @@ impl ActorMutation {
         Ok(execute(ctx, input.actor_id, command, &input.options).await?)
     }
 
-    /// Adds another name or spelling of an actor.
+    /// Adds another name or spelling of an actor. Its name, or an alias it has (case aside),
+    /// is refused with `INVALID_STATE`.
     async fn add_actor_alias(
         &self,
         ctx: &Context<'_>,
-        input: AddActorAliasInput,
+        #[graphql(desc = "The actor and the new alias.")] input: AddActorAliasInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::AddAlias(domain::AddActorAlias { alias: input.alias });
         Ok(execute(ctx, input.actor_id, command, &input.options).await?)
     }
 
-    /// Removes an alias (matched case aside), with a reason.
+    /// Removes an alias (matched case aside), with a reason. An alias the actor does not have
+    /// is refused with `INVALID_STATE`.
     async fn remove_actor_alias(
         &self,
         ctx: &Context<'_>,
-        input: RemoveActorAliasInput,
+        #[graphql(desc = "The actor, the alias and why.")] input: RemoveActorAliasInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::RemoveAlias(domain::RemoveActorAlias {
             alias: input.alias,
@@ -96,11 +101,12 @@ impl ActorMutation {
         Ok(execute(ctx, input.actor_id, command, &input.options).await?)
     }
 
-    /// Corrects an actor's type, with a reason.
+    /// Corrects an actor's type, with a reason. The type it has is refused with
+    /// `INVALID_STATE`.
     async fn change_actor_type(
         &self,
         ctx: &Context<'_>,
-        input: ChangeActorTypeInput,
+        #[graphql(desc = "The actor, its corrected type and why.")] input: ChangeActorTypeInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::ChangeActorType(domain::ChangeActorType {
             actor_type: input.actor_type.into(),
@@ -109,11 +115,12 @@ impl ActorMutation {
         Ok(execute(ctx, input.actor_id, command, &input.options).await?)
     }
 
-    /// Corrects an actor's country or description (the fields given), with a reason.
+    /// Corrects an actor's country or description (the fields given), with a reason. Refused
+    /// with `INVALID_STATE` when every field given equals the current one.
     async fn amend_actor(
         &self,
         ctx: &Context<'_>,
-        input: AmendActorInput,
+        #[graphql(desc = "The actor, the corrections and why.")] input: AmendActorInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::AmendActor(domain::AmendActor {
             country: input.country.map(CountryCode),
@@ -125,10 +132,12 @@ impl ActorMutation {
 
     /// Records how an actor stands to another one from a date on (`affiliationId` may be chosen
     /// by the client; when left out it follows from `idempotencyKey` if there is one, else the
-    /// server picks one).
+    /// server picks one). Refused with `INVALID_STATE` when the id was used already, or an
+    /// affiliation with the same related actor and relation overlaps the period.
     async fn record_affiliation(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The actor, the related actor, the relation and its period.")]
         input: RecordAffiliationInput,
     ) -> async_graphql::Result<ActorPayload> {
         let affiliation_id = new_id(
@@ -147,10 +156,12 @@ impl ActorMutation {
         Ok(execute(ctx, input.actor_id, command, &input.options).await?)
     }
 
-    /// Records the last day an affiliation held, with a reason.
+    /// Records the last day an affiliation held, with a reason. Refused with `INVALID_STATE`
+    /// when it has ended already, or is not one of the actor's (or was retracted).
     async fn end_affiliation(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The actor, the affiliation, its last day and why.")]
         input: EndAffiliationInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::EndAffiliation(domain::EndAffiliation {
@@ -162,11 +173,13 @@ impl ActorMutation {
         Ok(execute(ctx, input.actor_id, command, &input.options).await?)
     }
 
-    /// Withdraws an affiliation recorded in error (it never held), with a reason.
+    /// Withdraws an affiliation recorded in error (it never held), with a reason; its id stays
+    /// used. Refused with `INVALID_STATE` when it is not one of the actor's (or was retracted
+    /// already).
     async fn retract_affiliation(
         &self,
         ctx: &Context<'_>,
-        input: RetractAffiliationInput,
+        #[graphql(desc = "The actor, the affiliation and why.")] input: RetractAffiliationInput,
     ) -> async_graphql::Result<ActorPayload> {
         let command = ActorCommand::RetractAffiliation(domain::RetractAffiliation {
             affiliation_id: input.affiliation_id,
@@ -235,11 +248,13 @@ pub struct RegisterActorInput {
     pub actor_id: Option<Uuid>,
     /// The name it is best known by ("Islamic Resistance in Iraq").
     pub name: String,
+    /// ACLED's actor type.
     pub actor_type: ActorType,
     /// The country it is from or mainly active in (ISO 3166 alpha-3), if it has one.
     pub country: Option<String>,
     /// Other names and spellings: unique case aside, and not the name.
     pub aliases: Option<Vec<String>>,
+    /// What it is, in a few words (at most 10,000 characters).
     pub description: Option<String>,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -248,8 +263,11 @@ pub struct RegisterActorInput {
 /// A new name for an actor.
 #[derive(InputObject)]
 pub struct RenameActorInput {
+    /// The actor.
     pub actor_id: Uuid,
+    /// The new name: not the current one; at most 300 characters.
     pub name: String,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -258,7 +276,10 @@ pub struct RenameActorInput {
 /// Another name or spelling of an actor.
 #[derive(InputObject)]
 pub struct AddActorAliasInput {
+    /// The actor.
     pub actor_id: Uuid,
+    /// The new alias: neither the name nor an alias the actor has (case aside); at most 300
+    /// characters.
     pub alias: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -267,8 +288,11 @@ pub struct AddActorAliasInput {
 /// An alias to remove (matched case aside).
 #[derive(InputObject)]
 pub struct RemoveActorAliasInput {
+    /// The actor.
     pub actor_id: Uuid,
+    /// The alias to remove, matched case aside: one the actor has.
     pub alias: String,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -277,8 +301,11 @@ pub struct RemoveActorAliasInput {
 /// A corrected actor type.
 #[derive(InputObject)]
 pub struct ChangeActorTypeInput {
+    /// The actor.
     pub actor_id: Uuid,
+    /// The corrected type: not the one the actor has.
     pub actor_type: ActorType,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -288,10 +315,13 @@ pub struct ChangeActorTypeInput {
 /// ones, the others stay.
 #[derive(InputObject)]
 pub struct AmendActorInput {
+    /// The actor.
     pub actor_id: Uuid,
     /// ISO 3166 alpha-3.
     pub country: Option<String>,
+    /// What it is, in a few words (at most 10,000 characters).
     pub description: Option<String>,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -307,11 +337,13 @@ pub struct RecordAffiliationInput {
     pub affiliation_id: Option<Uuid>,
     /// The other actor's id (a registered actor, not `actorId`).
     pub related_actor: Uuid,
+    /// How `actorId` stands to `relatedActor`.
     pub relation: AffiliationRelation,
     /// The first day it held, if known (left out: since before any date known).
     pub from: Option<NaiveDate>,
-    /// The last day it held, when it is already known to have ended.
+    /// The last day it held, when it is already known to have ended (not before `from`).
     pub until: Option<NaiveDate>,
+    /// Where the affiliation is reported.
     pub source: Option<SourceInput>,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -320,11 +352,15 @@ pub struct RecordAffiliationInput {
 /// The last day an affiliation held.
 #[derive(InputObject)]
 pub struct EndAffiliationInput {
+    /// The affiliated actor (the one the affiliation was recorded on).
     pub actor_id: Uuid,
+    /// The affiliation: recorded on this actor, not retracted, not ended yet.
     pub affiliation_id: Uuid,
     /// Not before its first day.
     pub until: NaiveDate,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
+    /// Where the end is reported.
     pub source: Option<SourceInput>,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -333,8 +369,11 @@ pub struct EndAffiliationInput {
 /// An affiliation recorded in error.
 #[derive(InputObject)]
 pub struct RetractAffiliationInput {
+    /// The affiliated actor (the one the affiliation was recorded on).
     pub actor_id: Uuid,
+    /// The affiliation: recorded on this actor and not retracted.
     pub affiliation_id: Uuid,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,

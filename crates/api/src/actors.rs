@@ -51,9 +51,16 @@ impl ActorQuery {
     async fn actors(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ActorFilterInput>,
+        #[graphql(desc = "What to select; left out: every actor.")] filter: Option<
+            ActorFilterInput,
+        >,
+        #[graphql(desc = "How many actors a page holds (0 to 200; 50 when left out).")]
         first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; left out: the first page.")]
         after: Option<String>,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Connection<NameCursorText, Actor>> {
         let (limit, after) = page(first, after)?;
@@ -80,7 +87,10 @@ impl ActorQuery {
     async fn actor(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        #[graphql(desc = "The actor's id.")] id: Uuid,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Actor>> {
         find_actor(ctx, id, as_of).await
@@ -157,6 +167,7 @@ impl CursorType for NameCursorText {
 pub struct ActorFilterInput {
     /// Part of the name or of an alias, any case ("resistance", "kh").
     pub search: Option<String>,
+    /// ACLED actor types.
     pub actor_types: Option<Vec<ActorType>>,
     /// ISO 3166 alpha-3 codes (`IRQ`).
     pub countries: Option<Vec<String>>,
@@ -221,6 +232,9 @@ impl Actor {
     }
 }
 
+/// An armed group, a state's forces or any other party incidents name, as the actors read model
+/// shows it: now, or as known at the `asOf` it was read at (its affiliations, counts and
+/// incidents follow the same `asOf`).
 #[Object]
 impl Actor {
     /// The actor's id (its stream).
@@ -299,7 +313,11 @@ impl Actor {
     async fn incidents(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "DEFAULT_INCIDENTS")] first: i32,
+        #[graphql(
+            default_with = "DEFAULT_INCIDENTS",
+            desc = "How many incidents (0 to 100)."
+        )]
+        first: i32,
     ) -> async_graphql::Result<Vec<Incident>> {
         let limit = u32::try_from(first)
             .ok()
@@ -339,6 +357,8 @@ pub struct Affiliation {
     as_of: Option<DateTime<Utc>>,
 }
 
+/// How an actor stood to another one during a period (both ends included; an open end is
+/// unknown or ongoing), as recorded and not retracted.
 #[Object]
 impl Affiliation {
     /// The affiliation's id (chosen when it was recorded; names it in `endAffiliation` and
@@ -384,6 +404,7 @@ pub struct IncidentActor {
     as_of: Option<DateTime<Utc>>,
 }
 
+/// An actor's part in an incident: which actor, in which role, and how that is known.
 #[Object]
 impl IncidentActor {
     /// The actor's id.

@@ -12,6 +12,8 @@ use crate::scalars::{BigInt, FeedCursor};
 /// One event of the log, as stored.
 pub struct RecordedEvent(pub StoredEvent);
 
+/// One event of the log, as stored: the entity it belongs to, what happened (`eventType` and
+/// `payload`), and who recorded it, when and why.
 #[Object]
 impl RecordedEvent {
     /// Give it as `after` to go on just past this event.
@@ -24,6 +26,7 @@ impl RecordedEvent {
         BigInt(self.0.position)
     }
 
+    /// The event's id (unique in the log).
     async fn event_id(&self) -> Uuid {
         self.0.event_id
     }
@@ -64,7 +67,8 @@ impl RecordedEvent {
         self.0.recorded_at
     }
 
-    /// The name of the token it was recorded with.
+    /// Who recorded it: the name of the bearer token the mutation came with (or of the tool
+    /// that recorded it outside the API, such as `sitrep demo`).
     async fn recorded_by(&self) -> &str {
         &self.0.recorded_by
     }
@@ -74,6 +78,8 @@ impl RecordedEvent {
         self.0.reason.as_deref()
     }
 
+    /// The id of what caused this event, if its recorder gave one; the API's mutations give
+    /// none, so it is null for what they record.
     async fn causation_id(&self) -> Option<Uuid> {
         self.0.causation_id
     }

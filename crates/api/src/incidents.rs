@@ -40,10 +40,18 @@ impl IncidentQuery {
     async fn incidents(
         &self,
         ctx: &Context<'_>,
-        filter: Option<IncidentFilterInput>,
-        #[graphql(default)] order_by: IncidentOrder,
+        #[graphql(desc = "What to select; left out: every active incident.")] filter: Option<
+            IncidentFilterInput,
+        >,
+        #[graphql(default, desc = "The order of the list (only `NEWEST_FIRST` so far).")]
+        order_by: IncidentOrder,
+        #[graphql(desc = "How many incidents a page holds (0 to 500; 50 when left out).")]
         first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; left out: the first page.")]
         after: Option<String>,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Connection<IncidentCursor, Incident, IncidentTotal>> {
         let IncidentOrder::NewestFirst = order_by;
@@ -95,7 +103,10 @@ impl IncidentQuery {
     async fn incident(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        #[graphql(desc = "The incident's id.")] id: Uuid,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Incident>> {
         Ok(find_incident(pool(ctx)?, id, as_of).await?)
@@ -107,9 +118,23 @@ impl IncidentQuery {
     async fn incident_stats(
         &self,
         ctx: &Context<'_>,
-        filter: Option<IncidentFilterInput>,
-        #[graphql(default)] group_by: Vec<StatsDimension>,
+        #[graphql(desc = "Which incidents count; left out: every active incident.")] filter: Option<
+            IncidentFilterInput,
+        >,
+        #[graphql(
+            default,
+            desc = "The dimensions to group by, in this order (one key each in `keys` and \
+                    `group`); left out or empty: no grouping but the time buckets."
+        )]
+        group_by: Vec<StatsDimension>,
+        #[graphql(
+            desc = "Also group by the day, ISO week or month the incidents started (the row's \
+                    `bucket`); left out: no time buckets."
+        )]
         bucket: Option<TimeBucket>,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<IncidentStatsRow>> {
         let filter = filter.unwrap_or_default().into_query()?;
@@ -199,17 +224,27 @@ pub struct IncidentFilterInput {
     pub to: Option<NaiveDate>,
     /// ISO 3166 alpha-3 codes (`IRQ`, `SYR`).
     pub countries: Option<Vec<String>>,
+    /// First-level administrative divisions (provinces, governorates), spelled exactly as
+    /// recorded ("Al Anbar").
     pub admin1: Option<Vec<String>>,
+    /// ACLED event types.
     pub event_types: Option<Vec<EventType>>,
+    /// ACLED sub-event types.
     pub sub_event_types: Option<Vec<SubEventType>>,
+    /// What the incidents were aimed at (incidents with no target category are left out).
     pub target_categories: Option<Vec<TargetCategory>>,
     /// Involving this actor in any role.
     pub actor: Option<Uuid>,
     /// Claimed by this actor.
     pub claimant: Option<Uuid>,
+    /// At this site (a registered site's id).
     pub site: Option<Uuid>,
+    /// How far the incidents have been verified.
     pub verification: Option<Vec<VerificationStatus>>,
+    /// How precisely their place is known.
     pub geo_precision: Option<Vec<GeoPrecision>>,
+    /// Incidents whose coordinates lie inside, edges included (incidents without coordinates
+    /// are left out).
     pub bounding_box: Option<BoundingBox>,
 }
 
@@ -217,9 +252,13 @@ pub struct IncidentFilterInput {
 /// which is not supported yet.
 #[derive(InputObject, Debug, Clone, Copy)]
 pub struct BoundingBox {
+    /// The western edge: the least longitude, in degrees (-180 to 180).
     pub west: f64,
+    /// The southern edge: the least latitude, in degrees (-90 to 90).
     pub south: f64,
+    /// The eastern edge: the greatest longitude, in degrees (-180 to 180; not below `west`).
     pub east: f64,
+    /// The northern edge: the greatest latitude, in degrees (-90 to 90; not below `south`).
     pub north: f64,
 }
 
@@ -337,6 +376,7 @@ pub struct IncidentStatsRow {
     pub keys: Vec<Option<String>>,
     /// How many incidents.
     pub incidents: BigInt,
+    /// The sums of those incidents' current fatality figures.
     pub fatalities: FatalitySums,
     #[graphql(skip)]
     dimensions: Vec<StatsDimension>,
@@ -376,23 +416,33 @@ impl IncidentStatsRow {
 /// One key of a statistics group.
 #[derive(SimpleObject)]
 pub struct StatsKey {
+    /// The dimension grouped by.
     pub dimension: StatsDimension,
+    /// The group's value in it, as stored (a country code `IRQ`, an admin1 name, an event
+    /// type's stored name `explosions_remote_violence`, an actor's id); null where the
+    /// incidents have none (the unclaimed ones under `CLAIMANT`).
     pub value: Option<String>,
 }
 
-/// Sums of fatality figures.
+/// Sums of fatality figures: each figure of the range summed over the incidents.
 #[derive(SimpleObject)]
 pub struct FatalitySums {
+    /// The sum of the lowest figures.
     pub low: BigInt,
+    /// The sum of the best figures (the figures given, or the most likely ones).
     pub best: BigInt,
+    /// The sum of the highest figures.
     pub high: BigInt,
 }
 
-/// A figure known within a range.
+/// A figure known within a range (`low <= best <= high`; all three equal for one figure).
 #[derive(SimpleObject)]
 pub struct CountRange {
+    /// The lowest figure the sources allow.
     pub low: Option<i32>,
+    /// The figure given, or the most likely one.
     pub best: Option<i32>,
+    /// The highest figure the sources allow.
     pub high: Option<i32>,
 }
 
@@ -409,8 +459,11 @@ pub enum IncidentStatus {
 /// An incident as the incidents read model shows it.
 pub struct Incident(pub IncidentListItem);
 
+/// An incident (an attack, a clash, a strike, a protest) as the incidents read model shows
+/// it: its facts as corrected so far, or as known at the `asOf` it was read at.
 #[Object]
 impl Incident {
+    /// The incident's id (its stream): give it as `incidentId` to the incident mutations.
     async fn id(&self) -> Uuid {
         self.0.incident_id
     }
@@ -420,6 +473,7 @@ impl Incident {
         i32::try_from(self.0.stream_version).unwrap_or(i32::MAX)
     }
 
+    /// Whether it is active, retracted or merged (lists show only active incidents).
     async fn status(&self) -> IncidentStatus {
         match self.0.status.as_str() {
             "retracted" => IncidentStatus::Retracted,
@@ -428,6 +482,7 @@ impl Incident {
         }
     }
 
+    /// The incident it was merged into (status `MERGED`); null otherwise.
     async fn merged_into(&self) -> Option<Uuid> {
         self.0.merged_into
     }
@@ -442,6 +497,7 @@ impl Incident {
         self.0.valid_end
     }
 
+    /// How precisely `startDate` to `endDate` is known (`DAY`: that one day exactly).
     async fn date_precision(&self) -> Option<DatePrecision> {
         stored::<sitrep_domain::model::values::DatePrecision, _>(&self.0.date_precision)
     }
@@ -451,34 +507,42 @@ impl Incident {
         self.0.country.as_deref()
     }
 
+    /// The first-level administrative division (province, governorate), if known.
     async fn admin1(&self) -> Option<&str> {
         self.0.admin1.as_deref()
     }
 
+    /// The named place (a town, a base), if known.
     async fn location(&self) -> Option<&str> {
         self.0.location.as_deref()
     }
 
+    /// Degrees north (WGS 84), when coordinates are known.
     async fn latitude(&self) -> Option<f64> {
         self.0.latitude
     }
 
+    /// Degrees east (WGS 84), when coordinates are known.
     async fn longitude(&self) -> Option<f64> {
         self.0.longitude
     }
 
+    /// How precisely the place is known (`EXACT` and `NEAR` come with coordinates).
     async fn geo_precision(&self) -> Option<GeoPrecision> {
         stored::<sitrep_domain::model::values::GeoPrecision, _>(&self.0.geo_precision)
     }
 
+    /// ACLED's event type.
     async fn event_type(&self) -> Option<EventType> {
         stored::<sitrep_domain::model::vocab::EventType, _>(&self.0.event_type)
     }
 
+    /// ACLED's sub-event type (one of `eventType`'s).
     async fn sub_event_type(&self) -> Option<SubEventType> {
         stored::<sitrep_domain::model::vocab::SubEventType, _>(&self.0.sub_event_type)
     }
 
+    /// What it was aimed at; null when none was recorded.
     async fn target_category(&self) -> Option<TargetCategory> {
         stored::<sitrep_domain::model::incident::TargetCategory, _>(&self.0.target_category)
     }
@@ -488,6 +552,7 @@ impl Incident {
         self.0.site_id
     }
 
+    /// Deaths: the current figures, after any revision.
     async fn fatalities(&self) -> CountRange {
         CountRange {
             low: self.0.fatalities_low,
@@ -496,6 +561,7 @@ impl Incident {
         }
     }
 
+    /// How far it has been verified (every incident starts `UNVERIFIED`).
     async fn verification(&self) -> Option<VerificationStatus> {
         from_stored::<sitrep_domain::model::incident::VerificationStatus>(&self.0.verification)
             .map(Into::into)
@@ -512,6 +578,11 @@ impl Incident {
     async fn actors(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Show the actors as known at this recorded time (say, the `asOf` the incident \
+                    was read at); left out: as they are now. The roles are this version's either \
+                    way."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<crate::actors::IncidentActor>> {
         crate::actors::incident_actors(ctx, self.0.incident_id, self.0.recorded_at, as_of).await
@@ -522,6 +593,7 @@ impl Incident {
         &self.0.claimant_ids
     }
 
+    /// Free labels the recorders gave it (unique ignoring case).
     async fn tags(&self) -> &[String] {
         &self.0.tags
     }

@@ -43,6 +43,9 @@ impl NegotiationMutation {
     async fn open_negotiation(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The new negotiation: its title, topic, parties, mediators and opening date."
+        )]
         input: OpenNegotiationInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = match (input.negotiation_id, &input.options.idempotency_key) {
@@ -65,7 +68,7 @@ impl NegotiationMutation {
     async fn record_session(
         &self,
         ctx: &Context<'_>,
-        input: RecordSessionInput,
+        #[graphql(desc = "The negotiation and the session held.")] input: RecordSessionInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
         let session_id = part_id(input.session_id, id, "session", &input.options);
@@ -88,6 +91,7 @@ impl NegotiationMutation {
     async fn form_working_group(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The negotiation and the working group formed.")]
         input: FormWorkingGroupInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
@@ -107,6 +111,7 @@ impl NegotiationMutation {
     async fn state_position(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The negotiation, the party or mediator, and what it said.")]
         input: StatePositionInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let command = domain::StatePosition {
@@ -130,6 +135,7 @@ impl NegotiationMutation {
     async fn commit_timeline(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The negotiation and the milestone committed to.")]
         input: CommitTimelineInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
@@ -149,6 +155,7 @@ impl NegotiationMutation {
     async fn set_milestone_status(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The negotiation, the milestone, its new status and why.")]
         input: SetMilestoneStatusInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let command = domain::SetMilestoneStatus {
@@ -173,7 +180,7 @@ impl NegotiationMutation {
     async fn record_agreement(
         &self,
         ctx: &Context<'_>,
-        input: RecordAgreementInput,
+        #[graphql(desc = "The negotiation and the agreement reached.")] input: RecordAgreementInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
         let agreement_id = part_id(input.agreement_id, id, "agreement", &input.options);
@@ -195,6 +202,7 @@ impl NegotiationMutation {
     async fn set_negotiation_status(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The negotiation, its new status and why.")]
         input: SetNegotiationStatusInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let command = domain::SetNegotiationStatus {

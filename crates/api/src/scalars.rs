@@ -14,6 +14,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BigInt(pub i64);
 
+/// A 64-bit signed integer: global positions in the event log, and counts and sums that may
+/// pass 2^31 (GraphQL's `Int` is 32-bit). Written as a JSON number (JavaScript clients lose
+/// precision above 2^53); read from a number or a decimal string (`"4294967296"`).
 #[Scalar(name = "BigInt")]
 impl ScalarType for BigInt {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -41,6 +44,9 @@ impl ScalarType for BigInt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeedCursor(pub sitrep_domain::store::FeedCursor);
 
+/// A place in the ordered feed of events, just past one event: an opaque string. Every event
+/// a subscription hands out carries one (`cursor`); give it back as `after` to go on from
+/// there without missing or repeating an event.
 #[Scalar(name = "FeedCursor")]
 impl ScalarType for FeedCursor {
     fn parse(value: Value) -> InputValueResult<Self> {

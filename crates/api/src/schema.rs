@@ -1,24 +1,25 @@
 //! The GraphQL schema. Clients code against its SDL, `schema.graphql` at the workspace root,
 //! which is generated from this module (`sitrep schema`) and checked by a test.
 
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, Object, Result, Schema};
 use sitrep_domain::store::EventStore;
 
 use crate::actor_mutations::ActorMutation;
-use crate::actors::ActorQuery;
+use crate::actors::{Actor, ActorQuery, NameCursorText};
 use crate::auth::AccessControl;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::incident_mutations::IncidentMutation;
-use crate::incidents::IncidentQuery;
+use crate::incidents::{Incident, IncidentQuery, IncidentTotal};
 use crate::loaders::ReadModelLoader;
 use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
-use crate::negotiations::NegotiationQuery;
-use crate::scalars::BigInt;
+use crate::negotiations::{Negotiation, NegotiationListCursor, NegotiationQuery, NegotiationTotal};
+use crate::scalars::{BigInt, IncidentCursor};
 use crate::site_mutations::SiteMutation;
-use crate::sites::SiteQuery;
+use crate::sites::{Site, SiteQuery};
 use crate::status::StatusQuery;
 use crate::subscriptions::SubscriptionRoot;
 use crate::troop_mutations::TroopMutation;
@@ -99,6 +100,25 @@ fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Sub
     .extension(AccessControl)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    // The Relay connection types async-graphql generates take no description of their own (a
+    // type's doc comment cannot reach them): they get one here. Their edges and `PageInfo`
+    // come described by async-graphql.
+    .override_output_type_description::<Connection<IncidentCursor, Incident, IncidentTotal>>(
+        "A page of the incident list (`incidents`), with how many incidents the filter selects \
+         in all (`totalCount`).",
+    )
+    .override_output_type_description::<Connection<NameCursorText, Actor>>(
+        "A page of the actor list (`actors`), by name.",
+    )
+    .override_output_type_description::<Connection<NameCursorText, Site>>(
+        "A page of the site list (`sites`), by name.",
+    )
+    .override_output_type_description::<
+        Connection<NegotiationListCursor, Negotiation, NegotiationTotal>,
+    >(
+        "A page of the negotiation list (`negotiations`), with how many negotiations the \
+         filter selects in all (`totalCount`).",
+    )
 }
 
 /// How deep a query may nest.

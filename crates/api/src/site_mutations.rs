@@ -30,11 +30,12 @@ pub struct SiteMutation;
 #[Object]
 impl SiteMutation {
     /// Registers a new site (`siteId` may be chosen by the client; when left out it follows
-    /// from `idempotencyKey` if there is one, else the server picks one).
+    /// from `idempotencyKey` if there is one, else the server picks one). A site id
+    /// registered already is refused with `ALREADY_EXISTS`.
     async fn register_site(
         &self,
         ctx: &Context<'_>,
-        input: RegisterSiteInput,
+        #[graphql(desc = "The new site.")] input: RegisterSiteInput,
     ) -> async_graphql::Result<SitePayload> {
         let id = new_id(input.site_id, &REGISTER_KEY_NAMESPACE, &input.options);
         let command = SiteCommand::RegisterSite(domain::RegisterSite {
@@ -60,10 +61,11 @@ impl SiteMutation {
 
     /// Corrects a site's details (the fields given), with a reason. A new name makes the
     /// previous one an alias unless `aliases` is given too (which then is the whole new list).
+    /// Refused with `INVALID_STATE` when every field given has its current value.
     async fn amend_site(
         &self,
         ctx: &Context<'_>,
-        input: AmendSiteInput,
+        #[graphql(desc = "The site, the corrections and why.")] input: AmendSiteInput,
     ) -> async_graphql::Result<SitePayload> {
         let command = SiteCommand::AmendSite(domain::AmendSite {
             name: input.name,
@@ -83,11 +85,12 @@ impl SiteMutation {
     }
 
     /// Records that a site is no longer used, with a reason. It stays registered and
-    /// amendable; incidents keep referring to it.
+    /// amendable; incidents keep referring to it. A retired site is refused with
+    /// `INVALID_STATE`.
     async fn retire_site(
         &self,
         ctx: &Context<'_>,
-        input: RetireSiteInput,
+        #[graphql(desc = "The site, when it stopped being used, and why.")] input: RetireSiteInput,
     ) -> async_graphql::Result<SitePayload> {
         let command = SiteCommand::RetireSite(domain::RetireSite {
             retired_on: input.retired_on.map(EventTimeInput::into_domain),
@@ -96,11 +99,12 @@ impl SiteMutation {
         Ok(execute(ctx, input.site_id, command, &input.options).await?)
     }
 
-    /// Records that a retired site is used again (or was retired by mistake), with a reason.
+    /// Records that a retired site is used again (or was retired by mistake), with a reason. A
+    /// site in use is refused with `INVALID_STATE`.
     async fn reinstate_site(
         &self,
         ctx: &Context<'_>,
-        input: ReinstateSiteInput,
+        #[graphql(desc = "The site, when it was used again, and why.")] input: ReinstateSiteInput,
     ) -> async_graphql::Result<SitePayload> {
         let command = SiteCommand::ReinstateSite(domain::ReinstateSite {
             reinstated_on: input.reinstated_on.map(EventTimeInput::into_domain),
@@ -177,6 +181,7 @@ pub struct RegisterSiteInput {
     pub site_id: Option<Uuid>,
     /// The name it is best known by ("Al Asad Air Base").
     pub name: String,
+    /// What kind of place it is.
     pub kind: SiteKind,
     /// ISO 3166 alpha-3 (`IRQ`).
     pub country: String,
@@ -190,6 +195,7 @@ pub struct RegisterSiteInput {
     pub aliases: Option<Vec<String>>,
     /// The countries whose forces use the site (ISO 3166 alpha-3, no repeats).
     pub operated_by: Option<Vec<String>>,
+    /// What it is, in a few words (at most 10,000 characters).
     pub description: Option<String>,
     /// Where the site's details come from (a gazetteer, a report).
     pub source: Option<SourceInput>,
@@ -201,19 +207,28 @@ pub struct RegisterSiteInput {
 /// stay.
 #[derive(InputObject)]
 pub struct AmendSiteInput {
+    /// The site.
     pub site_id: Uuid,
+    /// The new name; the current one becomes an alias unless `aliases` is given too.
     pub name: Option<String>,
+    /// What kind of place it is.
     pub kind: Option<SiteKind>,
     /// ISO 3166 alpha-3.
     pub country: Option<String>,
+    /// The province or governorate.
     pub admin1: Option<String>,
+    /// Where it is.
     pub coordinates: Option<CoordinatesInput>,
+    /// How precisely the coordinates place the site: `EXACT` or `NEAR` need coordinates
+    /// (given here, or the current ones).
     pub precision: Option<GeoPrecision>,
     /// The whole new list of aliases.
     pub aliases: Option<Vec<String>>,
     /// The whole new list of operating countries.
     pub operated_by: Option<Vec<String>>,
+    /// What it is, in a few words (at most 10,000 characters).
     pub description: Option<String>,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -222,9 +237,11 @@ pub struct AmendSiteInput {
 /// A site no longer used.
 #[derive(InputObject)]
 pub struct RetireSiteInput {
+    /// The site to retire: one in use.
     pub site_id: Uuid,
     /// When it stopped being used, as precisely as known.
     pub retired_on: Option<EventTimeInput>,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -233,9 +250,11 @@ pub struct RetireSiteInput {
 /// A retired site used again.
 #[derive(InputObject)]
 pub struct ReinstateSiteInput {
+    /// The site to reinstate: a retired one.
     pub site_id: Uuid,
     /// When it was used again, as precisely as known.
     pub reinstated_on: Option<EventTimeInput>,
+    /// Why (not blank; at most 10,000 characters): kept with the change in the history.
     pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,

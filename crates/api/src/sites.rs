@@ -29,9 +29,14 @@ impl SiteQuery {
     async fn sites(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SiteFilterInput>,
+        #[graphql(desc = "What to select; left out: every site.")] filter: Option<SiteFilterInput>,
+        #[graphql(desc = "How many sites a page holds (0 to 200; 50 when left out).")]
         first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page; left out: the first page.")]
         after: Option<String>,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Connection<NameCursorText, Site>> {
         let (limit, after) = page(first, after)?;
@@ -58,7 +63,10 @@ impl SiteQuery {
     async fn site(
         &self,
         ctx: &Context<'_>,
-        id: Uuid,
+        #[graphql(desc = "The site's id.")] id: Uuid,
+        #[graphql(
+            desc = "Read as known at this recorded time (what sitrep knew then); left out: now."
+        )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Option<Site>> {
         find_site(ctx, id, as_of).await
@@ -84,6 +92,7 @@ pub struct SiteFilterInput {
     pub search: Option<String>,
     /// ISO 3166 alpha-3 codes (`IRQ`).
     pub countries: Option<Vec<String>>,
+    /// Kinds of place.
     pub kinds: Option<Vec<SiteKind>>,
     /// True: only retired sites; false: only sites in use.
     pub retired: Option<bool>,
@@ -135,6 +144,9 @@ impl SiteFilterInput {
 /// actors read model shows it.
 pub struct Site(pub SiteItem);
 
+/// A named place incidents happen at again and again (a base, a camp, an embassy), as the
+/// actors read model (which keeps the sites) shows it: now, or as known at the `asOf` it was
+/// read at.
 #[Object]
 impl Site {
     /// The site's id (its stream; incidents name it as `place.site`).
@@ -209,6 +221,8 @@ impl Site {
 /// A point in degrees (WGS 84).
 #[derive(SimpleObject)]
 pub struct Point {
+    /// Degrees north, -90 to 90 (negative: south).
     pub latitude: f64,
+    /// Degrees east, -180 to 180 (negative: west).
     pub longitude: f64,
 }

@@ -46,6 +46,8 @@ pub struct ProjectionStatus {
     pub generation: i32,
     /// The global position of the last event it applied (0: none).
     pub position: BigInt,
+    /// How many events of the log this build has read since it was built (every event, also
+    /// those it had no use for).
     pub events_applied: BigInt,
     /// Committed events it has not applied yet.
     pub events_behind: BigInt,

@@ -165,6 +165,8 @@ async fn feed(
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// The live side of the API: events as they are recorded, in the order of the feed (the commit
+/// order), resumable from the `cursor` of the last one received.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every event recorded after `after` (from now on when left out) that `filter` chooses,
@@ -173,7 +175,11 @@ impl SubscriptionRoot {
     async fn event_recorded(
         &self,
         ctx: &Context<'_>,
-        filter: Option<EventFilter>,
+        #[graphql(desc = "Which events; left out: all of them.")] filter: Option<EventFilter>,
+        #[graphql(
+            desc = "Go on just past this cursor (the `cursor` of the last event received); left \
+                    out: from now on."
+        )]
         after: Option<FeedCursor>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RecordedEvent>>> {
         let filter = filter.unwrap_or_default();
@@ -194,7 +200,13 @@ impl SubscriptionRoot {
     async fn incident_reported(
         &self,
         ctx: &Context<'_>,
-        filter: Option<IncidentReportFilter>,
+        #[graphql(desc = "Which new incidents; left out: all of them.")] filter: Option<
+            IncidentReportFilter,
+        >,
+        #[graphql(
+            desc = "Go on just past this cursor (the `cursor` of the last report received); left \
+                    out: from now on."
+        )]
         after: Option<FeedCursor>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<IncidentReport>>> {
         let filter = filter.unwrap_or_default();
@@ -216,9 +228,11 @@ impl SubscriptionRoot {
 /// Which new incidents: each list given narrows the choice.
 #[derive(InputObject, Default, Debug, Clone)]
 pub struct IncidentReportFilter {
-    /// ISO 3166 alpha-3 codes.
+    /// ISO 3166 alpha-3 codes (compared ignoring case).
     pub countries: Option<Vec<String>>,
+    /// ACLED event types.
     pub event_types: Option<Vec<EventType>>,
+    /// ACLED sub-event types.
     pub sub_event_types: Option<Vec<SubEventType>>,
 }
 
@@ -260,6 +274,8 @@ impl IncidentReport {
     }
 }
 
+/// An incident as it was first reported (its `IncidentReported` event): the facts of the
+/// report, not later corrections (`incident` shows those).
 #[Object]
 impl IncidentReport {
     /// Give it as `after` to go on just past this report.
@@ -267,23 +283,29 @@ impl IncidentReport {
         FeedCursor(self.event.cursor())
     }
 
+    /// The report event's global position in the log (unique; the feed's order is the commit
+    /// order, not this).
     async fn position(&self) -> BigInt {
         BigInt(self.event.position)
     }
 
+    /// The new incident's id.
     async fn incident_id(&self) -> Uuid {
         self.event.stream.stream_id
     }
 
+    /// The report event's id.
     async fn event_id(&self) -> Uuid {
         self.event.event_id
     }
 
+    /// When the report was recorded (the log's time, not the world's).
     async fn recorded_at(&self) -> DateTime<Utc> {
         self.event.recorded_at
     }
 
-    /// The name of the token it was recorded with.
+    /// Who recorded it: the name of the bearer token the mutation came with (or of the tool
+    /// that recorded it outside the API, such as `sitrep demo`).
     async fn recorded_by(&self) -> &str {
         &self.event.recorded_by
     }
@@ -303,26 +325,32 @@ impl IncidentReport {
         &self.facts.place.country.0
     }
 
+    /// The first-level administrative division (province, governorate), if reported.
     async fn admin1(&self) -> Option<&str> {
         self.facts.place.admin1.as_deref()
     }
 
+    /// The named place (a town, a base), if reported.
     async fn location(&self) -> Option<&str> {
         self.facts.place.location.as_deref()
     }
 
+    /// Degrees north (WGS 84), when coordinates were reported.
     async fn latitude(&self) -> Option<f64> {
         self.facts.place.coordinates.as_ref().map(|c| c.latitude)
     }
 
+    /// Degrees east (WGS 84), when coordinates were reported.
     async fn longitude(&self) -> Option<f64> {
         self.facts.place.coordinates.as_ref().map(|c| c.longitude)
     }
 
+    /// ACLED's event type.
     async fn event_type(&self) -> EventType {
         self.facts.event_type.into()
     }
 
+    /// ACLED's sub-event type.
     async fn sub_event_type(&self) -> SubEventType {
         self.facts.sub_event_type.into()
     }
@@ -338,8 +366,9 @@ impl IncidentReport {
         }
     }
 
-    /// The incident as the incidents read model shows it now (null until the read model has
-    /// applied the report, or once it is retracted or merged).
+    /// The incident as the incidents read model shows it now, with its later corrections (and
+    /// its status, if it was retracted or merged since); null until the read model has
+    /// applied the report.
     async fn incident(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
         Ok(find_incident(pool(ctx)?, self.event.stream.stream_id, None).await?)
     }

@@ -40,6 +40,7 @@ impl TroopMutation {
     async fn establish_deployment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The deploying country, the host country and the mission.")]
         input: EstablishDeploymentInput,
     ) -> async_graphql::Result<TroopPayload> {
         // The domain checks the codes and the mission.
@@ -57,7 +58,7 @@ impl TroopMutation {
     async fn report_troop_level(
         &self,
         ctx: &Context<'_>,
-        input: ReportTroopLevelInput,
+        #[graphql(desc = "The deployment and the source's estimate.")] input: ReportTroopLevelInput,
     ) -> async_graphql::Result<TroopPayload> {
         let id = input.deployment_id;
         let estimate_id = part_id(input.estimate_id, id, "estimate", &input.options);
@@ -78,6 +79,7 @@ impl TroopMutation {
     async fn retract_estimate(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The deployment, the estimate and why it is wrong.")]
         input: RetractEstimateInput,
     ) -> async_graphql::Result<TroopPayload> {
         let command = domain::RetractEstimate {
@@ -100,7 +102,7 @@ impl TroopMutation {
     async fn announce_troop_change(
         &self,
         ctx: &Context<'_>,
-        input: AnnounceTroopChangeInput,
+        #[graphql(desc = "The deployment and the planned change.")] input: AnnounceTroopChangeInput,
     ) -> async_graphql::Result<TroopPayload> {
         let id = input.deployment_id;
         let change_id = part_id(input.change_id, id, "change", &input.options);
@@ -125,6 +127,7 @@ impl TroopMutation {
     async fn complete_troop_change(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The deployment, the announced change and its completion.")]
         input: CompleteTroopChangeInput,
     ) -> async_graphql::Result<TroopPayload> {
         let command = domain::CompleteTroopChange {
@@ -149,7 +152,7 @@ impl TroopMutation {
     async fn cancel_troop_change(
         &self,
         ctx: &Context<'_>,
-        input: CancelTroopChangeInput,
+        #[graphql(desc = "The deployment, the announced change and why it was called off.")] input: CancelTroopChangeInput,
     ) -> async_graphql::Result<TroopPayload> {
         let command = domain::CancelTroopChange {
             change_id: input.change_id,
