@@ -10,7 +10,7 @@ use async_graphql::{Context, InputObject};
 use chrono::{DateTime, Utc};
 use sitrep_domain::handler::{CommandMeta, Executed};
 use sitrep_domain::model::aggregate::Aggregate;
-use sitrep_projections::status::wait_until_applied;
+use sitrep_projections::status::wait_until_applied_woken;
 use uuid::Uuid;
 
 use crate::auth::{Caller, OperationClass};
@@ -85,9 +85,15 @@ pub async fn execute<A: Aggregate>(
         api.metrics
             .appended(A::STREAM_TYPE, executed.event_ids.len());
     }
-    let caught_up = wait_until_applied(api.store.pool(), &executed.positions, api.read_your_writes)
-        .await
-        .is_ok();
+    let applied = api.applied_waker.subscribe(&api.store);
+    let caught_up = wait_until_applied_woken(
+        api.store.pool(),
+        &executed.positions,
+        api.read_your_writes,
+        Some(applied),
+    )
+    .await
+    .is_ok();
     Ok(CommandOutcome {
         stream_id: id,
         version: i32::try_from(executed.version).unwrap_or(i32::MAX),

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use sitrep_domain::handler::CommandHandler;
-use sitrep_domain::store::EventStore;
+use sitrep_domain::store::{EventStore, FEED_CHANNEL};
+use sitrep_projections::status::APPLIED_CHANNEL;
 
 use crate::auth::AccessPolicy;
 use crate::metrics::Metrics;
-use crate::subscriptions::FeedWaker;
+use crate::wakers::ChannelWaker;
 
 /// The data of the GraphQL schema.
 #[derive(Clone)]
@@ -21,7 +22,9 @@ pub struct ApiContext {
     /// Who may do what without a token.
     pub access: AccessPolicy,
     /// Wakes the subscriptions of this server when events are recorded.
-    pub feed_waker: FeedWaker,
+    pub feed_waker: ChannelWaker,
+    /// Wakes the mutations of this server waiting for the read models to apply their events.
+    pub applied_waker: ChannelWaker,
     /// The server's counters (`/metrics`).
     pub metrics: Metrics,
 }
@@ -33,7 +36,8 @@ impl ApiContext {
             store,
             read_your_writes: Duration::from_secs(5),
             access: AccessPolicy::default(),
-            feed_waker: FeedWaker::default(),
+            feed_waker: ChannelWaker::new(FEED_CHANNEL),
+            applied_waker: ChannelWaker::new(APPLIED_CHANNEL),
             metrics: Metrics::default(),
         }
     }

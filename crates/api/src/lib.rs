@@ -34,6 +34,7 @@
 //! - [`troops`]: the current troop levels with their competing estimates, and their history as
 //!   time series;
 //! - [`troop_mutations`]: one mutation per troop-deployment command;
+//! - [`wakers`]: `NOTIFY` turned into wake-ups shared by every request (feed, read models);
 //! - [`http`]: the axum router that serves it.
 
 pub mod actor_mutations;
@@ -68,6 +69,7 @@ pub mod troop_mutations;
 pub mod troop_vocab;
 pub mod troops;
 pub mod vocab;
+pub mod wakers;
 
 pub use context::ApiContext;
 pub use error::ApiError;

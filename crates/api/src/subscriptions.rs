@@ -6,10 +6,10 @@
 //! feed as the projectors ([`EventStore::read_feed`]), so a subscriber sees every event once, in
 //! feed order, and one that reconnects with the cursor of the last event it received goes on
 //! without a gap or a repeat. Subscribers do not hold a database connection while they wait: one
-//! [`FeedWaker`] per server listens to `NOTIFY sitrep_feed` and wakes them all; each also polls.
+//! [`ChannelWaker`] per server listens to `NOTIFY sitrep_feed` and wakes them all; each also
+//! polls.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::{Context, InputObject, Object, Subscription};
@@ -17,10 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{Stream, StreamExt as _};
 use sitrep_domain::model::decode_text;
 use sitrep_domain::model::incident::{IncidentEvent, IncidentFacts};
-use sitrep_domain::store::{
-    EventStore, FeedCursor as StoreCursor, StoreError, StoredEvent, FEED_CHANNEL,
-};
-use sqlx::postgres::PgListener;
+use sitrep_domain::store::{EventStore, FeedCursor as StoreCursor, StoreError, StoredEvent};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -39,50 +36,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How soon a subscriber looks again when committed events are held back by an open
 /// transaction (they come without a NOTIFY of their own).
 const HELD_BACK_RECHECK: Duration = Duration::from_millis(20);
-/// How long the waker waits before listening again after its connection failed.
-const RELISTEN_DELAY: Duration = Duration::from_secs(1);
-
-/// Wakes every subscriber of this server when the feed may have moved. One LISTEN connection,
-/// opened when the first subscription starts.
-#[derive(Clone, Default)]
-pub struct FeedWaker {
-    wakes: Arc<OnceLock<watch::Sender<u64>>>,
-}
-
-impl FeedWaker {
-    /// A receiver that changes whenever a NOTIFY arrives.
-    fn subscribe(&self, store: &EventStore) -> watch::Receiver<u64> {
-        self.wakes
-            .get_or_init(|| {
-                let (sender, _) = watch::channel(0);
-                tokio::spawn(listen(store.clone(), sender.clone()));
-                sender
-            })
-            .subscribe()
-    }
-}
-
-/// Listens to the feed's channel for as long as anyone may subscribe, waking subscribers on each
-/// notification and whenever the connection had to be opened again (a NOTIFY may have been
-/// missed meanwhile).
-async fn listen(store: EventStore, wakes: watch::Sender<u64>) {
-    loop {
-        match PgListener::connect_with(store.pool()).await {
-            Ok(mut listener) => match listener.listen(FEED_CHANNEL).await {
-                Ok(()) => {
-                    wakes.send_modify(|n| *n += 1);
-                    while let Ok(Some(_)) = listener.try_recv().await {
-                        wakes.send_modify(|n| *n += 1);
-                    }
-                    tracing::warn!("the feed listener lost its connection; listening again");
-                }
-                Err(error) => tracing::warn!(%error, "cannot listen to the feed"),
-            },
-            Err(error) => tracing::warn!(%error, "cannot connect to listen to the feed"),
-        }
-        tokio::time::sleep(RELISTEN_DELAY).await;
-    }
-}
 
 /// Where one subscriber stands.
 struct Follower {

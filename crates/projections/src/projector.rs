@@ -27,6 +27,7 @@ use sqlx::{Connection, PgConnection};
 use crate::error::ProjectionError;
 use crate::generation::{self, Generation, Status};
 use crate::projection::Projection;
+use crate::status::APPLIED_CHANNEL;
 
 /// How long a caught-up projector waits for a NOTIFY before it looks at the feed anyway.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -287,12 +288,14 @@ impl Projector {
         // - a read model's commit need not wait for the disk: if the server crashes before this
         //   transaction is flushed, the read-model rows and the checkpoint are lost together
         //   and the page is applied again (the event log itself is always written durably);
-        // - the projection's tables are the generation's.
+        // - the projection's tables are the generation's;
+        // - waiters for read-your-writes are woken when it commits (`NOTIFY` is sent at commit,
+        //   and not at all if the page rolls back).
         let mut tx = self
             .store
             .pool()
             .begin_with(format!(
-                "BEGIN; SET LOCAL synchronous_commit = off; {}",
+                "BEGIN; SET LOCAL synchronous_commit = off; NOTIFY {APPLIED_CHANNEL}; {}",
                 generation::search_path_statement(&generation.schema)
             ))
             .await?;

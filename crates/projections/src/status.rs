@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tokio::sync::watch;
 
 use crate::error::ProjectionError;
 
@@ -64,6 +65,15 @@ struct StatusRow {
     updated_at: DateTime<Utc>,
 }
 
+/// The channel a projector notifies when it commits a page (`NOTIFY sitrep_applied`).
+pub const APPLIED_CHANNEL: &str = "sitrep_applied";
+
+/// How often a waiter with no wake-ups looks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// How often a waiter that is woken on every commit of a page looks again anyway (a wake-up
+/// may be lost when the listening connection drops).
+const WOKEN_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
 /// Waits until every live projection has applied the events at `positions` (those a mutation
 /// just appended), polling every few milliseconds, for at most `timeout`.
 pub async fn wait_until_applied(
@@ -71,8 +81,25 @@ pub async fn wait_until_applied(
     positions: &[i64],
     timeout: Duration,
 ) -> Result<(), ProjectionError> {
+    wait_until_applied_woken(pool, positions, timeout, None).await
+}
+
+/// The same, looking again whenever `applied` changes (it should change on each
+/// `NOTIFY sitrep_applied`, see [`APPLIED_CHANNEL`]) and otherwise every 50 ms, rather than
+/// polling every few milliseconds: on a busy server the polls of many waiting mutations were a
+/// load of their own.
+pub async fn wait_until_applied_woken(
+    pool: &PgPool,
+    positions: &[i64],
+    timeout: Duration,
+    mut applied: Option<watch::Receiver<u64>>,
+) -> Result<(), ProjectionError> {
     let deadline = Instant::now() + timeout;
     loop {
+        // Seen before looking, so that a commit during the look wakes the wait below.
+        if let Some(applied) = applied.as_mut() {
+            applied.borrow_and_update();
+        }
         let pending: bool = sqlx::query_scalar(
             "SELECT EXISTS ( \
                  SELECT 1 FROM events e JOIN projection_generations g ON g.status = 'live' \
@@ -85,9 +112,19 @@ pub async fn wait_until_applied(
         if !pending {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Err(ProjectionError::Timeout(timeout));
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        match applied.as_mut() {
+            Some(receiver) => {
+                let wait = WOKEN_POLL_INTERVAL.min(deadline - now);
+                if let Ok(Err(_)) = tokio::time::timeout(wait, receiver.changed()).await {
+                    // The waker is gone: poll.
+                    applied = None;
+                }
+            }
+            None => tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await,
+        }
     }
 }
