@@ -106,6 +106,10 @@ pub struct ServeArgs {
         action = clap::ArgAction::Set
     )]
     pub anonymous_reads: bool,
+    /// Milliseconds a mutation waits for the read models to apply its events before it answers
+    /// (read-your-writes); 0 answers at once, and `caughtUp` says whether they had.
+    #[arg(long, env = "SITREP_READ_YOUR_WRITES_MS", default_value_t = 5_000)]
+    pub read_your_writes_ms: u64,
     /// Seconds a GraphQL request may run before it is stopped.
     #[arg(long, env = "SITREP_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,

@@ -39,6 +39,9 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Becomes true when the server shuts down: open subscriptions are closed then.
     pub shutdown: watch::Receiver<bool>,
+    /// How long a mutation waits for the read models to apply its events (read-your-writes);
+    /// zero answers at once (`caughtUp` then says whether they happened to have applied them).
+    pub read_your_writes: Duration,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             access: AccessPolicy::default(),
             request_timeout: Duration::from_secs(30),
             shutdown: watch::channel(false).1,
+            read_your_writes: Duration::from_secs(5),
         }
     }
 }
@@ -67,6 +71,7 @@ struct Served {
 pub fn router(state: AppState) -> Router {
     let mut context = ApiContext::new(state.store.clone());
     context.access = state.access;
+    context.read_your_writes = state.read_your_writes;
     let metrics = context.metrics.clone();
     let served = Served {
         store: state.store,

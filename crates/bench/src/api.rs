@@ -36,12 +36,13 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `bin serve` on the database at `url` and waits until it is healthy.
-    pub async fn start(bin: &Path, url: &str) -> anyhow::Result<Self> {
+    pub async fn start(bin: &Path, url: &str, args: &[&str]) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let child = Command::new(bin)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
             .env("DATABASE_URL", url)
             .env("SITREP_LOG", "warn")
             .stdout(Stdio::null())
@@ -124,8 +125,7 @@ fn report_body(n: u64) -> String {
     .to_string()
 }
 
-/// POSTs `body` and checks that the answer has no errors (and for a mutation, that the read
-/// models had caught up).
+/// POSTs `body` and checks that the answer has no errors.
 async fn post(
     client: &reqwest::Client,
     url: &str,
@@ -148,14 +148,16 @@ async fn post(
     Ok(())
 }
 
-/// `reportIncident` over HTTP by `clients` clients, beside raw single-row commits.
+/// `reportIncident` over HTTP by `clients` clients, beside raw single-row commits; `waits`
+/// says whether `server` waits for the read models (read-your-writes) before it answers.
 pub async fn writes(
     pool: &PgPool,
     server: &ServerProcess,
+    waits: bool,
     clients: usize,
     duration: Duration,
 ) -> anyhow::Result<Comparison> {
-    let token = tokens::issue(pool, &format!("bench {clients}"), Role::Recorder)
+    let token = tokens::issue(pool, &format!("bench {clients} {waits}"), Role::Recorder)
         .await?
         .secret;
     let http = reqwest::Client::new();
@@ -184,7 +186,11 @@ pub async fn writes(
     )
     .await?;
     Ok(Comparison {
-        scenario: "reportIncident over HTTP (read-your-writes)".into(),
+        scenario: if waits {
+            "reportIncident over HTTP, answered once the read models show it".into()
+        } else {
+            "reportIncident over HTTP, answered once appended (--read-your-writes-ms 0)".into()
+        },
         clients,
         unit: "requests",
         sitrep,

@@ -128,15 +128,20 @@ async fn main() -> anyhow::Result<()> {
         let bin = api::sitrep_bin(args.sitrep_bin.clone())?;
         let db = sitrep_testkit::TestDb::with_pool_size(&sitrep_domain::MIGRATOR, 40).await;
         raw::create_tables(&db.pool).await?;
-        let server = api::ServerProcess::start(&bin, &db.url()).await?;
         println!();
         println!("{}", measure::TABLE_HEADER);
-        for &clients in &args.clients {
-            api::writes(&db.pool, &server, clients, duration)
-                .await?
-                .print();
+        for (waits, flags) in [
+            (true, &[][..]),
+            (false, &["--read-your-writes-ms", "0"][..]),
+        ] {
+            let server = api::ServerProcess::start(&bin, &db.url(), flags).await?;
+            for &clients in &args.clients {
+                api::writes(&db.pool, &server, waits, clients, duration)
+                    .await?
+                    .print();
+            }
+            api::print_memory(&server, "after the mutations")?;
         }
-        api::print_memory(&server, "after the mutations")?;
     }
 
     // The read models' scenarios, on a log of real incident events of their own.
@@ -164,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
         if run("api_queries") {
             let bin = api::sitrep_bin(args.sitrep_bin.clone())?;
             let url = sitrep_testkit::database_url(&name).await;
-            let server = api::ServerProcess::start(&bin, &url).await?;
+            let server = api::ServerProcess::start(&bin, &url, &[]).await?;
             for figure in api::queries(&pool, &server, args.query_repeats).await? {
                 figure.print();
             }
