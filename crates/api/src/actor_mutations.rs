@@ -16,14 +16,9 @@ use uuid::Uuid;
 
 use crate::actor_vocab::{ActorType, AffiliationRelation};
 use crate::actors::{find_actor, Actor};
-use crate::commands::{self, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::inputs::SourceInput;
-
-/// The namespace of actor ids derived from a registration's idempotency key.
-const REGISTER_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0002);
-/// The namespace of affiliation ids derived from a recording's idempotency key.
-const AFFILIATION_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0003);
 
 /// The id of something new: the client's, else derived from the idempotency key (so that a
 /// retry lands on the same one), else a fresh one.
@@ -49,7 +44,7 @@ impl ActorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new actor.")] input: RegisterActorInput,
     ) -> async_graphql::Result<ActorPayload> {
-        let id = new_id(input.actor_id, &REGISTER_KEY_NAMESPACE, &input.options);
+        let id = new_id(input.actor_id, &key_namespaces::ACTOR, &input.options);
         let command = ActorCommand::RegisterActor(domain::RegisterActor {
             name: input.name,
             actor_type: input.actor_type.into(),
@@ -142,7 +137,7 @@ impl ActorMutation {
     ) -> async_graphql::Result<ActorPayload> {
         let affiliation_id = new_id(
             input.affiliation_id,
-            &AFFILIATION_KEY_NAMESPACE,
+            &key_namespaces::AFFILIATION,
             &input.options,
         );
         let command = ActorCommand::RecordAffiliation(domain::RecordAffiliation {

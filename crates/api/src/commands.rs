@@ -17,6 +17,25 @@ use crate::auth::{Caller, OperationClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 
+/// The namespaces of ids derived from an idempotency key (UUID v5 of the key), one per kind of
+/// thing a mutation creates, so that one key given to two different mutations never derives
+/// the same id. Fixed forever: a retry after an upgrade must derive the id its first request did.
+pub mod key_namespaces {
+    use uuid::Uuid;
+
+    pub const INCIDENT: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0001);
+    pub const ACTOR: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0002);
+    pub const AFFILIATION: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0003);
+    pub const SITE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0004);
+    /// Negotiations and the sessions, groups, milestones and agreements inside them (each
+    /// under a prefix of its own).
+    pub const NEGOTIATION: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0005);
+    /// Troop estimates and changes (each under a prefix of its own).
+    pub const TROOPS: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0006);
+
+    pub const ALL: [Uuid; 6] = [INCIDENT, ACTOR, AFFILIATION, SITE, NEGOTIATION, TROOPS];
+}
+
 /// Conditions every mutation accepts.
 #[derive(InputObject, Default, Debug)]
 pub struct CommandOptions {
@@ -108,4 +127,17 @@ pub async fn execute<A: Aggregate>(
 pub fn api_context<'a>(ctx: &Context<'a>) -> Result<&'a ApiContext, ApiError> {
     ctx.data::<ApiContext>()
         .map_err(|e| ApiError::internal(e.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_namespaces;
+
+    #[test]
+    fn every_kind_of_derived_id_has_a_namespace_of_its_own() {
+        let mut namespaces = key_namespaces::ALL.to_vec();
+        namespaces.sort();
+        namespaces.dedup();
+        assert_eq!(namespaces.len(), key_namespaces::ALL.len());
+    }
 }

@@ -14,7 +14,7 @@ use sitrep_domain::model::incident::{
 };
 use uuid::Uuid;
 
-use crate::commands::{self, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::incidents::{find_incident, pool, Incident};
 use crate::inputs::{CountInput, EventTimeInput, PlaceInput, SourceInput};
@@ -22,9 +22,6 @@ use crate::vocab::{
     ActorRole, AttributionStatus, EventType, Means, RetractionKind, SubEventType, TargetCategory,
     VerificationStatus,
 };
-
-/// The namespace of incident ids derived from a report's idempotency key.
-const REPORT_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0001);
 
 /// The incident mutations.
 #[derive(Default)]
@@ -45,7 +42,7 @@ impl IncidentMutation {
         let id = match (input.incident_id, &input.options.idempotency_key) {
             (Some(id), _) => id,
             // A retry must land on the same incident: its id follows from the key.
-            (None, Some(key)) => Uuid::new_v5(&REPORT_KEY_NAMESPACE, key.as_bytes()),
+            (None, Some(key)) => Uuid::new_v5(&key_namespaces::INCIDENT, key.as_bytes()),
             (None, None) => Uuid::now_v7(),
         };
         let command = domain::ReportIncident {

@@ -17,7 +17,7 @@ use sitrep_domain::model::negotiation::{
 };
 use uuid::Uuid;
 
-use crate::commands::{self, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::inputs::{EventTimeInput, PlaceInput, SourceInput};
@@ -26,10 +26,6 @@ use crate::negotiation_vocab::{
     SessionLevel,
 };
 use crate::negotiations::{find_negotiation, Negotiation};
-
-/// The namespace of ids derived from an idempotency key (a negotiation's, or a part's within
-/// one).
-const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0002);
 
 /// The negotiation mutations.
 #[derive(Default)]
@@ -51,7 +47,10 @@ impl NegotiationMutation {
         let id = match (input.negotiation_id, &input.options.idempotency_key) {
             (Some(id), _) => id,
             // A retry must land on the same negotiation: its id follows from the key.
-            (None, Some(key)) => Uuid::new_v5(&KEY_NAMESPACE, format!("open/{key}").as_bytes()),
+            (None, Some(key)) => Uuid::new_v5(
+                &key_namespaces::NEGOTIATION,
+                format!("open/{key}").as_bytes(),
+            ),
             (None, None) => Uuid::now_v7(),
         };
         let command = domain::OpenNegotiation {
@@ -227,7 +226,7 @@ fn part_id(given: Option<Uuid>, negotiation: Uuid, what: &str, options: &Command
     match (given, &options.idempotency_key) {
         (Some(id), _) => id,
         (None, Some(key)) => Uuid::new_v5(
-            &KEY_NAMESPACE,
+            &key_namespaces::NEGOTIATION,
             format!("{negotiation}/{what}/{key}").as_bytes(),
         ),
         (None, None) => Uuid::now_v7(),

@@ -14,14 +14,11 @@ use uuid::Uuid;
 
 use crate::actor_mutations::new_id;
 use crate::actor_vocab::SiteKind;
-use crate::commands::{self, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::inputs::{CoordinatesInput, EventTimeInput, SourceInput};
 use crate::sites::{find_site, Site};
 use crate::vocab::GeoPrecision;
-
-/// The namespace of site ids derived from a registration's idempotency key.
-const REGISTER_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0004);
 
 /// The site mutations.
 #[derive(Default)]
@@ -37,7 +34,7 @@ impl SiteMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new site.")] input: RegisterSiteInput,
     ) -> async_graphql::Result<SitePayload> {
-        let id = new_id(input.site_id, &REGISTER_KEY_NAMESPACE, &input.options);
+        let id = new_id(input.site_id, &key_namespaces::SITE, &input.options);
         let command = SiteCommand::RegisterSite(domain::RegisterSite {
             name: input.name,
             kind: input.kind.into(),

@@ -18,16 +18,12 @@ use sitrep_domain::model::troops::{
 use sitrep_domain::model::values::CountryCode;
 use uuid::Uuid;
 
-use crate::commands::{self, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::inputs::{CountInput, EventTimeInput, SourceInput};
 use crate::troop_vocab::{CountQualifier, CountScope, TroopChangeKind, TroopSourceType};
 use crate::troops::{find_troop_level, TroopLevel};
-
-/// The namespace of ids derived from an idempotency key (an estimate's or a change's within a
-/// deployment).
-const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5173_d3e0_6b1f_4c2a_9d7e_0000_0000_0003);
 
 /// The troop mutations.
 #[derive(Default)]
@@ -177,7 +173,7 @@ fn part_id(given: Option<Uuid>, deployment: Uuid, what: &str, options: &CommandO
     match (given, &options.idempotency_key) {
         (Some(id), _) => id,
         (None, Some(key)) => Uuid::new_v5(
-            &KEY_NAMESPACE,
+            &key_namespaces::TROOPS,
             format!("{deployment}/{what}/{key}").as_bytes(),
         ),
         (None, None) => Uuid::now_v7(),
