@@ -3,7 +3,7 @@
 //!
 //! Every role and every kind of caller is tried against every class of operation the API has:
 //! queries (read) and mutations (record). A refused mutation appends nothing; an accepted one
-//! records the token's name as its author, whatever the client sends.
+//! records the token's name as its author (no input of the API names an author at all).
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! End to end: the limits a spawned `sitrep serve` puts on requests, each answered with a
-//! proper error and never run: query depth, query complexity, page size, body size, and the
-//! time a request may run.
+//! proper error and never run: query depth, query complexity (pages counted by their size),
+//! page size, body size. (The time limit is tested in `crates/api/src/graphql_http.rs`.)
 
 mod common;
 
@@ -22,12 +22,12 @@ async fn oversized_requests_are_refused_before_they_run() {
     // Deeper than 12 levels (actors' incidents' actors' ...).
     let mut deep = String::from("id");
     for _ in 0..5 {
-        deep = format!("incidents {{ actors {{ actor {{ {deep} }} }} }}");
+        deep = format!("incidents(first: 1) {{ actors {{ actor {{ {deep} }} }} }}");
     }
     let (status, body) = server
         .post(
             None,
-            &format!("{{ actors {{ nodes {{ {deep} }} }} }}"),
+            &format!("{{ actors(first: 1) {{ nodes {{ {deep} }} }} }}"),
             json!({}),
         )
         .await;
@@ -43,8 +43,10 @@ async fn oversized_requests_are_refused_before_they_run() {
         "{body}"
     );
 
-    // More than 2,000 fields in all.
-    let wide: Vec<String> = (0..2_100).map(|i| format!("f{i}: serverVersion")).collect();
+    // More than 10,000 fields in all.
+    let wide: Vec<String> = (0..10_100)
+        .map(|i| format!("f{i}: serverVersion"))
+        .collect();
     let (status, body) = server
         .post(None, &format!("{{ {} }}", wide.join(" ")), json!({}))
         .await;
@@ -58,6 +60,38 @@ async fn oversized_requests_are_refused_before_they_run() {
             .as_str()
             .is_some_and(|m| m.contains("complex")),
         "{body}"
+    );
+
+    // Few fields, but pages of pages: each list counts once per item it may hold.
+    let (status, body) = server
+        .post(
+            None,
+            "{ actors(first: 200) { nodes { incidents(first: 100) { actors { actor {
+                 incidents(first: 100) { id } } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("complex")),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(
+            None,
+            "{ incidents(first: 500) { nodes { id location } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "a full page of a few fields is allowed: {body}"
     );
 
     // A page larger than the cap.

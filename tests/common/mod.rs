@@ -44,15 +44,17 @@ impl Server {
     pub async fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            // The child first: if it died (its port taken, say), no other server that may
+            // answer on the port is mistaken for it.
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("sitrep serve exited early: {status}");
+            }
             if let Ok(response) = reqwest::get(format!("{}/healthz", self.base)).await {
                 assert_eq!(response.status(), 200, "healthz answers 200 once up");
                 let body: Value = serde_json::from_str(&response.text().await.expect("body"))
                     .expect("healthz says JSON");
                 assert_eq!(body["status"], "ok");
                 return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sitrep serve exited early: {status}");
             }
             assert!(Instant::now() < deadline, "sitrep serve did not come up");
             tokio::time::sleep(Duration::from_millis(100)).await;

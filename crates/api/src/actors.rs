@@ -48,6 +48,9 @@ pub struct ActorQuery;
 impl ActorQuery {
     /// Actors the filter selects, by name (then id), `first` at a time (at most 200) after the
     /// cursor `after`; as known at `asOf` when given.
+    #[graphql(
+        complexity = "(first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize).saturating_mul(child_complexity)"
+    )]
     async fn actors(
         &self,
         ctx: &Context<'_>,
@@ -310,6 +313,9 @@ impl Actor {
     /// The actor's latest active incidents (any role), newest first: `first` of them (at most
     /// 100; `incidentCount` says how many there are, `incidents(filter: {actor})` pages through
     /// them all).
+    #[graphql(
+        complexity = "(first.clamp(0, MAX_INCIDENTS) as usize).saturating_mul(child_complexity)"
+    )]
     async fn incidents(
         &self,
         ctx: &Context<'_>,

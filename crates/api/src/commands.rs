@@ -110,6 +110,7 @@ pub async fn execute<A: Aggregate>(
         &executed.positions,
         api.read_your_writes,
         Some(applied),
+        Some(&api.projections),
     )
     .await
     .is_ok();

@@ -27,6 +27,9 @@ pub struct ApiContext {
     pub applied_waker: ChannelWaker,
     /// The server's counters (`/metrics`).
     pub metrics: Metrics,
+    /// The read models a mutation waits for (all of them; tests that run fewer projectors name
+    /// theirs). One without a live generation yet counts as behind.
+    pub projections: Vec<&'static str>,
 }
 
 impl ApiContext {
@@ -39,6 +42,10 @@ impl ApiContext {
             feed_waker: ChannelWaker::new(FEED_CHANNEL),
             applied_waker: ChannelWaker::new(APPLIED_CHANNEL),
             metrics: Metrics::default(),
+            projections: sitrep_projections::all()
+                .iter()
+                .map(|projection| projection.name())
+                .collect(),
         }
     }
 }

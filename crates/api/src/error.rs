@@ -9,6 +9,7 @@
 //! | `NOT_FOUND` | no such record | |
 //! | `UNAUTHENTICATED` | the operation needs a bearer token and the request has none (or a dead one) | |
 //! | `FORBIDDEN` | the token's role does not allow the operation | |
+//! | `BAD_REQUEST` | the HTTP request cannot be read as a GraphQL request, or names no operation of its document | |
 //! | `TIMEOUT` | the request ran longer than the server allows | |
 //! | `UNAVAILABLE` | a read model is not built yet; try again | |
 //! | `INTERNAL_SERVER_ERROR` | anything else: logged with a request id, which is all the client sees | `requestId` |
@@ -19,12 +20,15 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
+    NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
     ErrorExtensions as _, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
+use futures::stream::BoxStream;
+use futures::StreamExt as _;
 use sitrep_domain::handler::HandlerError;
 use sitrep_domain::model::DomainError;
 use sitrep_domain::store::StoreError;
@@ -269,25 +273,22 @@ impl Extension for ErrorCodes {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
-        for error in &mut response.errors {
-            if error
-                .extensions
-                .as_ref()
-                .is_some_and(|e| e.get("code").is_some())
-            {
-                continue;
-            }
-            let code = if error.message.starts_with("Failed to parse")
-                || error.message.starts_with("Invalid value")
-            {
-                "BAD_USER_INPUT"
-            } else {
-                tracing::error!(message = %error.message, path = ?error.path, "an error without a code");
-                "INTERNAL_SERVER_ERROR"
-            };
-            *error = with_code(std::mem::replace(error, ServerError::new("", None)), code);
-        }
+        code_field_errors(&mut response.errors);
         response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream)
+            .map(|mut response| {
+                code_field_errors(&mut response.errors);
+                response
+            })
+            .boxed()
     }
 
     async fn validation(
@@ -302,6 +303,45 @@ impl Extension for ErrorCodes {
                 .collect()
         })
     }
+}
+
+/// Gives the errors of an executed operation that have no code one: `BAD_USER_INPUT` for an
+/// argument that failed to convert, else (a bug of ours) `INTERNAL_SERVER_ERROR`, logged.
+fn code_field_errors(errors: &mut [ServerError]) {
+    for error in errors {
+        if has_code(error) {
+            continue;
+        }
+        let code = if error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value")
+        {
+            "BAD_USER_INPUT"
+        } else {
+            tracing::error!(message = %error.message, path = ?error.path, "an error without a code");
+            "INTERNAL_SERVER_ERROR"
+        };
+        *error = with_code(std::mem::replace(error, ServerError::new("", None)), code);
+    }
+}
+
+/// Gives the errors async-graphql raises about the request as a whole after validation (an
+/// unknown operation name, a missing one among several operations) the code `BAD_REQUEST`.
+pub fn code_request_errors(errors: &mut [ServerError]) {
+    for error in errors {
+        if !has_code(error) {
+            *error = with_code(
+                std::mem::replace(error, ServerError::new("", None)),
+                "BAD_REQUEST",
+            );
+        }
+    }
+}
+
+fn has_code(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some())
 }
 
 /// `error` with `code` unless it has one.

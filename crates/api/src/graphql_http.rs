@@ -27,7 +27,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::auth::{operation_class, Caller, OperationClass};
-use crate::error::ApiError;
+use crate::error::{code_request_errors, ApiError};
 use crate::tokens;
 
 /// The largest request body accepted (a GraphQL document with its variables).
@@ -99,7 +99,8 @@ impl Rejection {
         }
     }
 
-    fn new(status: StatusCode, media_type: MediaType, message: impl Into<String>) -> Self {
+    /// A refusal with `status` and the code `BAD_REQUEST`.
+    pub fn new(status: StatusCode, media_type: MediaType, message: impl Into<String>) -> Self {
         Self {
             status,
             media_type,
@@ -114,7 +115,11 @@ impl IntoResponse for Rejection {
         let status = self.status;
         let error = match self.error {
             Some(error) => error.into_server_error(),
-            None => ServerError::new(self.message, None),
+            None => {
+                let mut error = ServerError::new(self.message, None);
+                code_request_errors(std::slice::from_mut(&mut error));
+                error
+            }
         };
         let mut response = request_error_response(status, self.media_type, vec![error]);
         if status == StatusCode::UNAUTHORIZED {
@@ -138,15 +143,13 @@ pub async fn caller(pool: &PgPool, headers: &HeaderMap) -> Result<Caller, Reject
     let Some(authorization) = headers.get(header::AUTHORIZATION) else {
         return Ok(Caller::Anonymous);
     };
+    // The scheme is case-insensitive (RFC 7235).
     let secret = authorization
         .to_str()
         .ok()
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let Some(secret) = secret else {
         return Err(unauthenticated(
             "the Authorization header must be `Bearer <token>`",
@@ -328,6 +331,10 @@ pub async fn execute(
         ))
         .into_server_error()]),
     };
+    let mut response = response;
+    if is_request_error(&response) {
+        code_request_errors(&mut response.errors);
+    }
     graphql_response(response, media_type)
 }
 

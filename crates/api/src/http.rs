@@ -21,10 +21,11 @@ use tokio::sync::watch;
 
 use crate::auth::AccessPolicy;
 use crate::context::ApiContext;
-use crate::graphql_http::{self, MAX_BODY_BYTES};
+use crate::graphql_http::{self, MediaType, Rejection, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
 use crate::request_log::observe;
 use crate::schema::{build_schema, SitrepSchema};
+use crate::subscriptions::ConnectionSubscriptions;
 
 /// A read model further behind than this makes the server not ready.
 pub const READY_MAX_LAG: Duration = Duration::from_secs(30);
@@ -106,11 +107,12 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
     }
     let (parts, body) = request.into_parts();
     let Some(media_type) = graphql_http::negotiate(&parts.headers) else {
-        return (
+        return Rejection::new(
             StatusCode::NOT_ACCEPTABLE,
+            MediaType::Json,
             "sitrep answers GraphQL as application/graphql-response+json or application/json",
         )
-            .into_response();
+        .into_response();
     };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
@@ -119,7 +121,7 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
                 .into_inner()
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some();
-            return if too_large {
+            let (status, message) = if too_large {
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("a request body may hold at most {MAX_BODY_BYTES} bytes"),
@@ -129,8 +131,8 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
                     StatusCode::BAD_REQUEST,
                     "the request body could not be read".to_owned(),
                 )
-            }
-            .into_response();
+            };
+            return Rejection::new(status, media_type, message).into_response();
         }
     };
     let caller = match graphql_http::caller(served.store.pool(), &parts.headers).await {
@@ -167,8 +169,10 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 /// GraphQL subscriptions over a WebSocket, in either protocol (`graphql-transport-ws` or the
 /// legacy `graphql-ws`, chosen by `Sec-WebSocket-Protocol`). The caller is named by the
 /// upgrade request's `Authorization` header or by the `connection_init` payload
-/// (`{"Authorization": "Bearer <token>"}`); a bad token closes the connection. Open connections
-/// are closed when the server shuts down.
+/// (`{"Authorization": "Bearer <token>"}`); a bad token closes the connection. A message may
+/// hold at most [`MAX_BODY_BYTES`], a connection at most
+/// [`crate::subscriptions::MAX_PER_CONNECTION`] subscriptions. Open connections are closed when
+/// the server shuts down.
 async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -190,6 +194,7 @@ async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(MAX_BODY_BYTES)
         .on_upgrade(move |socket| async move {
             let pool = served.store.pool().clone();
             let connection = GraphQLWebSocket::new(socket, served.schema, protocol)
@@ -202,6 +207,7 @@ async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
                     };
                     let mut data = Data::default();
                     data.insert(caller);
+                    data.insert(ConnectionSubscriptions::default());
                     Ok(data)
                 })
                 .serve();
@@ -266,8 +272,8 @@ async fn healthz(State(served): State<Served>) -> (StatusCode, Json<Value>) {
     }
 }
 
-/// 200 when the database answers and every live read model is within [`READY_MAX_LAG`] of the
-/// log; 503 otherwise, naming the read models that lag.
+/// 200 when the database answers and every read model is live and within [`READY_MAX_LAG`] of
+/// the log; 503 otherwise, naming the read models that lag or are not built yet.
 async fn readyz(State(served): State<Served>) -> (StatusCode, Json<Value>) {
     let statuses = match statuses(served.store.pool()).await {
         Ok(statuses) => statuses,
@@ -279,6 +285,11 @@ async fn readyz(State(served): State<Served>) -> (StatusCode, Json<Value>) {
             );
         }
     };
+    // A read model with no live generation yet (a server just started) is not ready either.
+    let missing = sitrep_projections::all()
+        .into_iter()
+        .filter(|projection| !statuses.iter().any(|s| s.projection == projection.name()))
+        .map(|projection| json!({ "projection": projection.name(), "live": false }));
     let lagging: Vec<Value> = statuses
         .iter()
         .filter(|s| s.seconds_behind > READY_MAX_LAG.as_secs_f64())
@@ -289,6 +300,7 @@ async fn readyz(State(served): State<Served>) -> (StatusCode, Json<Value>) {
                 "secondsBehind": s.seconds_behind,
             })
         })
+        .chain(missing)
         .collect();
     if lagging.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ready" })))

@@ -37,6 +37,9 @@ impl IncidentQuery {
     /// Incidents the filter selects, newest first (by the day they started), `first` at a time
     /// (at most 500) after the cursor `after`; as known at `asOf` when given. Retracted and
     /// merged incidents are not listed.
+    #[graphql(
+        complexity = "(first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize).saturating_mul(child_complexity)"
+    )]
     async fn incidents(
         &self,
         ctx: &Context<'_>,

@@ -55,6 +55,9 @@ impl NegotiationQuery {
     /// Processes of talks the filter selects, the latest opened first (by the day they
     /// opened, then id), `first` at a time (at most 100) after the cursor `after`; as known
     /// at `asOf` when given.
+    #[graphql(
+        complexity = "(first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize).saturating_mul(child_complexity)"
+    )]
     async fn negotiations(
         &self,
         ctx: &Context<'_>,

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument as _;
@@ -29,6 +29,18 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// Spawns `future` as a task that keeps the request id (and the span) of the request spawning
+/// it: the batch loaders' tasks, whose internal errors must carry the id of their request.
+pub fn spawn_in_request(
+    future: futures::future::BoxFuture<'static, ()>,
+) -> tokio::task::JoinHandle<()> {
+    let span = tracing::Span::current();
+    match current_request_id() {
+        Some(id) => tokio::spawn(REQUEST_ID.scope(id, future.instrument(span))),
+        None => tokio::spawn(future.instrument(span)),
+    }
+}
+
 /// The middleware: id, span, log line, metrics.
 pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -44,14 +56,22 @@ pub async fn observe(State(metrics): State<Metrics>, request: Request, next: Nex
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let method = request.method().clone();
+    // Only the methods the server answers become labels: any other counts as `other`, so that
+    // made-up methods cannot grow the metrics without bound.
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request).instrument(span.clone()))
         .await;
     let took = started.elapsed();
     let status = response.status().as_u16();
-    metrics.request(&route, method.as_str(), status, took);
+    metrics.request(&route, method, status, took);
     span.in_scope(|| {
         tracing::info!(status, took_ms = took.as_secs_f64() * 1000.0, "answered");
     });

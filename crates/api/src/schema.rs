@@ -17,6 +17,7 @@ use crate::loaders::ReadModelLoader;
 use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
 use crate::negotiations::{Negotiation, NegotiationListCursor, NegotiationQuery, NegotiationTotal};
+use crate::request_log::spawn_in_request;
 use crate::scalars::{BigInt, IncidentCursor};
 use crate::site_mutations::SiteMutation;
 use crate::sites::{Site, SiteQuery};
@@ -79,8 +80,8 @@ pub fn build_schema(context: ApiContext) -> SitrepSchema {
     let related = ReadModelLoader::new(context.store.pool().clone());
     let negotiation_parts = NegotiationLoader::new(context.store.pool().clone());
     schema_builder()
-        .data(DataLoader::new(related, tokio::spawn))
-        .data(DataLoader::new(negotiation_parts, tokio::spawn))
+        .data(DataLoader::new(related, spawn_in_request))
+        .data(DataLoader::new(negotiation_parts, spawn_in_request))
         .data(context)
         .finish()
 }
@@ -123,8 +124,9 @@ fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Sub
 
 /// How deep a query may nest.
 pub const MAX_DEPTH: usize = 12;
-/// How many fields a query may ask for in all (lists count once per field).
-pub const MAX_COMPLEXITY: usize = 2_000;
+/// How many fields a query may ask for in all, a paginated list's fields counted once per item
+/// it may hold (`first`): `incidents(first: 500)` with 20 fields costs 10,000.
+pub const MAX_COMPLEXITY: usize = 10_000;
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {

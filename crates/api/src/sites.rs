@@ -26,6 +26,9 @@ impl SiteQuery {
     /// Sites the filter selects, by name (then id), `first` at a time (at most 200) after the
     /// cursor `after`; as known at `asOf` when given. Retired sites are listed too unless the
     /// filter says otherwise.
+    #[graphql(
+        complexity = "(first.unwrap_or(crate::actors::DEFAULT_PAGE).clamp(0, crate::actors::MAX_PAGE) as usize).saturating_mul(child_complexity)"
+    )]
     async fn sites(
         &self,
         ctx: &Context<'_>,

@@ -10,6 +10,8 @@
 //! polls.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{Context, InputObject, Object, Subscription};
@@ -31,11 +33,31 @@ use crate::vocab::{EventType, SubEventType};
 
 /// Events read from the log per round trip while a subscriber catches up.
 const PAGE_SIZE: u32 = 500;
-/// How often a subscriber looks at the feed when no NOTIFY wakes it.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How soon a subscriber looks again when committed events are held back by an open
-/// transaction (they come without a NOTIFY of their own).
+/// How often a subscriber looks at the feed when no NOTIFY wakes it (a fallback: the waker
+/// also wakes everyone when its connection had to be opened again).
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// How soon a subscriber first looks again when committed events are held back by an open
+/// transaction (they come without a NOTIFY of their own); it waits twice as long each time
+/// they are still held back, up to [`HELD_BACK_MAX`] (a long transaction, such as an index
+/// build, must not turn every subscriber into a busy poller).
 const HELD_BACK_RECHECK: Duration = Duration::from_millis(20);
+const HELD_BACK_MAX: Duration = Duration::from_secs(1);
+/// How many subscriptions one WebSocket connection may hold open at once.
+pub const MAX_PER_CONNECTION: usize = 20;
+
+/// The subscriptions open on one WebSocket connection (put into the connection's data when it
+/// is initialised).
+#[derive(Clone, Default)]
+pub struct ConnectionSubscriptions(Arc<AtomicUsize>);
+
+/// Counts one subscription of a connection until dropped.
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// Where one subscriber stands.
 struct Follower {
@@ -44,8 +66,11 @@ struct Follower {
     cursor: StoreCursor,
     pending: VecDeque<StoredEvent>,
     failed: bool,
+    /// How long to wait before looking again while events are held back.
+    held_back_wait: Duration,
     /// Counts this subscription as open while it lives.
     _open: SubscriptionGuard,
+    _slot: Option<ConnectionSlot>,
 }
 
 /// Every event after `after`, in feed order: first those recorded, then each new one. Ends
@@ -55,6 +80,7 @@ fn follow(
     wakes: watch::Receiver<u64>,
     after: StoreCursor,
     open: SubscriptionGuard,
+    slot: Option<ConnectionSlot>,
 ) -> impl Stream<Item = Result<StoredEvent, StoreError>> {
     let follower = Follower {
         store,
@@ -62,7 +88,9 @@ fn follow(
         cursor: after,
         pending: VecDeque::new(),
         failed: false,
+        held_back_wait: HELD_BACK_RECHECK,
         _open: open,
+        _slot: slot,
     };
     futures::stream::unfold(follower, |mut follower| async move {
         loop {
@@ -78,10 +106,13 @@ fn follow(
                 Ok(page) => {
                     follower.cursor = page.next;
                     if !page.events.is_empty() {
+                        follower.held_back_wait = HELD_BACK_RECHECK;
                         follower.pending.extend(page.events);
                     } else if page.held_back {
-                        tokio::time::sleep(HELD_BACK_RECHECK).await;
+                        tokio::time::sleep(follower.held_back_wait).await;
+                        follower.held_back_wait = (follower.held_back_wait * 2).min(HELD_BACK_MAX);
                     } else {
+                        follower.held_back_wait = HELD_BACK_RECHECK;
                         let woken =
                             tokio::time::timeout(POLL_INTERVAL, follower.wakes.changed()).await;
                         if let Ok(Err(_)) = woken {
@@ -105,13 +136,26 @@ async fn feed(
     after: Option<FeedCursor>,
 ) -> Result<impl Stream<Item = Result<StoredEvent, StoreError>>, ApiError> {
     let api = api_context(ctx)?;
+    let slot = match ctx.data_opt::<ConnectionSubscriptions>() {
+        Some(ConnectionSubscriptions(open)) => {
+            if open.fetch_add(1, Ordering::SeqCst) >= MAX_PER_CONNECTION {
+                open.fetch_sub(1, Ordering::SeqCst);
+                return Err(ApiError::bad_input(
+                    "subscription",
+                    format!("a connection may hold at most {MAX_PER_CONNECTION} subscriptions"),
+                ));
+            }
+            Some(ConnectionSlot(open.clone()))
+        }
+        None => None,
+    };
     let start = match after {
         Some(cursor) => cursor.0,
         None => api.store.feed_head().await?,
     };
     let wakes = api.feed_waker.subscribe(&api.store);
     let open = api.metrics.subscription_opened();
-    Ok(follow(api.store.clone(), wakes, start, open))
+    Ok(follow(api.store.clone(), wakes, start, open, slot))
 }
 
 /// The live side of the API.

@@ -18,7 +18,10 @@ const TOKEN_PREFIX: &str = "sitrep_";
 /// Why a token operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("a token name must be 1 to 200 characters, not {0} characters")]
+    #[error(
+        "a token name must be 1 to 200 characters, not blank, with no control characters \
+         ({0} characters given)"
+    )]
     BadName(usize),
     #[error("a live token named {0:?} exists already; revoke it first")]
     NameTaken(String),
@@ -62,7 +65,8 @@ pub struct TokenHolder {
 /// Issues a new token for `name` with `role`.
 pub async fn issue(pool: &PgPool, name: &str, role: Role) -> Result<IssuedToken, TokenError> {
     let length = name.chars().count();
-    if !(1..=200).contains(&length) || name.trim().is_empty() {
+    if !(1..=200).contains(&length) || name.trim().is_empty() || name.chars().any(char::is_control)
+    {
         return Err(TokenError::BadName(length));
     }
     let mut random = [0u8; 32];

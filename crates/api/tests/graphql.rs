@@ -39,6 +39,7 @@ async fn api() -> Api {
     });
     let mut context = ApiContext::new(store.clone());
     context.read_your_writes = Duration::from_secs(10);
+    context.projections = vec!["incidents"];
     Api {
         _db: db,
         schema: build_schema(context),

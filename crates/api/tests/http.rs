@@ -98,7 +98,7 @@ async fn malformed_and_oversized_bodies_are_client_errors() {
 
 #[tokio::test]
 async fn health_and_readiness() {
-    let (_db, app) = app().await;
+    let (db, app) = app().await;
     let (status, body) = send(
         &app,
         Request::get("/healthz")
@@ -107,6 +107,26 @@ async fn health_and_readiness() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(
+        &app,
+        Request::get("/readyz")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    // No read model is built yet: not ready, and each one is named.
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    for projection in sitrep_projections::all() {
+        assert!(body.contains(projection.name()), "{body}");
+    }
+    // Every read model live (on an empty log, so caught up): ready.
+    let store = EventStore::new(db.pool.clone());
+    for projection in sitrep_projections::all() {
+        sitrep_projections::Projector::new(store.clone(), projection)
+            .live_generation()
+            .await
+            .expect("live generation");
+    }
     let (status, body) = send(
         &app,
         Request::get("/readyz")
@@ -166,4 +186,51 @@ async fn requests_carry_an_id_and_are_counted_in_the_metrics() {
         "sitrep_http_request_duration_seconds_count{route=\"/graphql\",method=\"POST\"} 1\n"
     ));
     assert!(text.contains("# TYPE sitrep_projection_lag_seconds gauge"));
+}
+
+#[tokio::test]
+async fn requests_that_cannot_run_say_why_with_a_code() {
+    let (_db, app) = app().await;
+    let post = |body: &'static str, content_type: &'static str| {
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ACCEPT, "application/graphql-response+json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    for (request, status) in [
+        // Two operations and no name to choose one.
+        (
+            post(
+                r#"{"query":"query A { serverVersion } query B { serverVersion }"}"#,
+                "application/json",
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        // An operation the document does not have.
+        (
+            post(
+                r#"{"query":"query A { serverVersion }","operationName":"C"}"#,
+                "application/json",
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post("{ not json", "application/json"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post(r#"{"query":"{ serverVersion }"}"#, "text/plain"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ] {
+        let (got, body) = send(&app, request).await;
+        assert_eq!(got, status, "{body}");
+        let body: Value = serde_json::from_str(&body).expect("a JSON body");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{body}"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+    }
 }

@@ -81,20 +81,25 @@ pub async fn wait_until_applied(
     positions: &[i64],
     timeout: Duration,
 ) -> Result<(), ProjectionError> {
-    wait_until_applied_woken(pool, positions, timeout, None).await
+    wait_until_applied_woken(pool, positions, timeout, None, None).await
 }
 
 /// The same, looking again whenever `applied` changes (it should change on each
 /// `NOTIFY sitrep_applied`, see [`APPLIED_CHANNEL`]) and otherwise every 50 ms, rather than
 /// polling every few milliseconds: on a busy server the polls of many waiting mutations were a
-/// load of their own.
+/// load of their own. With `expected`, a projection of that list that has no live generation
+/// yet (a server just started) counts as not having applied them either.
 pub async fn wait_until_applied_woken(
     pool: &PgPool,
     positions: &[i64],
     timeout: Duration,
     mut applied: Option<watch::Receiver<u64>>,
+    expected: Option<&[&str]>,
 ) -> Result<(), ProjectionError> {
-    let deadline = Instant::now() + timeout;
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(86_400));
     loop {
         // Seen before looking, so that a commit during the look wakes the wait below.
         if let Some(applied) = applied.as_mut() {
@@ -104,9 +109,12 @@ pub async fn wait_until_applied_woken(
             "SELECT EXISTS ( \
                  SELECT 1 FROM events e JOIN projection_generations g ON g.status = 'live' \
                   WHERE e.position = ANY($1) \
-                    AND (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position))",
+                    AND (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position)) \
+                 OR (SELECT count(DISTINCT projection) FROM projection_generations \
+                      WHERE status = 'live' AND projection = ANY($2)) < cardinality($2)",
         )
         .bind(positions)
+        .bind(expected.unwrap_or_default())
         .fetch_one(pool)
         .await?;
         if !pending {

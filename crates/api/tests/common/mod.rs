@@ -49,6 +49,7 @@ pub async fn api() -> Api {
 pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
     let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let store = EventStore::new(db.pool.clone());
+    let names = projections.iter().map(|p| p.name()).collect();
     let mut projectors = Vec::new();
     for projection in projections {
         let projector = Projector::new(store.clone(), projection);
@@ -70,6 +71,7 @@ pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
         .await
         .expect("connect to the test database");
     let mut context = ApiContext::new(EventStore::new(logged));
+    context.projections = names;
     context.read_your_writes = Duration::from_secs(10);
     Api {
         _db: db,
