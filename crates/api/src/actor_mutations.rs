@@ -16,19 +16,9 @@ use uuid::Uuid;
 
 use crate::actor_vocab::{ActorType, AffiliationRelation};
 use crate::actors::{find_actor, Actor};
-use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::inputs::SourceInput;
-
-/// The id of something new: the client's, else derived from the idempotency key (so that a
-/// retry lands on the same one), else a fresh one.
-pub(crate) fn new_id(given: Option<Uuid>, namespace: &Uuid, options: &CommandOptions) -> Uuid {
-    match (given, &options.idempotency_key) {
-        (Some(id), _) => id,
-        (None, Some(key)) => Uuid::new_v5(namespace, key.as_bytes()),
-        (None, None) => Uuid::now_v7(),
-    }
-}
 
 /// The actor mutations.
 #[derive(Default)]
@@ -44,7 +34,7 @@ impl ActorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new actor.")] input: RegisterActorInput,
     ) -> async_graphql::Result<ActorPayload> {
-        let id = new_id(input.actor_id, &key_namespaces::ACTOR, &input.options);
+        let id = new_id(input.actor_id, &key_namespaces::ACTOR, "", &input.options);
         let command = ActorCommand::RegisterActor(domain::RegisterActor {
             name: input.name,
             actor_type: input.actor_type.into(),
@@ -138,6 +128,7 @@ impl ActorMutation {
         let affiliation_id = new_id(
             input.affiliation_id,
             &key_namespaces::AFFILIATION,
+            "",
             &input.options,
         );
         let command = ActorCommand::RecordAffiliation(domain::RecordAffiliation {

@@ -36,6 +36,23 @@ pub mod key_namespaces {
     pub const ALL: [Uuid; 6] = [INCIDENT, ACTOR, AFFILIATION, SITE, NEGOTIATION, TROOPS];
 }
 
+/// The id of something a mutation creates: the client's (`given`), else one derived from the
+/// idempotency key (UUID v5 in `namespace` of `scope` followed by the key, so that a retry lands
+/// on the same one), else a fresh one. `scope` tells apart the things one namespace holds (the
+/// parts of one negotiation, say); it is empty where the namespace holds one kind of thing.
+pub fn new_id(
+    given: Option<Uuid>,
+    namespace: &Uuid,
+    scope: &str,
+    options: &CommandOptions,
+) -> Uuid {
+    match (given, &options.idempotency_key) {
+        (Some(id), _) => id,
+        (None, Some(key)) => Uuid::new_v5(namespace, format!("{scope}{key}").as_bytes()),
+        (None, None) => Uuid::now_v7(),
+    }
+}
+
 /// Conditions every mutation accepts.
 #[derive(InputObject, Default, Debug)]
 pub struct CommandOptions {
@@ -132,7 +149,39 @@ pub fn api_context<'a>(ctx: &Context<'a>) -> Result<&'a ApiContext, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::key_namespaces;
+    use uuid::Uuid;
+
+    use super::{key_namespaces, new_id, CommandOptions};
+
+    #[test]
+    fn new_ids_are_the_clients_else_follow_from_the_key_else_fresh() {
+        let keyed = CommandOptions {
+            idempotency_key: Some("tower-22".into()),
+            ..CommandOptions::default()
+        };
+        let given = Uuid::from_u128(7);
+        assert_eq!(
+            new_id(Some(given), &key_namespaces::INCIDENT, "", &keyed),
+            given
+        );
+        let derived = new_id(None, &key_namespaces::INCIDENT, "", &keyed);
+        assert_eq!(derived, new_id(None, &key_namespaces::INCIDENT, "", &keyed));
+        assert_eq!(
+            derived,
+            Uuid::new_v5(&key_namespaces::INCIDENT, b"tower-22"),
+            "fixed forever: retries after an upgrade derive the same id"
+        );
+        assert_ne!(derived, new_id(None, &key_namespaces::ACTOR, "", &keyed));
+        assert_ne!(
+            derived,
+            new_id(None, &key_namespaces::INCIDENT, "open/", &keyed)
+        );
+        let fresh = CommandOptions::default();
+        assert_ne!(
+            new_id(None, &key_namespaces::INCIDENT, "", &fresh),
+            new_id(None, &key_namespaces::INCIDENT, "", &fresh)
+        );
+    }
 
     #[test]
     fn every_kind_of_derived_id_has_a_namespace_of_its_own() {

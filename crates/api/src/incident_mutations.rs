@@ -14,7 +14,7 @@ use sitrep_domain::model::incident::{
 };
 use uuid::Uuid;
 
-use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::incidents::{find_incident, pool, Incident};
 use crate::inputs::{CountInput, EventTimeInput, PlaceInput, SourceInput};
@@ -39,12 +39,13 @@ impl IncidentMutation {
         #[graphql(desc = "The new incident: its facts, the actors involved and the sources.")]
         input: ReportIncidentInput,
     ) -> async_graphql::Result<IncidentPayload> {
-        let id = match (input.incident_id, &input.options.idempotency_key) {
-            (Some(id), _) => id,
-            // A retry must land on the same incident: its id follows from the key.
-            (None, Some(key)) => Uuid::new_v5(&key_namespaces::INCIDENT, key.as_bytes()),
-            (None, None) => Uuid::now_v7(),
-        };
+        // A retry must land on the same incident: its id follows from the key.
+        let id = new_id(
+            input.incident_id,
+            &key_namespaces::INCIDENT,
+            "",
+            &input.options,
+        );
         let command = domain::ReportIncident {
             facts: input.facts.into_domain("input.facts")?,
             actors: input

@@ -17,7 +17,7 @@ use sitrep_domain::model::negotiation::{
 };
 use uuid::Uuid;
 
-use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::inputs::{EventTimeInput, PlaceInput, SourceInput};
@@ -44,15 +44,13 @@ impl NegotiationMutation {
         )]
         input: OpenNegotiationInput,
     ) -> async_graphql::Result<NegotiationPayload> {
-        let id = match (input.negotiation_id, &input.options.idempotency_key) {
-            (Some(id), _) => id,
-            // A retry must land on the same negotiation: its id follows from the key.
-            (None, Some(key)) => Uuid::new_v5(
-                &key_namespaces::NEGOTIATION,
-                format!("open/{key}").as_bytes(),
-            ),
-            (None, None) => Uuid::now_v7(),
-        };
+        // A retry must land on the same negotiation: its id follows from the key.
+        let id = new_id(
+            input.negotiation_id,
+            &key_namespaces::NEGOTIATION,
+            "open/",
+            &input.options,
+        );
         let command = domain::OpenNegotiation {
             title: input.title,
             topic: input.topic,
@@ -223,14 +221,8 @@ impl NegotiationMutation {
 /// The id of a new part (`what`) of negotiation `negotiation`: the client's, else one that
 /// follows from the idempotency key (a retry names the same part), else a new one.
 fn part_id(given: Option<Uuid>, negotiation: Uuid, what: &str, options: &CommandOptions) -> Uuid {
-    match (given, &options.idempotency_key) {
-        (Some(id), _) => id,
-        (None, Some(key)) => Uuid::new_v5(
-            &key_namespaces::NEGOTIATION,
-            format!("{negotiation}/{what}/{key}").as_bytes(),
-        ),
-        (None, None) => Uuid::now_v7(),
-    }
+    let scope = format!("{negotiation}/{what}/");
+    new_id(given, &key_namespaces::NEGOTIATION, &scope, options)
 }
 
 fn participants(inputs: Vec<ParticipantInput>) -> Vec<Participant> {

@@ -12,9 +12,8 @@ use sitrep_domain::model::site::{self as domain, Site as SiteAggregate, SiteComm
 use sitrep_domain::model::values::{Coordinates, CountryCode};
 use uuid::Uuid;
 
-use crate::actor_mutations::new_id;
 use crate::actor_vocab::SiteKind;
-use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::inputs::{CoordinatesInput, EventTimeInput, SourceInput};
 use crate::sites::{find_site, Site};
@@ -34,7 +33,7 @@ impl SiteMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new site.")] input: RegisterSiteInput,
     ) -> async_graphql::Result<SitePayload> {
-        let id = new_id(input.site_id, &key_namespaces::SITE, &input.options);
+        let id = new_id(input.site_id, &key_namespaces::SITE, "", &input.options);
         let command = SiteCommand::RegisterSite(domain::RegisterSite {
             name: input.name,
             kind: input.kind.into(),

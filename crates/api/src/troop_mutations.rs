@@ -18,7 +18,7 @@ use sitrep_domain::model::troops::{
 use sitrep_domain::model::values::CountryCode;
 use uuid::Uuid;
 
-use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::inputs::{CountInput, EventTimeInput, SourceInput};
@@ -170,14 +170,8 @@ impl TroopMutation {
 /// The id of a new estimate or change (`what`) of deployment `deployment`: the client's, else
 /// one that follows from the idempotency key (a retry names the same one), else a new one.
 fn part_id(given: Option<Uuid>, deployment: Uuid, what: &str, options: &CommandOptions) -> Uuid {
-    match (given, &options.idempotency_key) {
-        (Some(id), _) => id,
-        (None, Some(key)) => Uuid::new_v5(
-            &key_namespaces::TROOPS,
-            format!("{deployment}/{what}/{key}").as_bytes(),
-        ),
-        (None, None) => Uuid::now_v7(),
-    }
+    let scope = format!("{deployment}/{what}/");
+    new_id(given, &key_namespaces::TROOPS, &scope, options)
 }
 
 /// Runs `command` on deployment `id` and answers with the payload (`item`: the id of the
