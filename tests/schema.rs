@@ -11,7 +11,7 @@ fn schema_graphql_matches_the_code() {
     );
 }
 
-/// Every type, field, input field and argument a client sees is described, so that GraphiQL
+/// Every type, field, input field, argument and enum value a client sees is described, so that GraphiQL
 /// and generated clients document the contract.
 #[tokio::test]
 async fn every_type_and_field_has_a_description() {
@@ -20,7 +20,8 @@ async fn every_type_and_field_has_a_description() {
         .execute(
             "{ __schema { types { name kind description
                  fields { name description args { name description } }
-                 inputFields { name description } } } }",
+                 inputFields { name description }
+                 enumValues(includeDeprecated: true) { name description } } } }",
         )
         .await;
     let data = response.data.into_json().expect("JSON");
@@ -50,6 +51,11 @@ async fn every_type_and_field_has_a_description() {
         for field in ty["inputFields"].as_array().into_iter().flatten() {
             if !described(&field["description"]) {
                 missing.push(format!("{name}.{}", field["name"].as_str().expect("name")));
+            }
+        }
+        for value in ty["enumValues"].as_array().into_iter().flatten() {
+            if !described(&value["description"]) {
+                missing.push(format!("{name}::{}", value["name"].as_str().expect("name")));
             }
         }
     }

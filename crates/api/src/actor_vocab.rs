@@ -50,7 +50,9 @@ pub enum AffiliationRelation {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "sitrep_domain::model::site::SiteKind")]
 pub enum SiteKind {
+    /// A military air base.
     AirBase,
+    /// A naval base.
     NavalBase,
     /// A base that is not mainly an air or naval base, or whose kind is not known better.
     MilitaryBase,
@@ -58,10 +60,15 @@ pub enum SiteKind {
     Outpost,
     /// A military camp, or a camp for displaced people, refugees or detainees.
     Camp,
+    /// An embassy or another diplomatic mission.
     Embassy,
+    /// A civil airport.
     Airport,
+    /// A sea or river port.
     Port,
+    /// A city or town.
     City,
+    /// Another kind of place.
     Other,
 }
 

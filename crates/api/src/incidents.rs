@@ -347,14 +347,19 @@ impl IncidentFilterInput {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "sitrep_projections::incident_queries::StatsDimension")]
 pub enum StatsDimension {
+    /// The country (ISO 3166 alpha-3).
     Country,
+    /// The first-level administrative division (province, governorate).
     Admin1,
+    /// The ACLED event type.
     EventType,
+    /// The ACLED sub-event type.
     SubEventType,
     /// Every actor involved, in any role: an incident counts once per actor.
     Actor,
     /// The claimants: an incident counts once per claimant; unclaimed ones under null.
     Claimant,
+    /// What the incident was aimed at.
     TargetCategory,
 }
 
@@ -362,9 +367,11 @@ pub enum StatsDimension {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "sitrep_projections::incident_queries::TimeBucket")]
 pub enum TimeBucket {
+    /// Calendar days.
     Day,
     /// ISO weeks, from Monday.
     Week,
+    /// Calendar months.
     Month,
 }
 
@@ -452,6 +459,7 @@ pub struct CountRange {
 /// Where an incident stands in the record.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum IncidentStatus {
+    /// In the record and in current views.
     Active,
     /// Hidden from current views, kept in history.
     Retracted,
