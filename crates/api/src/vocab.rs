@@ -46,8 +46,8 @@ pub enum SubEventType {
     /// Battles: government forces or their affiliates regain control of a place from
     /// non-state or other state forces.
     GovernmentRegainsTerritory,
-    /// Battles: a non-state actor (or a foreign state's forces) takes control of a place
-    /// from a government or another group.
+    /// Battles: a non-state actor takes control of a place from a government or another
+    /// group.
     NonStateActorOvertakesTerritory,
     /// Explosions/Remote violence: chemical weapons are used.
     ChemicalWeapon,
@@ -74,8 +74,8 @@ pub enum SubEventType {
     /// Riots: demonstrators turn violent or destructive (clashes, vandalism, barricades,
     /// burning tyres).
     ViolentDemonstration,
-    /// Riots: a mob attacks people or property outside a demonstration (vigilantes,
-    /// communal clashes).
+    /// Riots: a violent crowd, with no organised demonstration behind it, attacks people or
+    /// property (vigilantes, communal clashes).
     MobViolence,
     /// Strategic developments: conflict actors or governments agree (a ceasefire, a peace
     /// deal, a prisoner exchange).
