@@ -26,7 +26,7 @@ use crate::incidents::{pool, Incident};
 use crate::loaders::{
     loader, ActorIncidentsKey, ActorKey, AffiliationsKey, CountsKey, InvolvementsKey,
 };
-use crate::scalars::BigInt;
+use crate::scalars::{page_of, BigInt};
 use crate::vocab::{stored_name, ActorRole, AttributionStatus};
 
 /// A page holds this many actors (sites) unless `first` says otherwise.
@@ -70,11 +70,10 @@ impl ActorQuery {
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
         let schema = live_schema(pool).await?;
-        let mut items = actor_list(pool, &schema, &filter, limit + 1, after.as_ref(), as_of)
+        let items = actor_list(pool, &schema, &filter, limit + 1, after.as_ref(), as_of)
             .await
             .map_err(ApiError::from)?;
-        let has_next = items.len() > limit as usize;
-        items.truncate(limit as usize);
+        let (items, has_next) = page_of(items, limit as usize);
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(items.into_iter().map(|item| {
             let cursor = NameCursorText(NameCursor {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::context::ApiContext;
 use crate::error::ApiError;
-use crate::scalars::{BigInt, IncidentCursor};
+use crate::scalars::{page_of, BigInt, IncidentCursor};
 use crate::vocab::{
     from_stored, stored_name, DatePrecision, EventType, GeoPrecision, SubEventType, TargetCategory,
     VerificationStatus,
@@ -75,11 +75,10 @@ impl IncidentQuery {
         let schema = live_schema(pool).await?;
         // One more than asked says whether there is a next page.
         let limit = u32::try_from(first).unwrap_or_default() + 1;
-        let mut items = incident_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
+        let items = incident_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
             .await
             .map_err(ApiError::from)?;
-        let has_next = items.len() > first as usize;
-        items.truncate(first as usize);
+        let (items, has_next) = page_of(items, first as usize);
         let mut connection = Connection::with_additional_fields(
             after.is_some(),
             has_next,

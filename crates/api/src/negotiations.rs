@@ -38,7 +38,7 @@ use crate::negotiation_vocab::{
     SessionLevel,
 };
 use crate::outputs::DateSpan;
-use crate::scalars::{BigInt, InvalidCursor};
+use crate::scalars::{page_of, BigInt, InvalidCursor};
 use crate::vocab::{from_stored, stored_name};
 
 /// A page holds this many negotiations unless `first` says otherwise.
@@ -90,12 +90,11 @@ impl NegotiationQuery {
         let schema = live_schema(pool).await?;
         // One more than asked says whether there is a next page.
         let limit = u32::try_from(first).unwrap_or_default() + 1;
-        let mut items = negotiation_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
+        let items = negotiation_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
             .await
             .map_err(ApiError::from)?;
         let page = usize::try_from(first).unwrap_or_default();
-        let has_next = items.len() > page;
-        items.truncate(page);
+        let (items, has_next) = page_of(items, page);
         let mut connection = Connection::with_additional_fields(
             after.is_some(),
             has_next,

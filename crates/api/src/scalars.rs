@@ -87,6 +87,14 @@ impl CursorType for IncidentCursor {
     }
 }
 
+/// A page read with one item more than it holds (`limit + 1`): the page, and whether there is a
+/// next one (the extra item, dropped).
+pub fn page_of<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, bool) {
+    let has_next = items.len() > limit;
+    items.truncate(limit);
+    (items, has_next)
+}
+
 /// A cursor this server did not hand out.
 #[derive(Debug, thiserror::Error)]
 #[error("not a cursor of this list")]

@@ -15,6 +15,7 @@ use crate::actors::{countries, live_schema, page, rule_at, search, NameCursorTex
 use crate::error::ApiError;
 use crate::incidents::{pool, BoundingBox};
 use crate::loaders::{loader, SiteKey};
+use crate::scalars::page_of;
 use crate::vocab::{stored_name, GeoPrecision};
 
 /// The sites queries.
@@ -46,11 +47,10 @@ impl SiteQuery {
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
         let schema = live_schema(pool).await?;
-        let mut items = site_list(pool, &schema, &filter, limit + 1, after.as_ref(), as_of)
+        let items = site_list(pool, &schema, &filter, limit + 1, after.as_ref(), as_of)
             .await
             .map_err(ApiError::from)?;
-        let has_next = items.len() > limit as usize;
-        items.truncate(limit as usize);
+        let (items, has_next) = page_of(items, limit as usize);
         let mut connection = Connection::new(after.is_some(), has_next);
         connection.edges.extend(items.into_iter().map(|item| {
             let cursor = NameCursorText(NameCursor {
