@@ -12,7 +12,8 @@
 //! read when the server allows anonymous reads (the default) and do nothing else. The check runs
 //! once per operation, in [`AccessControl`], from the type of the operation chosen (a query, a
 //! mutation, a subscription), before any resolver runs; the command path checks again
-//! ([`crate::commands`]) and writes the token's name as the author of what it records.
+//! ([`crate::commands`]) and writes the token's name as the author of what it records. Fields
+//! stricter than their operation (the audit queries) carry a [`RequireClass`] guard.
 
 use std::sync::{Arc, Mutex};
 
@@ -164,6 +165,22 @@ pub fn operation_class(
         OperationType::Query | OperationType::Subscription => OperationClass::Read,
         OperationType::Mutation => OperationClass::Record,
     })
+}
+
+/// A field guard for fields whose class is stricter than their operation's: the audit queries
+/// sit in the `Query` type (a query is classed [`OperationClass::Read`]) but only auditors and
+/// admins may resolve them. Use as `#[graphql(guard = "RequireClass(OperationClass::Audit)")]`.
+pub struct RequireClass(pub OperationClass);
+
+impl async_graphql::Guard for RequireClass {
+    async fn check(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<()> {
+        let caller = ctx.data_opt::<Caller>().unwrap_or(&Caller::Anonymous);
+        let policy = ctx
+            .data_opt::<ApiContext>()
+            .map(|api| api.access)
+            .unwrap_or_default();
+        policy.authorize(caller, self.0).map_err(Into::into)
+    }
 }
 
 /// Refuses an operation its caller may not run, before it runs.
