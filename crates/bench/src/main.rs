@@ -7,6 +7,7 @@
 //! - [`workload`]: the event store's scenarios: single appends, batches, the feed read;
 //! - [`projections`]: the read models' scenarios: rebuild, dashboard queries, lag;
 //! - [`api`]: the API's scenarios over HTTP against a `sitrep serve` of its own;
+//! - [`audit`]: the audit's scenarios: statistics as of a past time, folding a stream, verify;
 //! - [`raw`]: the baseline: the same rows through plain SQL, no store;
 //! - [`measure`]: running clients for a fixed time and counting what they did.
 
@@ -16,6 +17,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod api;
+mod audit;
 mod measure;
 mod projections;
 mod raw;
@@ -44,7 +46,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     batch_clients: Vec<usize>,
     /// Only these scenarios (single, batch, feed, rebuild, queries, lag, api_writes,
-    /// api_queries); all when empty.
+    /// api_queries, as_of, state_at, verify); all when empty.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Incident events in the log for the projections' scenarios.
@@ -56,6 +58,9 @@ struct Args {
     /// Runs of each dashboard query.
     #[arg(long, default_value_t = 200)]
     query_repeats: u32,
+    /// Events in the hash-linked log that `verify` checks.
+    #[arg(long, default_value_t = 1_000_000)]
+    verify_events: u64,
     /// The `sitrep` binary the API scenarios start (default: beside this one).
     #[arg(long)]
     sitrep_bin: Option<std::path::PathBuf>,
@@ -123,6 +128,22 @@ async fn main() -> anyhow::Result<()> {
         .execute(&mut admin)
         .await?;
 
+    // The audit's folds and verification, on a database of their own whose log is hash-linked
+    // (the projections' fill writes placeholder hashes).
+    if run("state_at") || run("verify") {
+        let db = sitrep_testkit::TestDb::with_pool_size(&sitrep_domain::MIGRATOR, 10).await;
+        println!();
+        println!("{}", projections::TABLE_HEADER);
+        if run("state_at") {
+            audit::fold_stream(&db.pool, args.query_repeats)
+                .await?
+                .print();
+        }
+        if run("verify") {
+            audit::verify(&db.pool, args.verify_events).await?.print();
+        }
+    }
+
     // The API's mutations, on a database of their own that only real domain events reach.
     if run("api_writes") {
         let bin = api::sitrep_bin(args.sitrep_bin.clone())?;
@@ -145,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The read models' scenarios, on a log of real incident events of their own.
-    if run("rebuild") || run("queries") || run("lag") || run("api_queries") {
+    if run("rebuild") || run("queries") || run("lag") || run("api_queries") || run("as_of") {
         let name = format!("sitrep_bench_{}_projections", std::process::id());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
@@ -165,6 +186,9 @@ async fn main() -> anyhow::Result<()> {
             for figure in projections::queries(&pool, args.query_repeats).await? {
                 figure.print();
             }
+        }
+        if run("as_of") {
+            audit::stats_as_of(&pool, args.query_repeats).await?.print();
         }
         if run("api_queries") {
             let bin = api::sitrep_bin(args.sitrep_bin.clone())?;

@@ -88,7 +88,7 @@ fn latencies(m: &Measured) -> String {
 
 /// The `n`-th incident of the fill: spread over 2004-2024 and over four countries; one in
 /// twenty an attack on a base hosting coalition troops claimed by [`CLAIMANT`].
-fn incident(n: u64) -> IncidentEvent {
+pub(crate) fn incident(n: u64) -> IncidentEvent {
     let day = NaiveDate::from_ymd_opt(2004, 1, 1)
         .and_then(|d| d.checked_add_days(chrono::Days::new(n % 7_300)))
         .unwrap_or_default();
@@ -147,7 +147,7 @@ fn incident(n: u64) -> IncidentEvent {
     }
 }
 
-fn revision(n: u64) -> IncidentEvent {
+pub(crate) fn revision(n: u64) -> IncidentEvent {
     IncidentEvent::CasualtiesRevised {
         fatalities: Some(UncertainCount::exactly((n % 5) as u32 + 1)),
         injuries: None,
