@@ -69,7 +69,8 @@ impl Projection for IncidentsProjection {
 
     fn version(&self) -> i32 {
         // 2: no stored states (`incident_state`); they come from the log.
-        2
+        // 3: an index of every version by target and end (statistics as known at a past time).
+        3
     }
 
     fn ddl(&self) -> &'static str {
