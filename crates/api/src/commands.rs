@@ -127,7 +127,7 @@ pub async fn execute<A: Aggregate>(
         &executed.positions,
         api.read_your_writes,
         Some(applied),
-        Some(&api.projections),
+        Some(&api.projections_reading(A::STREAM_TYPE)),
     )
     .await
     .is_ok();

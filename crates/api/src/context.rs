@@ -1,11 +1,13 @@
 //! What every resolver may use: the event store, the command handler over it, and how long a
 //! mutation waits for the read models to show its write.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sitrep_domain::handler::CommandHandler;
 use sitrep_domain::store::{EventStore, FEED_CHANNEL};
 use sitrep_projections::status::APPLIED_CHANNEL;
+use sitrep_projections::Projection;
 
 use crate::auth::AccessPolicy;
 use crate::metrics::Metrics;
@@ -27,9 +29,10 @@ pub struct ApiContext {
     pub applied_waker: ChannelWaker,
     /// The server's counters (`/metrics`).
     pub metrics: Metrics,
-    /// The read models a mutation waits for (all of them; tests that run fewer projectors name
-    /// theirs). One without a live generation yet counts as behind.
-    pub projections: Vec<&'static str>,
+    /// The read models a mutation may wait for (all of them; tests that run fewer projectors
+    /// name theirs): those that read the stream type it wrote to. One without a live
+    /// generation yet counts as behind.
+    pub projections: Vec<Arc<dyn Projection>>,
 }
 
 impl ApiContext {
@@ -42,10 +45,17 @@ impl ApiContext {
             feed_waker: ChannelWaker::new(FEED_CHANNEL),
             applied_waker: ChannelWaker::new(APPLIED_CHANNEL),
             metrics: Metrics::default(),
-            projections: sitrep_projections::all()
-                .iter()
-                .map(|projection| projection.name())
-                .collect(),
+            projections: sitrep_projections::all(),
         }
+    }
+
+    /// The names of the read models that show events of `stream_type`: those a mutation of
+    /// that stream type waits for.
+    pub fn projections_reading(&self, stream_type: &str) -> Vec<&'static str> {
+        self.projections
+            .iter()
+            .filter(|projection| projection.stream_types().contains(&stream_type))
+            .map(|projection| projection.name())
+            .collect()
     }
 }

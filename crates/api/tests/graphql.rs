@@ -31,7 +31,9 @@ impl Drop for Api {
 async fn api() -> Api {
     let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let store = EventStore::new(db.pool.clone());
-    let projector = Projector::new(store.clone(), Arc::new(IncidentsProjection::default()));
+    let incidents: Arc<dyn sitrep_projections::Projection> =
+        Arc::new(IncidentsProjection::default());
+    let projector = Projector::new(store.clone(), incidents.clone());
     // The live generation exists before the first mutation waits for it.
     projector.live_generation().await.expect("live generation");
     let projector = tokio::spawn(async move {
@@ -39,7 +41,7 @@ async fn api() -> Api {
     });
     let mut context = ApiContext::new(store.clone());
     context.read_your_writes = Duration::from_secs(10);
-    context.projections = vec!["incidents"];
+    context.projections = vec![incidents];
     Api {
         _db: db,
         schema: build_schema(context),

@@ -117,6 +117,10 @@ impl Projection for ActorsProjection {
         TABLES
     }
 
+    fn stream_types(&self) -> &'static [&'static str] {
+        &[Actor::STREAM_TYPE, Site::STREAM_TYPE, Incident::STREAM_TYPE]
+    }
+
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

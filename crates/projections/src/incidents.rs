@@ -85,6 +85,10 @@ impl Projection for IncidentsProjection {
         TABLES
     }
 
+    fn stream_types(&self) -> &'static [&'static str] {
+        &[Incident::STREAM_TYPE]
+    }
+
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

@@ -90,6 +90,10 @@ impl Projection for NegotiationsProjection {
         TABLES
     }
 
+    fn stream_types(&self) -> &'static [&'static str] {
+        &[Negotiation::STREAM_TYPE]
+    }
+
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

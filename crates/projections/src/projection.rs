@@ -44,6 +44,10 @@ pub trait Projection: Send + Sync + 'static {
     /// Its tables, for the checksum.
     fn tables(&self) -> &'static [ChecksumTable];
 
+    /// The stream types whose events change its read model; it passes over every other event.
+    /// A mutation waits (read-your-writes) only for the projections that read its stream type.
+    fn stream_types(&self) -> &'static [&'static str];
+
     /// Applies `events` (a page of the feed, in order; not all of them concern this projection)
     /// on `conn`, inside the projector's transaction.
     fn apply<'a>(

@@ -87,8 +87,10 @@ pub async fn wait_until_applied(
 /// The same, looking again whenever `applied` changes (it should change on each
 /// `NOTIFY sitrep_applied`, see [`APPLIED_CHANNEL`]) and otherwise every 50 ms, rather than
 /// polling every few milliseconds: on a busy server the polls of many waiting mutations were a
-/// load of their own. With `expected`, a projection of that list that has no live generation
-/// yet (a server just started) counts as not having applied them either.
+/// load of their own. With `expected`, only the projections of that list are waited for (those
+/// that read the events' stream type: the others' read models do not show them), and one of
+/// them that has no live generation yet (a server just started) counts as not having applied
+/// them either; an empty list waits for nothing.
 pub async fn wait_until_applied_woken(
     pool: &PgPool,
     positions: &[i64],
@@ -109,12 +111,14 @@ pub async fn wait_until_applied_woken(
             "SELECT EXISTS ( \
                  SELECT 1 FROM events e JOIN projection_generations g ON g.status = 'live' \
                   WHERE e.position = ANY($1) \
+                    AND ($3 OR g.projection = ANY($2)) \
                     AND (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position)) \
                  OR (SELECT count(DISTINCT projection) FROM projection_generations \
                       WHERE status = 'live' AND projection = ANY($2)) < cardinality($2)",
         )
         .bind(positions)
         .bind(expected.unwrap_or_default())
+        .bind(expected.is_none())
         .fetch_one(pool)
         .await?;
         if !pending {

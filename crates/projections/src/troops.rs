@@ -71,6 +71,10 @@ impl Projection for TroopsProjection {
         TABLES
     }
 
+    fn stream_types(&self) -> &'static [&'static str] {
+        &[TroopDeployment::STREAM_TYPE]
+    }
+
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

@@ -49,9 +49,8 @@ pub async fn api() -> Api {
 pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
     let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let store = EventStore::new(db.pool.clone());
-    let names = projections.iter().map(|p| p.name()).collect();
     let mut projectors = Vec::new();
-    for projection in projections {
+    for projection in projections.iter().cloned() {
         let projector = Projector::new(store.clone(), projection);
         // The live generation exists before the first mutation waits for it.
         projector.live_generation().await.expect("live generation");
@@ -71,7 +70,7 @@ pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
         .await
         .expect("connect to the test database");
     let mut context = ApiContext::new(EventStore::new(logged));
-    context.projections = names;
+    context.projections = projections;
     context.read_your_writes = Duration::from_secs(10);
     Api {
         _db: db,
