@@ -120,6 +120,16 @@ async fn every_role_against_every_operation_class() {
     let forged = format!("sitrep_{}", "0".repeat(64));
     let revoked = sitrep(&url, &["token", "revoke", "--name", "desk editor"]);
     assert!(revoked.status.success());
+    // The server remembers live tokens and forgets them all when it hears of a revocation
+    // (`NOTIFY sitrep_tokens`, sent as the revocation commits): within milliseconds, not at once.
+    let heard_by = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while outcome(&server, Some(&recorder), READ, json!({})).await == Outcome::Allowed {
+        assert!(
+            std::time::Instant::now() < heard_by,
+            "a revoked token still works 2 s after its revocation"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     for token in [forged.as_str(), "not-a-token", recorder.as_str()] {
         assert_eq!(
             outcome(&server, Some(token), READ, json!({})).await,

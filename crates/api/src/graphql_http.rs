@@ -24,11 +24,10 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
 
 use crate::auth::{operation_class, Caller, OperationClass};
 use crate::error::{code_request_errors, ApiError};
-use crate::tokens;
+use crate::token_cache::TokenCache;
 
 /// The largest request body accepted (a GraphQL document with its variables).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -139,7 +138,7 @@ impl IntoResponse for Rejection {
 
 /// Who calls: anonymous without `Authorization`, the token's holder with a live bearer token;
 /// an error response otherwise.
-pub async fn caller(pool: &PgPool, headers: &HeaderMap) -> Result<Caller, Rejection> {
+pub async fn caller(tokens: &TokenCache, headers: &HeaderMap) -> Result<Caller, Rejection> {
     let Some(authorization) = headers.get(header::AUTHORIZATION) else {
         return Ok(Caller::Anonymous);
     };
@@ -155,12 +154,12 @@ pub async fn caller(pool: &PgPool, headers: &HeaderMap) -> Result<Caller, Reject
             "the Authorization header must be `Bearer <token>`",
         ));
     };
-    caller_of_token(pool, secret).await
+    caller_of_token(tokens, secret).await
 }
 
 /// The holder of the bearer token `secret`, or why there is none.
-pub async fn caller_of_token(pool: &PgPool, secret: &str) -> Result<Caller, Rejection> {
-    match tokens::holder(pool, secret).await {
+pub async fn caller_of_token(tokens: &TokenCache, secret: &str) -> Result<Caller, Rejection> {
+    match tokens.holder(secret).await {
         Ok(Some(holder)) => Ok(Caller::Token(holder)),
         Ok(None) => Err(unauthenticated("the bearer token is unknown or revoked")),
         Err(error) => Err(Rejection {

@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::request_log::observe;
 use crate::schema::{build_schema, SitrepSchema};
 use crate::subscriptions::ConnectionSubscriptions;
+use crate::token_cache::TokenCache;
 
 /// A read model further behind than this makes the server not ready.
 pub const READY_MAX_LAG: Duration = Duration::from_secs(30);
@@ -62,6 +63,7 @@ impl AppState {
 #[derive(Clone)]
 struct Served {
     store: EventStore,
+    tokens: TokenCache,
     metrics: Metrics,
     schema: SitrepSchema,
     request_timeout: Duration,
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     context.read_your_writes = state.read_your_writes;
     let metrics = context.metrics.clone();
     let served = Served {
+        tokens: TokenCache::new(state.store.clone()),
         store: state.store,
         metrics: metrics.clone(),
         schema: build_schema(context),
@@ -135,7 +138,7 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
             return Rejection::new(status, media_type, message).into_response();
         }
     };
-    let caller = match graphql_http::caller(served.store.pool(), &parts.headers).await {
+    let caller = match graphql_http::caller(&served.tokens, &parts.headers).await {
         Ok(caller) => caller,
         Err(rejection) => return rejection.into_response(),
     };
@@ -188,7 +191,7 @@ async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
                 .into_response()
         }
     };
-    let header_caller = match graphql_http::caller(served.store.pool(), &parts.headers).await {
+    let header_caller = match graphql_http::caller(&served.tokens, &parts.headers).await {
         Ok(caller) => caller,
         Err(rejection) => return rejection.into_response(),
     };
@@ -196,11 +199,11 @@ async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_BODY_BYTES)
         .on_upgrade(move |socket| async move {
-            let pool = served.store.pool().clone();
+            let tokens = served.tokens.clone();
             let connection = GraphQLWebSocket::new(socket, served.schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let caller = match init_token(&payload) {
-                        Some(token) => graphql_http::caller_of_token(&pool, token)
+                        Some(token) => graphql_http::caller_of_token(&tokens, token)
                             .await
                             .map_err(|e| async_graphql::Error::new(e.message()))?,
                         None => header_caller,

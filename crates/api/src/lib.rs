@@ -4,6 +4,7 @@
 //! - [`schema`]: the GraphQL schema (its SDL is checked in as `schema.graphql`);
 //! - [`auth`]: roles, who a request comes from, and the check before every operation;
 //! - [`tokens`]: the bearer tokens (issued, revoked, stored hashed);
+//!   [`token_cache`]: the live tokens a server remembers, forgotten on each revocation;
 //! - [`commands`]: how a mutation runs a domain command (options, author, read-your-writes);
 //! - [`inputs`]: inputs for values several aggregates share (time, place, count, source);
 //! - [`context`]: what resolvers use (the store, the command handler, the read-your-writes wait);
@@ -64,6 +65,7 @@ pub mod site_mutations;
 pub mod sites;
 pub mod status;
 pub mod subscriptions;
+pub mod token_cache;
 pub mod tokens;
 pub mod troop_mutations;
 pub mod troop_vocab;

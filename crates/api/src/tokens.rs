@@ -14,6 +14,9 @@ use crate::auth::Role;
 
 /// What every token starts with, so that a leaked one is easy to recognise and search for.
 const TOKEN_PREFIX: &str = "sitrep_";
+/// The channel `revoke` notifies (`NOTIFY sitrep_tokens`), on which servers forget the tokens
+/// they remember.
+pub const TOKENS_CHANNEL: &str = "sitrep_tokens";
 
 /// Why a token operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -98,14 +101,22 @@ pub async fn issue(pool: &PgPool, name: &str, role: Role) -> Result<IssuedToken,
 
 /// Revokes the live token named `name`; requests that present it are refused from then on.
 pub async fn revoke(pool: &PgPool, name: &str) -> Result<Uuid, TokenError> {
-    sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let token_id = sqlx::query_scalar(
         "UPDATE api_tokens SET revoked_at = now() \
          WHERE name = $1 AND revoked_at IS NULL RETURNING token_id",
     )
     .bind(name)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| TokenError::NoSuchToken(name.to_owned()))
+    .ok_or_else(|| TokenError::NoSuchToken(name.to_owned()))?;
+    // Sent at commit: servers forget the tokens they remember (`crate::token_cache`).
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(TOKENS_CHANNEL)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(token_id)
 }
 
 /// Every token ever issued, oldest first.
@@ -159,6 +170,7 @@ pub async fn holder(pool: &PgPool, secret: &str) -> Result<Option<TokenHolder>, 
     .transpose()
 }
 
-fn digest(secret: &str) -> [u8; 32] {
+/// The SHA-256 digest of a token's secret: what the table keeps.
+pub(crate) fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }

@@ -1,0 +1,105 @@
+//! A server's memory of the bearer tokens it has lately seen, so that a busy client's requests
+//! do not each look their token up in the database.
+//!
+//! Only live tokens are remembered (an unknown token is looked up every time, so a token issued
+//! a moment ago works at once), for at most [`REMEMBER_FOR`], and at most [`CAPACITY`] of
+//! them. Revoking a token sends `NOTIFY sitrep_tokens` ([`crate::tokens::revoke`]); on that
+//! notification, and whenever the listening connection had to be opened again (a notification
+//! may have been missed), the server forgets every token, so a revoked token is refused from
+//! the next request on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sitrep_domain::store::EventStore;
+use tokio::sync::watch;
+
+use crate::tokens::{self, TokenError, TokenHolder, TOKENS_CHANNEL};
+use crate::wakers::ChannelWaker;
+
+/// How long a live token is believed without asking the database again.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(10);
+/// How many tokens are remembered at once; when full, all are forgotten.
+pub const CAPACITY: usize = 10_000;
+
+/// Live tokens by the digest of their secret.
+#[derive(Clone)]
+pub struct TokenCache {
+    store: EventStore,
+    waker: ChannelWaker,
+    remembered: Arc<Mutex<Remembered>>,
+}
+
+#[derive(Default)]
+struct Remembered {
+    holders: HashMap<[u8; 32], (TokenHolder, Instant)>,
+    /// Revocations (and reconnections of the listener), seen when subscribed.
+    revocations: Option<watch::Receiver<u64>>,
+}
+
+impl TokenCache {
+    pub fn new(store: EventStore) -> Self {
+        Self {
+            store,
+            waker: ChannelWaker::new(TOKENS_CHANNEL),
+            remembered: Arc::new(Mutex::new(Remembered::default())),
+        }
+    }
+
+    /// Who holds `secret`, if it is a live token: from memory when it was seen live lately and
+    /// no token was revoked since, else from the database.
+    pub async fn holder(&self, secret: &str) -> Result<Option<TokenHolder>, TokenError> {
+        let digest = tokens::digest(secret);
+        if let Some(holder) = self.recall(&digest) {
+            return Ok(Some(holder));
+        }
+        // Subscribed before the lookup: a revocation committed after this point empties the
+        // memory again before the next request's recall.
+        self.subscribe();
+        let holder = tokens::holder(self.store.pool(), secret).await?;
+        if let Some(holder) = &holder {
+            self.remember(digest, holder.clone());
+        }
+        Ok(holder)
+    }
+
+    fn recall(&self, digest: &[u8; 32]) -> Option<TokenHolder> {
+        let mut remembered = self.remembered.lock().ok()?;
+        let revoked = match remembered.revocations.as_mut() {
+            // Not listening yet: nothing is remembered either.
+            None => return None,
+            Some(revocations) => revocations.has_changed().unwrap_or(true),
+        };
+        if revoked {
+            remembered.holders.clear();
+            if let Some(revocations) = remembered.revocations.as_mut() {
+                revocations.mark_unchanged();
+            }
+            return None;
+        }
+        match remembered.holders.get(digest) {
+            Some((holder, seen)) if seen.elapsed() < REMEMBER_FOR => Some(holder.clone()),
+            _ => None,
+        }
+    }
+
+    fn subscribe(&self) {
+        if let Ok(mut remembered) = self.remembered.lock() {
+            if remembered.revocations.is_none() {
+                let mut revocations = self.waker.subscribe(&self.store);
+                revocations.mark_unchanged();
+                remembered.revocations = Some(revocations);
+            }
+        }
+    }
+
+    fn remember(&self, digest: [u8; 32], holder: TokenHolder) {
+        if let Ok(mut remembered) = self.remembered.lock() {
+            if remembered.holders.len() >= CAPACITY {
+                remembered.holders.clear();
+            }
+            remembered.holders.insert(digest, (holder, Instant::now()));
+        }
+    }
+}
