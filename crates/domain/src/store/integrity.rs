@@ -53,12 +53,9 @@ impl PositionRange {
     };
 
     /// The positions from `from` through `to`; refused when `from` is after `to`.
-    pub fn new(from: Option<i64>, to: Option<i64>) -> Result<Self, StoreError> {
+    pub fn new(from: Option<i64>, to: Option<i64>) -> Result<Self, InvalidRange> {
         match (from, to) {
-            (Some(f), Some(t)) if f > t => Err(StoreError::invalid(
-                "to",
-                format!("must not be before from ({f})"),
-            )),
+            (Some(from), Some(to)) if from > to => Err(InvalidRange { from, to }),
             _ => Ok(Self { from, to }),
         }
     }
@@ -82,6 +79,14 @@ impl PositionRange {
     pub(crate) fn bounds(&self) -> (i64, i64) {
         (self.from.unwrap_or(i64::MIN), self.to.unwrap_or(i64::MAX))
     }
+}
+
+/// A range whose start lies after its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the range of positions from {from} to {to} is empty: from lies after to")]
+pub struct InvalidRange {
+    pub from: i64,
+    pub to: i64,
 }
 
 /// A seal over a run of the feed.

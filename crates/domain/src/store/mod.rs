@@ -39,7 +39,9 @@ pub use event::{
     AppendResult, ExpectedVersion, JsonText, NewEvent, StoredEvent, StreamRef, ValidTime,
 };
 pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
-pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, PositionRange, Seal};
+pub use integrity::{
+    IntegrityBreak, IntegrityProblem, IntegrityReport, InvalidRange, PositionRange, Seal,
+};
 pub use read::StreamRange;
 pub use transfer::{ExportSummary, ImportSummary, LineProblem, TransferError};
 
