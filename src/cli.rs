@@ -1,5 +1,5 @@
 //! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`,
-//! `sitrep demo`, `sitrep rebuild`, `sitrep token`.
+//! `sitrep demo`, `sitrep rebuild`, `sitrep token`, `sitrep export events`, `sitrep import events`.
 //! Every flag can also be set by the environment variable named in its help.
 
 use std::net::SocketAddr;
@@ -26,8 +26,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate,
-    /// Check the event log's hash links and seals; exit code 2 when broken.
-    Verify,
+    /// Check the event log's hash links and seals, whole or over a range of positions; exit
+    /// code 2 when broken.
+    Verify(VerifyArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema.graphql.
     Schema,
     /// Load a small, true story from the January 2024 news through the domain's commands
@@ -39,6 +40,70 @@ pub enum Command {
     /// Issue, revoke and list the API's bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write data out of sitrep.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Load data into sitrep.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The first position to check (default: the start of the log). The event before each
+    /// stream's first one in the range is still read to check the link to it.
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// The last position to check (default: the end of the log). Seals overlapping the range
+    /// are checked over their whole run.
+    #[arg(long)]
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write the event log in feed order, one JSON object per event and line, with every
+    /// column needed to reproduce it (seals are not exported: `import events` seals the copy).
+    Events(ExportEventsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportEventsArgs {
+    /// Only events at this position or after it. An export that starts in the middle of
+    /// streams cannot be imported into an empty database.
+    #[arg(long)]
+    pub from: Option<i64>,
+    /// Only events at this position or before it (each stream's events up to there, so such
+    /// an export can be imported).
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// The file format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Write to this file (written beside it first, then renamed) instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// How exported events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines: one JSON object per event and line.
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Load a file written by `sitrep export events` into an empty database (no events, no
+    /// seals), checking every line (hash links, consecutive versions) in one transaction: a
+    /// bad line fails the import with its number and loads nothing. Seals the copy afterwards.
+    Events(ImportEventsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportEventsArgs {
+    /// The file to load (`-`: stdin).
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@
 //! - [`scalars`]: `BigInt` and the incident list's opaque cursor;
 //! - [`vocab`]: the domain's vocabularies as GraphQL enums;
 //! - [`status`]: the status of the read models (`projectionStatus`);
+//! - [`integrity`]: `verifyIntegrity`, the audit query over the log's hash links and seals;
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
 //! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
@@ -51,6 +52,7 @@ pub mod http;
 pub mod incident_mutations;
 pub mod incidents;
 pub mod inputs;
+pub mod integrity;
 pub mod loaders;
 pub mod metrics;
 pub mod negotiation_loader;

@@ -13,6 +13,7 @@ use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::{Incident, IncidentQuery, IncidentTotal};
+use crate::integrity::IntegrityQuery;
 use crate::loaders::ReadModelLoader;
 use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     SiteQuery,
     NegotiationQuery,
     TroopQuery,
+    IntegrityQuery,
 );
 
 /// The write side: one mutation per command of the domain.

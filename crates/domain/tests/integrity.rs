@@ -3,7 +3,9 @@
 mod common;
 
 use common::{incident_stream, report, store};
-use sitrep_domain::store::{EventStore, ExpectedVersion, IntegrityProblem, Seal, StreamRange};
+use sitrep_domain::store::{
+    EventStore, ExpectedVersion, IntegrityProblem, PositionRange, Seal, StreamRange,
+};
 
 /// Three streams of three events each, so that tampering has neighbours on every side.
 async fn populated() -> (sitrep_testkit::TestDb, EventStore, Vec<uuid::Uuid>) {
@@ -384,4 +386,133 @@ async fn awkward_json_is_stored_canonically_and_verifies() {
     );
     let report = store.verify().await.expect("verify");
     assert!(report.is_intact(), "{:?}", report.first_break);
+}
+
+fn range(from: Option<i64>, to: Option<i64>) -> PositionRange {
+    PositionRange::new(from, to).expect("a range")
+}
+
+#[tokio::test]
+async fn a_range_checks_its_events_and_the_seals_over_them() {
+    let (_db, store, streams) = populated().await;
+    let seals = seal_everything(&store).await;
+    // A later run, sealed apart: a range after the first seal's run does not recheck it.
+    let stream = sitrep_domain::store::StreamRef::new("incident", streams[0]);
+    store
+        .append(&stream, ExpectedVersion::Exact(3), &[report(4)])
+        .await
+        .expect("append");
+    let later = seal_everything(&store).await.pop().expect("a later seal");
+    let first_max = seals.iter().map(|s| s.max_position).max().expect("sealed");
+
+    let all = store.verify().await.expect("verify");
+    assert!(all.is_intact(), "{:?}", all.first_break);
+    assert_eq!(all.events_checked, 10);
+
+    // The fourth event of streams[0] links to its third, which lies before the range.
+    let tail = store
+        .verify_range(range(Some(later.min_position), None))
+        .await
+        .expect("verify");
+    assert!(tail.is_intact(), "{:?}", tail.first_break);
+    assert_eq!((tail.events_checked, tail.seals_checked), (1, 1));
+
+    let head = store
+        .verify_range(range(None, Some(first_max)))
+        .await
+        .expect("verify");
+    assert!(head.is_intact(), "{:?}", head.first_break);
+    assert_eq!(
+        (head.events_checked, head.seals_checked),
+        (9, seals.len() as u64)
+    );
+
+    assert!(
+        PositionRange::new(Some(5), Some(4)).is_err(),
+        "from after to"
+    );
+}
+
+#[tokio::test]
+async fn a_range_names_breaks_in_it_and_not_those_before_it() {
+    let (_db, store, streams) = populated().await;
+    let altered = position_of(&store, streams[1], 2).await;
+    tamper(
+        &store,
+        &format!("UPDATE events SET reason = 'rewritten' WHERE position = {altered}"),
+    )
+    .await;
+    // Its stored hash is unchanged, so the event after it still links to it.
+    let after = store
+        .verify_range(range(Some(altered + 1), None))
+        .await
+        .expect("verify");
+    assert!(after.is_intact(), "{:?}", after.first_break);
+    let over = store
+        .verify_range(range(Some(altered), Some(altered)))
+        .await
+        .expect("verify");
+    assert_eq!(over.events_checked, 1);
+    let broken = over.first_break.expect("detected");
+    assert_eq!(broken.position, altered);
+    assert!(matches!(
+        broken.problem,
+        IntegrityProblem::ContentAltered { version: 2, .. }
+    ));
+
+    // A removed event before the range shows as a gap at the first event of its stream in it.
+    let removed = position_of(&store, streams[2], 2).await;
+    let last = position_of(&store, streams[2], 3).await;
+    tamper(
+        &store,
+        &format!("DELETE FROM events WHERE position = {removed}"),
+    )
+    .await;
+    let gap = store
+        .verify_range(range(Some(last), Some(last)))
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    assert_eq!(gap.position, last);
+    assert!(matches!(
+        gap.problem,
+        IntegrityProblem::VersionGap {
+            previous: 1,
+            version: 3,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn an_altered_hash_is_named_at_its_event_rather_than_at_the_seal_over_it() {
+    let (_db, store, streams) = populated().await;
+    let seals = seal_everything(&store).await;
+    let target = position_of(&store, streams[2], 2).await;
+    tamper(
+        &store,
+        &format!("UPDATE events SET hash = sha256(hash) WHERE position = {target}"),
+    )
+    .await;
+    let broken = store
+        .verify()
+        .await
+        .expect("verify")
+        .first_break
+        .expect("detected");
+    // The seal over it does not match either (its digest covers the hash); it is named at its
+    // first position, usually before the event (a busy cluster may split the seals finer).
+    assert!(seals
+        .iter()
+        .any(|s| (s.min_position..=s.max_position).contains(&target)));
+    assert_eq!(broken.position, target);
+    assert!(
+        matches!(
+            broken.problem,
+            IntegrityProblem::ContentAltered { version: 2, .. }
+        ),
+        "{}",
+        broken.problem
+    );
 }

@@ -5,7 +5,15 @@
 //! wait on each other. A per-stream chain cannot see a removed *last* event, or a forged event
 //! slipped into the past of the feed with a correct hash; [`EventStore::seal`] therefore records,
 //! now and then, the count and a digest of every event in feed order since the previous seal,
-//! chained to that seal. [`EventStore::verify`] checks both and names the first broken position.
+//! chained to that seal. [`EventStore::verify`] checks both and names the first broken position;
+//! [`EventStore::verify_range`] does the same over a range of positions.
+//!
+//! A range is checked like this: every event whose position lies in it has its content and its
+//! link recomputed, and the first one of each stream in the range is linked to the event before
+//! it in its stream (by version), wherever that one lies, which is read but not itself checked.
+//! Seals are checked whole: every seal whose positions (`min_position..=max_position`) overlap
+//! the range is recounted and rehashed over its entire run, and linked to the seal before it. A
+//! broken seal is named at its first position, which may lie before the range.
 //!
 //! The hashes use no secret and the seals live in the same database: someone who rewrites a
 //! stream's hashes *and* every later seal consistently, or appends a forged event with a correct
@@ -29,6 +37,57 @@ const SEAL_LOCK_KEY: i64 = 0x5173_5265_7053_6561; // "SqReSea"
 
 /// How many events a seal reads per round trip.
 const SEAL_PAGE: i64 = 10_000;
+
+/// Which positions a verification or an export covers: both ends inclusive, `None` open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PositionRange {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl PositionRange {
+    /// The whole log.
+    pub const ALL: Self = Self {
+        from: None,
+        to: None,
+    };
+
+    /// The positions from `from` through `to`; refused when `from` is after `to`.
+    pub fn new(from: Option<i64>, to: Option<i64>) -> Result<Self, InvalidRange> {
+        match (from, to) {
+            (Some(from), Some(to)) if from > to => Err(InvalidRange { from, to }),
+            _ => Ok(Self { from, to }),
+        }
+    }
+
+    /// Whether the range is the whole log.
+    pub fn is_all(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+
+    /// Whether `position` lies in the range.
+    pub fn contains(&self, position: i64) -> bool {
+        self.from.is_none_or(|f| position >= f) && self.to.is_none_or(|t| position <= t)
+    }
+
+    /// Whether the positions `min..=max` overlap the range.
+    fn overlaps(&self, min: i64, max: i64) -> bool {
+        self.from.is_none_or(|f| max >= f) && self.to.is_none_or(|t| min <= t)
+    }
+
+    /// The bounds as SQL parameters (the open ends as the extremes of `bigint`).
+    pub(crate) fn bounds(&self) -> (i64, i64) {
+        (self.from.unwrap_or(i64::MIN), self.to.unwrap_or(i64::MAX))
+    }
+}
+
+/// A range whose start lies after its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the range of positions from {from} to {to} is empty: from lies after to")]
+pub struct InvalidRange {
+    pub from: i64,
+    pub to: i64,
+}
 
 /// A seal over a run of the feed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +161,7 @@ struct SealRow {
     through_position: i64,
     event_count: i64,
     min_position: i64,
+    max_position: i64,
     events_digest: Vec<u8>,
     prev_seal_hash: Vec<u8>,
     seal_hash: Vec<u8>,
@@ -109,7 +169,7 @@ struct SealRow {
 
 const SEAL_COLUMNS: &str = "seal_no, after_tx::text::int8 AS after_tx, after_position, \
      through_tx::text::int8 AS through_tx, through_position, event_count, min_position, \
-     events_digest, prev_seal_hash, seal_hash";
+     max_position, events_digest, prev_seal_hash, seal_hash";
 
 /// The running digest of a run of the feed.
 struct FeedDigest {
@@ -229,12 +289,28 @@ impl EventStore {
     /// Checks every event's hash link, and every seal against the events it covers, and names
     /// the first broken position. Read-only.
     pub async fn verify(&self) -> Result<IntegrityReport, StoreError> {
-        let (events_checked, chain_break) = self.verify_chains().await?;
-        let (seals_checked, seal_break) = self.verify_seals().await?;
-        let first_break = [chain_break, seal_break]
-            .into_iter()
-            .flatten()
-            .min_by_key(|b| b.position);
+        self.verify_range(PositionRange::ALL).await
+    }
+
+    /// [`EventStore::verify`] over the events whose positions lie in `range`, and the seals that
+    /// overlap it (see the module's documentation). Read-only.
+    ///
+    /// When a seal does not match and an event of its run breaks its own chain, the event is
+    /// named: it says where, where the seal only says that something in its run changed.
+    pub async fn verify_range(&self, range: PositionRange) -> Result<IntegrityReport, StoreError> {
+        let (events_checked, chain_break) = self.verify_chains(range).await?;
+        let (seals_checked, seal_break) = self.verify_seals(range).await?;
+        let first_break = match (chain_break, seal_break) {
+            (Some(chain), Some((seal, max_position)))
+                if (seal.position..=max_position).contains(&chain.position) =>
+            {
+                Some(chain)
+            }
+            (chain, seal) => [chain, seal.map(|(b, _)| b)]
+                .into_iter()
+                .flatten()
+                .min_by_key(|b| b.position),
+        };
         Ok(IntegrityReport {
             events_checked,
             seals_checked,
@@ -243,14 +319,42 @@ impl EventStore {
     }
 
     /// The per-stream hash chains: every event's content and link recomputed, stream by stream.
-    async fn verify_chains(&self) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY stream_id, stream_version");
-        let mut rows = sqlx::query_as::<_, EventRow>(&sql).fetch(&self.pool);
+    /// Outside the whole log, the event before each stream's first one in the range comes too,
+    /// as the link to check that one against.
+    async fn verify_chains(
+        &self,
+        range: PositionRange,
+    ) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
+        let sql = if range.is_all() {
+            format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY stream_id, stream_version")
+        } else {
+            format!(
+                "WITH firsts AS (SELECT stream_id AS first_stream, min(stream_version) AS first_version \
+                                   FROM events WHERE position BETWEEN $1 AND $2 GROUP BY stream_id) \
+                 SELECT {EVENT_COLUMNS} FROM events WHERE position BETWEEN $1 AND $2 \
+                 UNION ALL \
+                 SELECT before.* FROM firsts CROSS JOIN LATERAL \
+                        (SELECT {EVENT_COLUMNS} FROM events \
+                          WHERE stream_id = first_stream AND stream_version < first_version \
+                          ORDER BY stream_version DESC LIMIT 1) AS before \
+                  ORDER BY stream_id, stream_version"
+            )
+        };
+        let (from, to) = range.bounds();
+        let mut rows = sqlx::query_as::<_, EventRow>(&sql)
+            .bind(from)
+            .bind(to)
+            .fetch(&self.pool);
         let mut checked = 0u64;
         let mut first: Option<IntegrityBreak> = None;
         let mut previous: Option<StoredEvent> = None;
         while let Some(row) = rows.try_next().await? {
             let event = StoredEvent::from(row);
+            // The event a stream's first one in the range links to: context, not checked.
+            if !range.contains(event.position) {
+                previous = Some(event);
+                continue;
+            }
             checked += 1;
             let prior = previous
                 .as_ref()
@@ -268,7 +372,12 @@ impl EventStore {
         Ok((checked, first))
     }
 
-    async fn verify_seals(&self) -> Result<(u64, Option<IntegrityBreak>), StoreError> {
+    /// The seals overlapping `range`, each with its link to the seal before it and its whole run
+    /// recounted and rehashed. The first broken one comes with the last position it covers.
+    async fn verify_seals(
+        &self,
+        range: PositionRange,
+    ) -> Result<(u64, Option<(IntegrityBreak, i64)>), StoreError> {
         let seals: Vec<SealRow> = sqlx::query_as(&format!(
             "SELECT {SEAL_COLUMNS} FROM feed_seals ORDER BY seal_no"
         ))
@@ -278,6 +387,10 @@ impl EventStore {
         let mut prev_hash = GENESIS_HASH.to_vec();
         let mut checked = 0;
         for seal in &seals {
+            if !range.overlaps(seal.min_position, seal.max_position) {
+                prev_hash.clone_from(&seal.seal_hash);
+                continue;
+            }
             let after = match (seal.after_tx, seal.after_position) {
                 (Some(tx), Some(position)) => FeedCursor::new(tx.unsigned_abs(), position),
                 _ => FeedCursor::START,
@@ -309,17 +422,19 @@ impl EventStore {
                 };
                 return Ok((checked, Some(seal_break(seal, problem))));
             }
-            prev_hash = seal.seal_hash.clone();
+            prev_hash.clone_from(&seal.seal_hash);
         }
         Ok((checked, None))
     }
 }
 
-fn seal_break(seal: &SealRow, problem: IntegrityProblem) -> IntegrityBreak {
-    IntegrityBreak {
+/// A broken seal, named at its first position, with its last.
+fn seal_break(seal: &SealRow, problem: IntegrityProblem) -> (IntegrityBreak, i64) {
+    let named = IntegrityBreak {
         position: seal.min_position,
         problem,
-    }
+    };
+    (named, seal.max_position)
 }
 
 /// Where a digest of the feed stops.

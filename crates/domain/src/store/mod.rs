@@ -8,7 +8,10 @@
 //! - [`heads`]: stream heads already seen, so that an append can link to them without a lookup;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
-//! - [`integrity`]: seals over the feed and verification of hash links and seals;
+//! - [`integrity`]: seals over the feed and verification of hash links and seals, whole or over
+//!   a range of positions;
+//! - [`transfer`]: the log exported as JSON lines, and such a file imported into an empty
+//!   database, checked line by line;
 //! - [`error`]: the typed errors of all of the above.
 
 mod append;
@@ -20,6 +23,7 @@ mod heads;
 pub mod integrity;
 mod read;
 mod row;
+pub mod transfer;
 mod validate;
 
 use std::sync::Arc;
@@ -35,8 +39,11 @@ pub use event::{
     AppendResult, ExpectedVersion, JsonText, NewEvent, StoredEvent, StreamRef, ValidTime,
 };
 pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
-pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, Seal};
+pub use integrity::{
+    IntegrityBreak, IntegrityProblem, IntegrityReport, InvalidRange, PositionRange, Seal,
+};
 pub use read::StreamRange;
+pub use transfer::{ExportSummary, ImportSummary, LineProblem, TransferError};
 
 /// Handle on the event store. Cheap to clone: clones share the pool, the feed wake-up and the
 /// stream heads seen.
