@@ -8,6 +8,8 @@
 //! - [`heads`]: stream heads already seen, so that an append can link to them without a lookup;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
+//! - [`log_query`]: pages of that feed narrowed by stream, type, author, time and correlation
+//!   (the audit log);
 //! - [`integrity`]: seals over the feed and verification of hash links and seals;
 //! - [`error`]: the typed errors of all of the above.
 
@@ -18,6 +20,7 @@ pub mod event;
 pub mod feed;
 mod heads;
 pub mod integrity;
+pub mod log_query;
 mod read;
 mod row;
 mod validate;
@@ -36,6 +39,7 @@ pub use event::{
 };
 pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
 pub use integrity::{IntegrityBreak, IntegrityProblem, IntegrityReport, Seal};
+pub use log_query::LogFilter;
 pub use read::StreamRange;
 
 /// Handle on the event store. Cheap to clone: clones share the pool, the feed wake-up and the
