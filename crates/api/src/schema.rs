@@ -8,9 +8,11 @@ use sitrep_domain::store::EventStore;
 
 use crate::actor_mutations::ActorMutation;
 use crate::actors::{Actor, ActorQuery, NameCursorText};
+use crate::audit::AuditQuery;
 use crate::auth::AccessControl;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
+use crate::events::RecordedEvent;
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::{Incident, IncidentQuery, IncidentTotal};
 use crate::loaders::ReadModelLoader;
@@ -18,7 +20,7 @@ use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
 use crate::negotiations::{Negotiation, NegotiationListCursor, NegotiationQuery, NegotiationTotal};
 use crate::request_log::spawn_in_request;
-use crate::scalars::{BigInt, IncidentCursor};
+use crate::scalars::{BigInt, FeedCursor, IncidentCursor};
 use crate::site_mutations::SiteMutation;
 use crate::sites::{Site, SiteQuery};
 use crate::status::StatusQuery;
@@ -40,6 +42,7 @@ pub struct QueryRoot(
     SiteQuery,
     NegotiationQuery,
     TroopQuery,
+    AuditQuery,
 );
 
 /// The write side: one mutation per command of the domain.
@@ -107,6 +110,9 @@ fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Sub
     .override_output_type_description::<Connection<IncidentCursor, Incident, IncidentTotal>>(
         "A page of the incident list (`incidents`), with how many incidents the filter selects \
          in all (`totalCount`).",
+    )
+    .override_output_type_description::<Connection<FeedCursor, RecordedEvent>>(
+        "A page of the event log (`events`), in feed order.",
     )
     .override_output_type_description::<Connection<NameCursorText, Actor>>(
         "A page of the actor list (`actors`), by name.",
