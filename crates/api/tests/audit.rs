@@ -691,3 +691,92 @@ async fn only_auditors_and_admins_may_ask_audit_queries() {
         }
     }
 }
+
+#[tokio::test]
+async fn negotiations_and_troop_levels_have_their_history_too() {
+    use std::sync::Arc;
+
+    use sitrep_projections::negotiations::NegotiationsProjection;
+    use sitrep_projections::troops::TroopsProjection;
+
+    let api = api_with(vec![
+        Arc::new(NegotiationsProjection),
+        Arc::new(TroopsProjection),
+    ])
+    .await;
+    let opened = api
+        .data(
+            "mutation($input: OpenNegotiationInput!) { openNegotiation(input: $input) { negotiationId } }",
+            json!({ "input": {
+                "title": "Iraq-U.S. Higher Military Commission talks",
+                "topic": "The future of the Global Coalition mission against ISIS in Iraq",
+                "parties": [{ "name": "Iraq" }, { "name": "United States" }],
+                "openedOn": { "start": "2024-01-25" }
+            }}),
+        )
+        .await;
+    let talks = opened["openNegotiation"]["negotiationId"].clone();
+    api.data(
+        "mutation($input: SetNegotiationStatusInput!) { setNegotiationStatus(input: $input) { version } }",
+        json!({ "input": {
+            "negotiationId": talks, "status": "CONCLUDED",
+            "reason": "The commission agreed the two-phase transition",
+            "effectiveOn": { "start": "2024-09-27" }
+        }}),
+    )
+    .await;
+    let negotiation = audit(
+        &api,
+        "query($id: UUID!) { negotiation(id: $id) { version history { version reason changes { path before after } } } }",
+        json!({ "id": talks }),
+    )
+    .await;
+    let entries = negotiation["negotiation"]["history"]
+        .as_array()
+        .expect("a list")
+        .clone();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[1]["reason"],
+        "The commission agreed the two-phase transition"
+    );
+    let status = change(&entries[1], "details.status");
+    assert_eq!(status["after"], "concluded");
+    assert_ne!(status["before"], status["after"]);
+
+    let established = api
+        .data(
+            "mutation($input: EstablishDeploymentInput!) { establishDeployment(input: $input) { deploymentId } }",
+            json!({ "input": { "deploying": "USA", "host": "IRQ", "mission": "Operation Inherent Resolve" } }),
+        )
+        .await;
+    let deployment = established["establishDeployment"]["deploymentId"].clone();
+    api.data(
+        "mutation($input: ReportTroopLevelInput!) { reportTroopLevel(input: $input) { version } }",
+        json!({ "input": {
+            "deploymentId": deployment,
+            "asOf": { "start": "2024-01-01", "end": "2024-01-31", "precision": "MONTH" },
+            "count": { "best": 2500, "words": "about 2,500" },
+            "qualifier": "ABOUT", "scope": "ALL_PERSONNEL",
+            "source": { "name": "U.S. Department of Defense" }, "sourceType": "OFFICIAL_STATEMENT"
+        }}),
+    )
+    .await;
+    let level = audit(
+        &api,
+        "query($id: UUID!) { troopLevel(deploymentId: $id) { version history { version eventType changes { path after } } } }",
+        json!({ "id": deployment }),
+    )
+    .await;
+    let entries = level["troopLevel"]["history"]
+        .as_array()
+        .expect("a list")
+        .clone();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["eventType"], "DeploymentEstablished");
+    assert_eq!(change(&entries[0], "identity.host")["after"], "IRQ");
+    assert_eq!(
+        change(&entries[1], "estimates[0].count.best")["after"],
+        2500
+    );
+}
