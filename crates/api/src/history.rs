@@ -2,12 +2,17 @@
 //! field-level changes it made to the aggregate ([`sitrep_domain::audit::history`]), shown by
 //! the audit query `history` and by the `history` field of incidents, negotiations, troop
 //! deployments and actors. Only auditors and admins may read it (each field carries the
-//! [`RequireClass`](crate::auth::RequireClass) guard).
+//! [`RequireClass`](crate::auth::RequireClass) guard). The `history` fields of a list load in
+//! a batch ([`HistoryLoader`]: one statement for every entity of a level of the query).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use sitrep_domain::audit::{self, Change, ChangeKind, StreamVersion};
-use sitrep_domain::store::StreamRange;
+use sitrep_domain::audit::{self, AuditError, Change, ChangeKind, StreamVersion};
+use sitrep_domain::store::{EventStore, StreamRange};
 use uuid::Uuid;
 
 use crate::context::ApiContext;
@@ -124,12 +129,65 @@ pub async fn stream_history(
 }
 
 /// The history field of an entity read at stream version `version`: the versions up to the one
-/// it shows (so an entity read with `asOf` shows the history known then).
+/// it shows (so an entity read with `asOf` shows the history known then), loaded in a batch
+/// with the other entities of the same level of the query.
 pub async fn history_up_to(
     ctx: &Context<'_>,
     stream_id: Uuid,
     version: i64,
 ) -> Result<Vec<HistoryEntry>, ApiError> {
     let version = u64::try_from(version).unwrap_or_default();
-    stream_history(ctx, stream_id, StreamRange::UntilVersion(version)).await
+    let loader = ctx
+        .data::<DataLoader<HistoryLoader>>()
+        .map_err(|e| ApiError::internal(e.message))?;
+    let versions = loader
+        .load_one((stream_id, version))
+        .await
+        .map_err(ApiError::internal)?
+        .unwrap_or_default();
+    Ok(versions.iter().cloned().map(HistoryEntry).collect())
+}
+
+/// Loads the histories of many streams, each up to a version, with one statement; caches
+/// nothing (the schema's `DataLoader` of it only batches).
+pub struct HistoryLoader {
+    store: EventStore,
+}
+
+impl HistoryLoader {
+    pub fn new(store: EventStore) -> Self {
+        Self { store }
+    }
+}
+
+impl Loader<(Uuid, u64)> for HistoryLoader {
+    type Value = Arc<Vec<StreamVersion>>;
+    type Error = Arc<AuditError>;
+
+    async fn load(
+        &self,
+        keys: &[(Uuid, u64)],
+    ) -> Result<HashMap<(Uuid, u64), Self::Value>, Self::Error> {
+        let streams = self
+            .store
+            .read_streams_until(keys)
+            .await
+            .map_err(|e| Arc::new(AuditError::from(e)))?;
+        let mut histories = HashMap::with_capacity(keys.len());
+        for &(stream_id, version) in keys {
+            let events: Vec<_> = streams
+                .get(&stream_id)
+                .map(|events| {
+                    events
+                        .iter()
+                        .take_while(|e| e.stream_version <= version)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let versions = audit::versions_of(events).map_err(|e| Arc::new(AuditError::from(e)))?;
+            histories.insert((stream_id, version), Arc::new(versions));
+        }
+        Ok(histories)
+    }
 }

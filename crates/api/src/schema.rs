@@ -13,6 +13,7 @@ use crate::auth::AccessControl;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::events::RecordedEvent;
+use crate::history::HistoryLoader;
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::{Incident, IncidentQuery, IncidentTotal};
 use crate::loaders::ReadModelLoader;
@@ -82,7 +83,9 @@ impl ServerQuery {
 pub fn build_schema(context: ApiContext) -> SitrepSchema {
     let related = ReadModelLoader::new(context.store.pool().clone());
     let negotiation_parts = NegotiationLoader::new(context.store.pool().clone());
+    let histories = HistoryLoader::new(context.store.clone());
     schema_builder()
+        .data(DataLoader::new(histories, spawn_in_request))
         .data(DataLoader::new(related, spawn_in_request))
         .data(DataLoader::new(negotiation_parts, spawn_in_request))
         .data(context)

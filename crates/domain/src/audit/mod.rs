@@ -44,6 +44,12 @@ pub async fn history(
     range: StreamRange,
 ) -> Result<Vec<StreamVersion>, AuditError> {
     let events = store.read_stream(stream_id, range).await?;
+    Ok(versions_of(events)?)
+}
+
+/// The versions `events` made (one stream's, in version order from version 1), each with what
+/// it changed. Pure: the fold and the diff, no I/O.
+pub fn versions_of(events: Vec<StoredEvent>) -> Result<Vec<StreamVersion>, ReplayError> {
     let Some(first) = events.first() else {
         return Ok(Vec::new());
     };
