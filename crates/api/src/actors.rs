@@ -21,7 +21,9 @@ use sitrep_projections::actor_queries::{
 use uuid::Uuid;
 
 use crate::actor_vocab::{stored, ActorType, AffiliationRelation};
+use crate::auth::{OperationClass, RequireClass};
 use crate::error::ApiError;
+use crate::history::{history_up_to, HistoryEntry, HISTORY_COST};
 use crate::incidents::{pool, Incident};
 use crate::loaders::{
     loader, ActorIncidentsKey, ActorKey, AffiliationsKey, CountsKey, InvolvementsKey,
@@ -242,6 +244,16 @@ impl Actor {
     /// The actor's id (its stream).
     async fn id(&self) -> Uuid {
         self.item.actor_id
+    }
+
+    /// Every version of this actor up to the one shown, oldest first, with who recorded it,
+    /// when and why, and what it changed field by field (auditors and admins only).
+    #[graphql(
+        guard = "RequireClass(OperationClass::Audit)",
+        complexity = "HISTORY_COST + child_complexity"
+    )]
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<HistoryEntry>> {
+        Ok(history_up_to(ctx, self.item.actor_id, self.item.stream_version).await?)
     }
 
     /// The actor's stream version this shows (give it as `expectedVersion`).

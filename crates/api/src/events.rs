@@ -1,12 +1,14 @@
-//! Events of the log as GraphQL objects: [`RecordedEvent`] (any event, with its payload as
-//! stored) and [`EventFilter`], which picks events by stream and type. Subscriptions hand them
-//! out; the audit queries will list them.
+//! Events of the log as GraphQL objects: [`RecordedEvent`] (any event, with its payload,
+//! valid time, metadata and hash link as stored) and [`EventFilter`], which picks events by
+//! stream, type, author, recorded time and correlation (the store's [`LogFilter`]). The
+//! `eventRecorded` subscription hands them out live; the audit query `events` lists them.
 
 use async_graphql::{InputObject, Json, Object};
 use chrono::{DateTime, Utc};
-use sitrep_domain::store::StoredEvent;
+use sitrep_domain::store::{LogFilter, StoredEvent};
 use uuid::Uuid;
 
+use crate::error::ApiError;
 use crate::scalars::{BigInt, FeedCursor};
 
 /// One event of the log, as stored.
@@ -88,9 +90,46 @@ impl RecordedEvent {
     async fn correlation_id(&self) -> Option<Uuid> {
         self.0.correlation_id
     }
+
+    /// When the fact began in the world (valid time), if the event says; null for events
+    /// that state no time of their own (a retraction, a rename).
+    async fn valid_from(&self) -> Option<DateTime<Utc>> {
+        self.0.valid_time.as_ref().map(|t| t.from)
+    }
+
+    /// When the fact ended in the world (exclusive), for a span; null for a moment or when
+    /// the event states no time.
+    async fn valid_to(&self) -> Option<DateTime<Utc>> {
+        self.0.valid_time.as_ref().and_then(|t| t.to)
+    }
+
+    /// How precise the valid time is as its source gave it (`day`, `week`, `month`, ...).
+    async fn valid_precision(&self) -> Option<&str> {
+        self.0
+            .valid_time
+            .as_ref()
+            .and_then(|t| t.precision.as_deref())
+    }
+
+    /// Free metadata recorded with the event (a JSON object; `{}` when none).
+    async fn metadata(&self) -> Option<Json<serde_json::Value>> {
+        serde_json::from_str(self.0.metadata.get()).ok().map(Json)
+    }
+
+    /// The event's hash (hex, SHA-256): links it to the stream's previous event and is what
+    /// `sitrep verify` recomputes.
+    async fn hash(&self) -> String {
+        hex::encode(&self.0.hash)
+    }
+
+    /// The hash of the stream's previous event (hex; zeros for version 1).
+    async fn prev_hash(&self) -> String {
+        hex::encode(&self.0.prev_hash)
+    }
 }
 
-/// Which events: each list given narrows the choice; left out, it does not.
+/// Which events: each part given narrows the choice; left out, it does not. An empty list
+/// chooses nothing.
 #[derive(InputObject, Default, Debug, Clone)]
 pub struct EventFilter {
     /// Stream types (`incident`, `negotiation`, ...).
@@ -101,23 +140,49 @@ pub struct EventFilter {
     pub event_types: Option<Vec<String>>,
     /// Events of one piece of work.
     pub correlation_id: Option<Uuid>,
+    /// Events recorded by these authors only (token names, as `recordedBy` shows them).
+    pub recorded_by: Option<Vec<String>>,
+    /// Events recorded at or after this time.
+    pub recorded_from: Option<DateTime<Utc>>,
+    /// Events recorded at or before this time.
+    pub recorded_until: Option<DateTime<Utc>>,
 }
 
+/// The most entries a list of [`EventFilter`] may hold.
+pub const MAX_FILTER_LIST: usize = 100;
+
 impl EventFilter {
-    /// Whether `event` is chosen.
-    pub fn matches(&self, event: &StoredEvent) -> bool {
-        let within = |list: &Option<Vec<String>>, value: &str| {
-            list.as_ref()
-                .is_none_or(|list| list.iter().any(|item| item == value))
+    /// The store's filter: the same choice, once its rules are checked (lists of at most
+    /// [`MAX_FILTER_LIST`] entries, `recordedFrom` not after `recordedUntil`). `field` is where
+    /// the filter sits in the request (`filter`).
+    pub fn into_log_filter(self, field: &str) -> Result<LogFilter, ApiError> {
+        let check = |name: &str, len: Option<usize>| match len {
+            Some(len) if len > MAX_FILTER_LIST => Err(ApiError::bad_input(
+                format!("{field}.{name}"),
+                format!("may name at most {MAX_FILTER_LIST} entries"),
+            )),
+            _ => Ok(()),
         };
-        within(&self.stream_types, &event.stream.stream_type)
-            && within(&self.event_types, &event.event_type)
-            && self
-                .stream_ids
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&event.stream.stream_id))
-            && self
-                .correlation_id
-                .is_none_or(|id| event.correlation_id == Some(id))
+        check("streamIds", self.stream_ids.as_ref().map(Vec::len))?;
+        check("streamTypes", self.stream_types.as_ref().map(Vec::len))?;
+        check("eventTypes", self.event_types.as_ref().map(Vec::len))?;
+        check("recordedBy", self.recorded_by.as_ref().map(Vec::len))?;
+        if let (Some(from), Some(until)) = (self.recorded_from, self.recorded_until) {
+            if from > until {
+                return Err(ApiError::bad_input(
+                    format!("{field}.recordedFrom"),
+                    "must not be after recordedUntil",
+                ));
+            }
+        }
+        Ok(LogFilter {
+            stream_ids: self.stream_ids,
+            stream_types: self.stream_types,
+            event_types: self.event_types,
+            recorded_by: self.recorded_by,
+            recorded_from: self.recorded_from,
+            recorded_until: self.recorded_until,
+            correlation_id: self.correlation_id,
+        })
     }
 }

@@ -15,8 +15,10 @@ use sitrep_projections::incident_queries::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::{OperationClass, RequireClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::history::{history_up_to, HistoryEntry, HISTORY_COST};
 use crate::scalars::{page_of, BigInt, IncidentCursor};
 use crate::vocab::{
     from_stored, stored_name, DatePrecision, EventType, GeoPrecision, SubEventType, TargetCategory,
@@ -476,6 +478,16 @@ impl Incident {
     /// The incident's id (its stream): give it as `incidentId` to the incident mutations.
     async fn id(&self) -> Uuid {
         self.0.incident_id
+    }
+
+    /// Every version of this incident up to the one shown, oldest first, with who recorded it,
+    /// when and why, and what it changed field by field (auditors and admins only).
+    #[graphql(
+        guard = "RequireClass(OperationClass::Audit)",
+        complexity = "HISTORY_COST + child_complexity"
+    )]
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<HistoryEntry>> {
+        Ok(history_up_to(ctx, self.0.incident_id, self.0.stream_version).await?)
     }
 
     /// The incident's stream version this shows (give it as `expectedVersion`).

@@ -17,6 +17,8 @@
 //! - [`incident_mutations`]: one mutation per incident command;
 //! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
 //! - [`events`]: events of the log as GraphQL objects, and the filter that picks them;
+//! - [`audit`]: the audit queries (`events`, `history`, `stateAt`), auditors and admins only;
+//! - [`history`]: a stream's versions with the field-level changes each made, as GraphQL;
 //! - [`subscriptions`]: `eventRecorded` and `incidentReported`, live from the ordered feed;
 //! - [`metrics`]: the Prometheus metrics at `/metrics`;
 //! - [`request_log`]: request ids, the span and log line of each request, its metrics;
@@ -42,12 +44,14 @@
 pub mod actor_mutations;
 pub mod actor_vocab;
 pub mod actors;
+pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod context;
 pub mod error;
 pub mod events;
 pub mod graphql_http;
+pub mod history;
 pub mod http;
 pub mod incident_mutations;
 pub mod incidents;

@@ -27,8 +27,10 @@ use sitrep_projections::negotiation_queries::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::{OperationClass, RequireClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::history::{history_up_to, HistoryEntry, HISTORY_COST};
 use crate::negotiation_loader::{
     AgreementsOf, MilestonesOf, NegotiationLoader, PartsKey, PositionsOf, SessionsOf,
     WorkingGroupsOf,
@@ -305,6 +307,16 @@ impl Negotiation {
     /// The negotiation's id.
     async fn id(&self) -> Uuid {
         self.item.negotiation_id
+    }
+
+    /// Every version of this negotiation up to the one shown, oldest first, with who recorded it,
+    /// when and why, and what it changed field by field (auditors and admins only).
+    #[graphql(
+        guard = "RequireClass(OperationClass::Audit)",
+        complexity = "HISTORY_COST + child_complexity"
+    )]
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<HistoryEntry>> {
+        Ok(history_up_to(ctx, self.item.negotiation_id, self.item.stream_version).await?)
     }
 
     /// The negotiation's stream version this shows (give it as `expectedVersion`).

@@ -64,6 +64,19 @@ impl ScalarType for FeedCursor {
     }
 }
 
+/// As the cursor of the event log's connection (`events`): the same opaque text.
+impl CursorType for FeedCursor {
+    type Error = InvalidCursor;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        s.parse().map(FeedCursor).map_err(|_| InvalidCursor)
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.to_string()
+    }
+}
+
 /// Where a page of the incident list ends: opaque to clients (base64 of the day the last
 /// incident started and its id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,12 @@ use sitrep_domain::store::EventStore;
 
 use crate::actor_mutations::ActorMutation;
 use crate::actors::{Actor, ActorQuery, NameCursorText};
+use crate::audit::AuditQuery;
 use crate::auth::AccessControl;
 use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
+use crate::events::RecordedEvent;
+use crate::history::HistoryLoader;
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::{Incident, IncidentQuery, IncidentTotal};
 use crate::integrity::IntegrityQuery;
@@ -19,7 +22,7 @@ use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
 use crate::negotiations::{Negotiation, NegotiationListCursor, NegotiationQuery, NegotiationTotal};
 use crate::request_log::spawn_in_request;
-use crate::scalars::{BigInt, IncidentCursor};
+use crate::scalars::{BigInt, FeedCursor, IncidentCursor};
 use crate::site_mutations::SiteMutation;
 use crate::sites::{Site, SiteQuery};
 use crate::status::StatusQuery;
@@ -42,6 +45,7 @@ pub struct QueryRoot(
     NegotiationQuery,
     TroopQuery,
     IntegrityQuery,
+    AuditQuery,
 );
 
 /// The write side: one mutation per command of the domain.
@@ -81,7 +85,9 @@ impl ServerQuery {
 pub fn build_schema(context: ApiContext) -> SitrepSchema {
     let related = ReadModelLoader::new(context.store.pool().clone());
     let negotiation_parts = NegotiationLoader::new(context.store.pool().clone());
+    let histories = HistoryLoader::new(context.store.clone());
     schema_builder()
+        .data(DataLoader::new(histories, spawn_in_request))
         .data(DataLoader::new(related, spawn_in_request))
         .data(DataLoader::new(negotiation_parts, spawn_in_request))
         .data(context)
@@ -109,6 +115,9 @@ fn schema_builder() -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, Sub
     .override_output_type_description::<Connection<IncidentCursor, Incident, IncidentTotal>>(
         "A page of the incident list (`incidents`), with how many incidents the filter selects \
          in all (`totalCount`).",
+    )
+    .override_output_type_description::<Connection<FeedCursor, RecordedEvent>>(
+        "A page of the event log (`events`), in feed order.",
     )
     .override_output_type_description::<Connection<NameCursorText, Actor>>(
         "A page of the actor list (`actors`), by name.",

@@ -179,7 +179,7 @@ impl SubscriptionRoot {
         )]
         after: Option<FeedCursor>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RecordedEvent>>> {
-        let filter = filter.unwrap_or_default();
+        let filter = filter.unwrap_or_default().into_log_filter("filter")?;
         let events = feed(ctx, after).await?;
         Ok(events.filter_map(move |event| {
             let chosen = match event {

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use sitrep_domain::model::troops::{deployment_stream_id, TroopEstimate as DomainEstimate};
@@ -24,8 +24,10 @@ use sitrep_projections::troop_queries::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::{OperationClass, RequireClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::history::{history_up_to, HistoryEntry, HISTORY_COST};
 use crate::outputs::{DateSpan, Figure};
 use crate::troop_vocab::{
     CountQualifier, CountScope, TroopChangeKind, TroopChangeStatus, TroopPointKind, TroopSourceType,
@@ -257,6 +259,7 @@ where
 
 /// One deployment's troop level: the current estimate and the competing ones.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct TroopLevel {
     /// The deployment's id (its stream: see `troopDeploymentId`).
     pub deployment_id: Uuid,
@@ -284,6 +287,19 @@ pub struct TroopLevel {
     pub next_change_by: Option<NaiveDate>,
     /// When the version shown was recorded.
     pub recorded_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl TroopLevel {
+    /// Every version of this troop deployment up to the one shown, oldest first, with who recorded it,
+    /// when and why, and what it changed field by field (auditors and admins only).
+    #[graphql(
+        guard = "RequireClass(OperationClass::Audit)",
+        complexity = "HISTORY_COST + child_complexity"
+    )]
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<HistoryEntry>> {
+        Ok(history_up_to(ctx, self.deployment_id, i64::from(self.version)).await?)
+    }
 }
 
 impl TryFrom<TroopLevelItem> for TroopLevel {

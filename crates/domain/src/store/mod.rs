@@ -8,6 +8,8 @@
 //! - [`heads`]: stream heads already seen, so that an append can link to them without a lookup;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
+//! - [`log_query`]: pages of that feed narrowed by stream, type, author, time and correlation
+//!   (the audit log);
 //! - [`integrity`]: seals over the feed and verification of hash links and seals, whole or over
 //!   a range of positions;
 //! - [`transfer`]: the log exported as JSON lines, and such a file imported into an empty
@@ -21,6 +23,7 @@ pub mod event;
 pub mod feed;
 mod heads;
 pub mod integrity;
+pub mod log_query;
 mod read;
 mod row;
 pub mod transfer;
@@ -42,6 +45,7 @@ pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
 pub use integrity::{
     IntegrityBreak, IntegrityProblem, IntegrityReport, InvalidRange, PositionRange, Seal,
 };
+pub use log_query::LogFilter;
 pub use read::StreamRange;
 pub use transfer::{ExportSummary, ImportSummary, LineProblem, TransferError};
 

@@ -1,5 +1,5 @@
-//! Reading one stream (all of it, or up to a version, or as it stood at a recorded time), one
-//! event by its id, and the head of the log.
+//! Reading one stream (all of it, or up to a version, or as it stood at a recorded time), several
+//! streams each up to a version, one event by its id, and the head of the log.
 
 use std::collections::HashMap;
 
@@ -56,6 +56,41 @@ impl EventStore {
 }
 
 impl EventStore {
+    /// The events of several streams at once, each up to its own version, in version order:
+    /// one statement for a batch (the audit history of a list of entities). Streams with no
+    /// event are left out.
+    pub async fn read_streams_until(
+        &self,
+        wanted: &[(Uuid, u64)],
+    ) -> Result<HashMap<Uuid, Vec<StoredEvent>>, StoreError> {
+        let mut until: HashMap<Uuid, i64> = HashMap::new();
+        for (id, version) in wanted {
+            let version = i64::try_from(*version).unwrap_or(i64::MAX);
+            let entry = until.entry(*id).or_insert(version);
+            *entry = (*entry).max(version);
+        }
+        let (ids, versions): (Vec<Uuid>, Vec<i64>) = until.into_iter().unzip();
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events \
+               JOIN unnest($1::uuid[], $2::int8[]) AS wanted(id, until) \
+                 ON events.stream_id = wanted.id AND events.stream_version <= wanted.until \
+              ORDER BY events.stream_id, events.stream_version"
+        ))
+        .bind(&ids)
+        .bind(&versions)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut streams: HashMap<Uuid, Vec<StoredEvent>> = HashMap::new();
+        for row in rows {
+            let event = StoredEvent::from(row);
+            streams
+                .entry(event.stream.stream_id)
+                .or_default()
+                .push(event);
+        }
+        Ok(streams)
+    }
+
     /// The event stored under `event_id`, if any.
     pub async fn event_by_id(&self, event_id: Uuid) -> Result<Option<StoredEvent>, StoreError> {
         let row: Option<EventRow> = sqlx::query_as(&format!(
