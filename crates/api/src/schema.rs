@@ -17,6 +17,7 @@ use crate::loaders::ReadModelLoader;
 use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
 use crate::negotiations::{Negotiation, NegotiationListCursor, NegotiationQuery, NegotiationTotal};
+use crate::projection_audit::ProjectionAuditQuery;
 use crate::request_log::spawn_in_request;
 use crate::scalars::{BigInt, IncidentCursor};
 use crate::site_mutations::SiteMutation;
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     SiteQuery,
     NegotiationQuery,
     TroopQuery,
+    ProjectionAuditQuery,
 );
 
 /// The write side: one mutation per command of the domain.
