@@ -1,5 +1,6 @@
 //! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`,
-//! `sitrep demo`, `sitrep rebuild`, `sitrep token`, `sitrep export events`, `sitrep import events`.
+//! `sitrep demo`, `sitrep rebuild`, `sitrep replay`, `sitrep token`, `sitrep export events`,
+//! `sitrep import events`.
 //! Every flag can also be set by the environment variable named in its help.
 
 use std::net::SocketAddr;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Rebuild read models from the start of the event log beside the live ones, then switch
     /// to them (blue/green); prints each one's checksum.
     Rebuild(RebuildArgs),
+    /// Build read models as known at a recorded time (only the events recorded until then) into
+    /// schemas of their own, never live, and print each one's checksum.
+    Replay(ReplayArgs),
     /// Issue, revoke and list the API's bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -131,6 +135,21 @@ pub enum TokenCommand {
 pub struct RebuildArgs {
     /// The projection to rebuild (e.g. `incidents`); all of them when left out.
     pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The recorded time to replay until (inclusive), RFC 3339 with an offset:
+    /// 2024-01-28T12:00:00Z.
+    #[arg(long, value_name = "T", value_parser = crate::replay::parse_until)]
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// The projection to replay (e.g. `incidents`); all of them when left out.
+    #[arg(long)]
+    pub projection: Option<String>,
+    /// Keep the replayed schemas (`rm_replay_<name>_<n>`) for querying; without it they are
+    /// dropped once checksummed.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Which PostgreSQL sitrep uses.

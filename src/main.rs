@@ -6,6 +6,7 @@
 //! - [`serve`]: the HTTP server and its background tasks;
 //! - [`demo`]: `sitrep demo`, a small true story loaded through the domain's commands;
 //! - [`rebuild`]: `sitrep rebuild`, blue/green rebuilds of the read models;
+//! - [`replay`]: `sitrep replay`, read models as known at a recorded time, for audits;
 //! - [`token`]: `sitrep token issue|revoke|list`, the API's bearer tokens;
 //! - [`verify`]: `sitrep verify`, the integrity report of the log or a range of it;
 //! - [`events_transfer`]: `sitrep export events` and `sitrep import events`, the log as JSON lines.
@@ -15,6 +16,7 @@ mod database;
 mod demo;
 mod events_transfer;
 mod rebuild;
+mod replay;
 mod serve;
 mod token;
 mod verify;
@@ -104,6 +106,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rebuilt = rebuild::run(db.store(), args.name.as_deref()).await;
             let closed = db.close().await;
             rebuilt?;
+            closed?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay(args) => {
+            let db = database::Database::open(&cli.database).await?;
+            let replayed = replay::run(
+                db.store(),
+                args.until,
+                args.projection.as_deref(),
+                args.keep,
+            )
+            .await;
+            let closed = db.close().await;
+            replayed?;
             closed?;
             Ok(ExitCode::SUCCESS)
         }

@@ -350,7 +350,10 @@ impl Actor {
             })
             .await?
             .unwrap_or_default();
-        Ok(items.into_iter().map(Incident).collect())
+        Ok(items
+            .into_iter()
+            .map(|item| Incident(item, self.as_of))
+            .collect())
     }
 }
 

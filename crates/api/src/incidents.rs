@@ -97,7 +97,7 @@ impl IncidentQuery {
                     valid_start: item.valid_start?,
                     incident_id: item.incident_id,
                 });
-                Some(Edge::new(cursor, Incident(item)))
+                Some(Edge::new(cursor, Incident(item, as_of)))
             }));
         Ok(connection)
     }
@@ -175,7 +175,7 @@ pub(crate) async fn find_incident(
     let schema = live_schema(pool).await?;
     Ok(incident_by_id(pool, &schema, id, as_of)
         .await?
-        .map(Incident))
+        .map(|item| Incident(item, as_of)))
 }
 
 /// The schema of the live generation of the incidents read model.
@@ -468,8 +468,9 @@ pub enum IncidentStatus {
     Merged,
 }
 
-/// An incident as the incidents read model shows it.
-pub struct Incident(pub IncidentListItem);
+/// An incident as the incidents read model shows it, and the recorded time it was read as of
+/// (`None`: now), which its related objects follow unless asked otherwise.
+pub struct Incident(pub IncidentListItem, pub Option<DateTime<Utc>>);
 
 /// An incident (an attack, a clash, a strike, a protest) as the incidents read model shows
 /// it: its facts as corrected so far, or as known at the `asOf` it was read at.
@@ -595,19 +596,25 @@ impl Incident {
     }
 
     /// Every actor involved in this version of the incident, each with its role and how that
-    /// is known; the actors themselves as the actors read model shows them now, or as known at
-    /// `asOf`.
+    /// is known; the actors themselves as the actors read model shows them as known at `asOf`,
+    /// or when it is left out, at the `asOf` the incident was read at (now when none).
     async fn actors(
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "Show the actors as known at this recorded time (say, the `asOf` the incident \
-                    was read at); left out: as they are now. The roles are this version's either \
-                    way."
+            desc = "Show the actors as known at this recorded time; left out: as known at the \
+                    `asOf` the incident was read at (as they are now when it was read without \
+                    one). The roles are this version's either way."
         )]
         as_of: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Vec<crate::actors::IncidentActor>> {
-        crate::actors::incident_actors(ctx, self.0.incident_id, self.0.recorded_at, as_of).await
+        crate::actors::incident_actors(
+            ctx,
+            self.0.incident_id,
+            self.0.recorded_at,
+            as_of.or(self.1),
+        )
+        .await
     }
 
     /// The actors that claimed it.

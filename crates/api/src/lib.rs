@@ -13,6 +13,8 @@
 //! - [`vocab`]: the domain's vocabularies as GraphQL enums;
 //! - [`status`]: the status of the read models (`projectionStatus`);
 //! - [`integrity`]: `verifyIntegrity`, the audit query over the log's hash links and seals;
+//! - [`projection_audit`]: `compareProjections`, each live read model beside a fresh build from
+//!   the log (auditors and admins);
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
 //! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
@@ -64,6 +66,7 @@ pub mod negotiation_mutations;
 pub mod negotiation_vocab;
 pub mod negotiations;
 pub mod outputs;
+pub mod projection_audit;
 pub mod request_log;
 pub mod scalars;
 pub mod schema;

@@ -21,6 +21,7 @@ use crate::loaders::ReadModelLoader;
 use crate::negotiation_loader::NegotiationLoader;
 use crate::negotiation_mutations::NegotiationMutation;
 use crate::negotiations::{Negotiation, NegotiationListCursor, NegotiationQuery, NegotiationTotal};
+use crate::projection_audit::ProjectionAuditQuery;
 use crate::request_log::spawn_in_request;
 use crate::scalars::{BigInt, FeedCursor, IncidentCursor};
 use crate::site_mutations::SiteMutation;
@@ -46,6 +47,7 @@ pub struct QueryRoot(
     TroopQuery,
     IntegrityQuery,
     AuditQuery,
+    ProjectionAuditQuery,
 );
 
 /// The write side: one mutation per command of the domain.

@@ -363,6 +363,24 @@ async fn as_of_shows_the_actor_before_and_after_a_rename() {
         data["incident"]["actors"],
         json!([{ "role": "CLAIMANT", "actor": { "name": "Islamic Resistance in Iraq" } }])
     );
+
+    // An incident read as of a time before the rename shows its actors as known then too,
+    // without being told again (what the tracker would have answered at that time).
+    let reported: String = sqlx::query_scalar(
+        "SELECT to_json(max(recorded_at))#>>'{}' FROM events WHERE stream_type = 'incident'",
+    )
+    .fetch_one(api.store.pool())
+    .await
+    .expect("time");
+    let read_then = r#"query($id: UUID!, $asOf: DateTime) { incident(id: $id, asOf: $asOf) {
+        actors { role actor { name } } } }"#;
+    let data = api
+        .data(read_then, json!({ "id": w.incidents[0], "asOf": reported }))
+        .await;
+    assert_eq!(
+        data["incident"]["actors"],
+        json!([{ "role": "CLAIMANT", "actor": { "name": "Islamic Resistance in Iraq" } }])
+    );
 }
 
 #[tokio::test]

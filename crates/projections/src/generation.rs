@@ -75,11 +75,20 @@ fn from_row(row: &sqlx::postgres::PgRow) -> Result<Generation, ProjectionError> 
 
 /// The live generation of `projection`, if there is one.
 pub async fn live(pool: &PgPool, projection: &str) -> Result<Option<Generation>, ProjectionError> {
+    let mut conn = pool.acquire().await?;
+    live_in(&mut conn, projection).await
+}
+
+/// The same on `conn` (inside a caller's transaction, to read it in the caller's snapshot).
+pub async fn live_in(
+    conn: &mut PgConnection,
+    projection: &str,
+) -> Result<Option<Generation>, ProjectionError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM projection_generations WHERE projection = $1 AND status = 'live'"
     ))
     .bind(projection)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
 }

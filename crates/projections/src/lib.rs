@@ -10,6 +10,8 @@
 //! - [`status`]: each projection's position and lag, and read-your-writes waits.
 //! - `copy_rows`: rows in COPY text form, for bulk inserts.
 //! - [`checksum`]: a digest of a generation's contents, to prove a rebuild equal.
+//! - [`replay`]: a read model built from a prefix of the log (up to a recorded time or a feed
+//!   position) into a schema of its own that is never live, for audits.
 //! - [`incidents`]: the incidents read model, versioned by recorded time;
 //!   [`incident_queries`]: the list and the statistics dashboards ask of it.
 //! - `log_states`: aggregate states folded from the log and kept between pages, so a read
@@ -37,6 +39,7 @@ pub mod negotiation_queries;
 pub mod negotiations;
 pub mod projection;
 pub mod projector;
+pub mod replay;
 mod rows;
 pub mod status;
 pub mod troop_queries;

@@ -96,6 +96,14 @@ impl Api {
         serde_json::to_value(self.schema.execute(request).await).expect("a response serialises")
     }
 
+    /// The whole response as JSON, run as `caller` (access control on).
+    pub async fn run_as(&self, caller: Caller, query: &str, variables: Value) -> Value {
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(caller);
+        serde_json::to_value(self.schema.execute(request).await).expect("a response serialises")
+    }
+
     /// `data` of a response that must have no errors.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let response = self.run(query, variables).await;
