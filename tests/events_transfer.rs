@@ -84,7 +84,7 @@ async fn an_exported_log_imports_into_an_empty_database_with_the_same_checksums(
     );
     let text = std::fs::read_to_string(&file).expect("the export");
     assert_eq!(to_stdout, text);
-    assert_eq!(text.lines().count(), 25);
+    assert_eq!(text.lines().count(), 26, "25 events and the end line");
 
     let target = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let target_url = target.url();
@@ -121,6 +121,6 @@ async fn an_exported_log_imports_into_an_empty_database_with_the_same_checksums(
     );
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("line 25: truncated"), "{stderr}");
+    assert!(stderr.contains("line 26: truncated"), "{stderr}");
     assert_eq!(count(&empty).await, 0);
 }

@@ -54,12 +54,12 @@ impl TokenCache {
         if let Some(holder) = self.recall(&digest) {
             return Ok(Some(holder));
         }
-        // Subscribed before the lookup: a revocation committed after this point empties the
-        // memory again before the next request's recall.
-        self.subscribe();
+        // The count of revocations heard before the lookup: if one is heard while the lookup
+        // runs, its answer may be stale and is not remembered.
+        let heard = self.subscribe();
         let holder = tokens::holder(self.store.pool(), secret).await?;
         if let Some(holder) = &holder {
-            self.remember(digest, holder.clone());
+            self.remember(digest, holder.clone(), heard);
         }
         Ok(holder)
     }
@@ -84,22 +84,34 @@ impl TokenCache {
         }
     }
 
-    fn subscribe(&self) {
-        if let Ok(mut remembered) = self.remembered.lock() {
-            if remembered.revocations.is_none() {
-                let mut revocations = self.waker.subscribe(&self.store);
-                revocations.mark_unchanged();
-                remembered.revocations = Some(revocations);
-            }
-        }
+    /// Listens for revocations (from the first call on); returns how many have been heard.
+    fn subscribe(&self) -> Option<u64> {
+        let mut remembered = self.remembered.lock().ok()?;
+        let revocations = remembered.revocations.get_or_insert_with(|| {
+            let mut revocations = self.waker.subscribe(&self.store);
+            revocations.mark_unchanged();
+            revocations
+        });
+        let heard = *revocations.borrow();
+        Some(heard)
     }
 
-    fn remember(&self, digest: [u8; 32], holder: TokenHolder) {
-        if let Ok(mut remembered) = self.remembered.lock() {
-            if remembered.holders.len() >= CAPACITY {
-                remembered.holders.clear();
-            }
-            remembered.holders.insert(digest, (holder, Instant::now()));
+    /// Remembers `holder` unless a revocation was heard since `heard` was counted (then the
+    /// lookup may have read the token just before it was revoked).
+    fn remember(&self, digest: [u8; 32], holder: TokenHolder, heard: Option<u64>) {
+        let Ok(mut remembered) = self.remembered.lock() else {
+            return;
+        };
+        let now_heard = remembered
+            .revocations
+            .as_ref()
+            .map(|revocations| *revocations.borrow());
+        if heard.is_none() || now_heard != heard {
+            return;
         }
+        if remembered.holders.len() >= CAPACITY {
+            remembered.holders.clear();
+        }
+        remembered.holders.insert(digest, (holder, Instant::now()));
     }
 }

@@ -49,7 +49,12 @@ async fn export(store: &EventStore, range: PositionRange) -> String {
     let mut out = Vec::new();
     let summary = store.export_events(range, &mut out).await.expect("export");
     let text = String::from_utf8(out).expect("UTF-8");
-    assert_eq!(summary.events as usize, text.lines().count());
+    // One line per event, and the end line.
+    assert_eq!(summary.events as usize + 1, text.lines().count());
+    assert!(text
+        .lines()
+        .last()
+        .is_some_and(|l| l.starts_with("{\"end\":")));
     text
 }
 
@@ -65,7 +70,7 @@ async fn an_export_imports_into_an_empty_database_as_it_was() {
     let (_source_db, source) = store().await;
     populated(&source).await;
     let text = export(&source, PositionRange::ALL).await;
-    assert_eq!(text.lines().count(), 6);
+    assert_eq!(text.lines().count(), 7, "six events and the end line");
     let first: Value = serde_json::from_str(text.lines().next().expect("a line")).expect("JSON");
     for column in [
         "position",
@@ -131,6 +136,7 @@ async fn an_export_imports_into_an_empty_database_as_it_was() {
     .await;
     let positions: Vec<i64> = part
         .lines()
+        .filter(|l| !l.starts_with("{\"end\":"))
         .map(|l| {
             serde_json::from_str::<Value>(l).expect("JSON")["position"]
                 .as_i64()
@@ -166,6 +172,7 @@ async fn feed_order_survives_the_import_when_transactions_committed_out_of_posit
     let text = export(&source, PositionRange::ALL).await;
     let positions: Vec<i64> = text
         .lines()
+        .filter(|l| !l.starts_with("{\"end\":"))
         .map(|l| {
             serde_json::from_str::<Value>(l).expect("JSON")["position"]
                 .as_i64()
@@ -188,6 +195,7 @@ async fn feed_order_survives_the_import_when_transactions_committed_out_of_posit
             .expect("rows");
     let exported_ids: Vec<String> = text
         .lines()
+        .filter(|l| !l.starts_with("{\"end\":"))
         .map(|l| {
             serde_json::from_str::<Value>(l).expect("JSON")["event_id"]
                 .as_str()
@@ -265,11 +273,43 @@ async fn bad_files_are_refused_whole_with_the_line_number() {
         LineProblem::VersionGap { .. }
     ));
 
-    // The last line cut in the middle.
-    let cut = &text[..text.len() - lines[5].len() / 2];
+    // The last event line cut in the middle (and so no end line).
+    assert_eq!(lines.len(), 7, "six events and the end line");
+    let events_only = join(&lines[..6]);
+    let cut = &events_only[..events_only.len() - lines[5].len() / 2];
     assert!(matches!(
         refused_at(cut, 6).await,
         LineProblem::Truncated(_)
+    ));
+
+    // Cut at a line boundary: every line left is whole, but the end line is missing.
+    assert!(matches!(
+        refused_at(&events_only, 7).await,
+        LineProblem::NoEndLine
+    ));
+    assert!(matches!(
+        refused_at(&join(&lines[..4]), 5).await,
+        LineProblem::NoEndLine
+    ));
+
+    // The last event left out, the end line kept: its count and digest say so.
+    let mut last_missing = lines.clone();
+    last_missing.remove(5);
+    assert!(matches!(
+        refused_at(&join(&last_missing), 6).await,
+        LineProblem::EndMismatch {
+            stated: 6,
+            found: 5,
+            ..
+        }
+    ));
+
+    // Anything after the end line.
+    let mut after_end = lines.clone();
+    after_end.push(lines[0]);
+    assert!(matches!(
+        refused_at(&join(&after_end), 8).await,
+        LineProblem::AfterEnd
     ));
 
     // An unknown field; a hash that is not hex.

@@ -9,6 +9,11 @@
 //! prefix of that stream (or, with a `from`, a run of it). Transaction ids and seals are not
 //! exported: no database can take another's transaction ids, and a seal covers them.
 //!
+//! The last line closes the file: `{"end": {"events": N, "sha256": "…"}}`, the number of event
+//! lines and the SHA-256 of their bytes. An import refuses a file without it (cut short at a line
+//! boundary), with lines after it, or whose count or digest differs (a line removed, added or
+//! changed anywhere).
+//!
 //! An import loads such a file into an **empty** database (no events, no seals) in one
 //! transaction, streaming it in batches: each line is parsed and checked before it is loaded
 //! (the fields' rules, no event id twice, versions consecutive from 1 in every stream, every
@@ -27,6 +32,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use uuid::Uuid;
 
@@ -102,6 +108,33 @@ pub enum LineProblem {
         "stream {stream_id} version {version} does not link to the hash of the version before it"
     )]
     BrokenLink { stream_id: Uuid, version: u64 },
+    #[error(
+        "truncated: the input ends without its end line (`{{\"end\": …}}`), so lines may be missing"
+    )]
+    NoEndLine,
+    #[error("a line follows the end line")]
+    AfterEnd,
+    #[error("the end line counts {stated} events and {stated_sha256} as their digest, but the file holds {found} events with digest {found_sha256}")]
+    EndMismatch {
+        stated: u64,
+        found: u64,
+        stated_sha256: String,
+        found_sha256: String,
+    },
+}
+
+/// The last line of an export: how many event lines it holds and the SHA-256 of their bytes.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndLine {
+    end: EndOfExport,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndOfExport {
+    events: u64,
+    sha256: String,
 }
 
 /// What an export wrote.
@@ -198,6 +231,7 @@ impl EventStore {
             .fetch(&self.pool);
         let mut buf = Vec::with_capacity(4096);
         let mut events = 0u64;
+        let mut lines = Sha256::new();
         while let Some(row) = rows.try_next().await? {
             let event = StoredEvent::from(row);
             let position = event.position;
@@ -210,9 +244,21 @@ impl EventStore {
                 TransferError::Write(std::io::Error::other(format!("position {position}: {e}")))
             })?;
             buf.push(b'\n');
+            lines.update(&buf);
             out.write_all(&buf).await.map_err(TransferError::Write)?;
             events += 1;
         }
+        let end = EndLine {
+            end: EndOfExport {
+                events,
+                sha256: to_hex(&lines.finalize()),
+            },
+        };
+        buf.clear();
+        serde_json::to_writer(&mut buf, &end)
+            .map_err(|e| TransferError::Write(std::io::Error::other(e)))?;
+        buf.push(b'\n');
+        out.write_all(&buf).await.map_err(TransferError::Write)?;
         out.flush().await.map_err(TransferError::Write)?;
         Ok(ExportSummary { events })
     }
@@ -242,6 +288,8 @@ impl EventStore {
         let mut first_line_of_batch = 1u64;
         let mut raw = Vec::with_capacity(4096);
         let mut line_no = 0u64;
+        let mut lines = Sha256::new();
+        let mut ended = false;
         loop {
             raw.clear();
             let read = input
@@ -252,6 +300,28 @@ impl EventStore {
                 break;
             }
             line_no += 1;
+            let line_error = |problem| TransferError::Line {
+                line: line_no,
+                problem,
+            };
+            if ended {
+                return Err(line_error(LineProblem::AfterEnd));
+            }
+            if let Ok(end) = serde_json::from_slice::<EndLine>(&raw) {
+                let found_sha256 = to_hex(&std::mem::take(&mut lines).finalize());
+                let found = line_no - 1;
+                if end.end.events != found || end.end.sha256 != found_sha256 {
+                    return Err(line_error(LineProblem::EndMismatch {
+                        stated: end.end.events,
+                        found,
+                        stated_sha256: end.end.sha256,
+                        found_sha256,
+                    }));
+                }
+                ended = true;
+                continue;
+            }
+            lines.update(&raw);
             let checked = checker.check(&raw).map_err(|problem| TransferError::Line {
                 line: line_no,
                 problem,
@@ -262,6 +332,12 @@ impl EventStore {
                 batch.clear();
                 first_line_of_batch = line_no + 1;
             }
+        }
+        if !ended {
+            return Err(TransferError::Line {
+                line: line_no + 1,
+                problem: LineProblem::NoEndLine,
+            });
         }
         if !batch.is_empty() {
             insert_batch(&mut tx, &batch, first_line_of_batch, line_no).await?;
@@ -275,7 +351,7 @@ impl EventStore {
         }
         tx.commit().await?;
         Ok(ImportSummary {
-            events: line_no,
+            events: line_no - 1,
             streams: checker.heads.len() as u64,
             last_position: checker.last_position,
             renumbered: checker.renumbered,
@@ -288,6 +364,8 @@ impl EventStore {
 struct Checker {
     /// Each stream's last version and hash.
     heads: HashMap<Uuid, (i64, Vec<u8>)>,
+    /// Each stream's type (every line of a stream must name the same).
+    stream_types: HashMap<Uuid, String>,
     event_ids: HashSet<Uuid>,
     last_position: i64,
     renumbered: u64,
@@ -297,8 +375,10 @@ impl Checker {
     /// Parses and checks one line, and gives it its position.
     fn check(&mut self, raw: &[u8]) -> Result<CheckedLine, LineProblem> {
         let complete = raw.ends_with(b"\n");
+        // Every line an export writes ends with a newline: one without it that does not parse
+        // was cut short.
         let mut line: EventLine = serde_json::from_slice(raw).map_err(|e| {
-            if complete || !e.is_eof() {
+            if complete {
                 LineProblem::Malformed(e.to_string())
             } else {
                 LineProblem::Truncated(e.to_string())
@@ -314,6 +394,16 @@ impl Checker {
         }
 
         let stream_id = line.stream_id;
+        if self
+            .stream_types
+            .get(&stream_id)
+            .is_some_and(|stream_type| *stream_type != line.stream_type)
+        {
+            return Err(invalid(
+                "stream_type",
+                "must be the stream type of the stream's earlier lines",
+            ));
+        }
         let head = self.heads.get(&stream_id);
         let previous = head.map_or(0, |(v, _)| *v);
         if line.stream_version != previous + 1 {
@@ -354,13 +444,20 @@ impl Checker {
 
         // Feed order is position order in the copy: keep the position unless that would break it.
         if line.position <= self.last_position {
-            line.position = self.last_position + 1;
+            line.position = self
+                .last_position
+                .checked_add(1)
+                .ok_or_else(|| invalid("position", "must leave room for the lines after it"))?;
             self.renumbered += 1;
         }
         self.last_position = line.position;
         self.event_ids.insert(line.event_id);
         self.heads
             .insert(stream_id, (line.stream_version, hash.clone()));
+        if line.stream_version == 1 {
+            self.stream_types
+                .insert(stream_id, line.stream_type.clone());
+        }
         Ok(CheckedLine {
             line,
             prev_hash,
