@@ -2,12 +2,15 @@
 //! valid time, metadata and hash link as stored) and [`EventFilter`], which picks events by
 //! stream, type, author, recorded time and correlation (the store's [`LogFilter`]). The
 //! `eventRecorded` subscription hands them out live; the audit query `events` lists them.
+//! The provenance an auditor checks (metadata, the hash link) is for auditors and admins only,
+//! also through the subscription that viewers may use.
 
 use async_graphql::{InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use sitrep_domain::store::{LogFilter, StoredEvent};
 use uuid::Uuid;
 
+use crate::auth::{OperationClass, RequireClass};
 use crate::error::ApiError;
 use crate::scalars::{BigInt, FeedCursor};
 
@@ -112,17 +115,20 @@ impl RecordedEvent {
     }
 
     /// Free metadata recorded with the event (a JSON object; `{}` when none).
+    #[graphql(guard = "RequireClass(OperationClass::Audit)")]
     async fn metadata(&self) -> Option<Json<serde_json::Value>> {
         serde_json::from_str(self.0.metadata.get()).ok().map(Json)
     }
 
     /// The event's hash (hex, SHA-256): links it to the stream's previous event and is what
     /// `sitrep verify` recomputes.
+    #[graphql(guard = "RequireClass(OperationClass::Audit)")]
     async fn hash(&self) -> String {
         hex::encode(&self.0.hash)
     }
 
     /// The hash of the stream's previous event (hex; zeros for version 1).
+    #[graphql(guard = "RequireClass(OperationClass::Audit)")]
     async fn prev_hash(&self) -> String {
         hex::encode(&self.0.prev_hash)
     }

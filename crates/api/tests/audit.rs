@@ -788,3 +788,46 @@ async fn negotiations_and_troop_levels_have_their_history_too() {
         2500
     );
 }
+
+/// Viewers may follow the log through `eventRecorded`, but an event's provenance (metadata and
+/// hash link) is for auditors and admins only there too.
+#[tokio::test]
+async fn the_subscription_shows_provenance_to_auditors_only() {
+    use futures::StreamExt as _;
+
+    let api = api().await;
+    report_as(&api, "test recorder", report("2024-01-20", 0, json!({}))).await;
+    report_as(&api, "test recorder", report("2024-01-21", 0, json!({}))).await;
+    let first = audit(&api, "{ events(first: 1) { edges { cursor } } }", json!({})).await;
+    let after = first["events"]["edges"][0]["cursor"].clone();
+    assert!(after.is_string(), "{first:#}");
+    let subscription = "subscription($after: FeedCursor) { \
+        eventRecorded(after: $after) { eventType metadata hash prevHash } }";
+    for role in [Role::Viewer, Role::Recorder, Role::Auditor, Role::Admin] {
+        let request = Request::new(subscription)
+            .variables(Variables::from_json(json!({ "after": after })))
+            .data(caller(role, "someone"));
+        let mut stream = api.schema.execute_stream(request);
+        let response = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .expect("an event within 20 s")
+            .expect("the stream goes on");
+        let response = serde_json::to_value(response).expect("a response serialises");
+        let event = &response["data"]["eventRecorded"];
+        if matches!(role, Role::Auditor | Role::Admin) {
+            assert!(response.get("errors").is_none(), "{role}: {response:#}");
+            assert_eq!(event["hash"].as_str().map(str::len), Some(64), "{role}");
+        } else {
+            assert_eq!(
+                response["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{role}: {response:#}"
+            );
+            for field in ["metadata", "hash", "prevHash"] {
+                assert!(
+                    event[field].is_null(),
+                    "{role}: {field} shown: {response:#}"
+                );
+            }
+        }
+    }
+}
