@@ -33,6 +33,8 @@ pub struct ApiContext {
     /// name theirs): those that read the stream type it wrote to. One without a live
     /// generation yet counts as behind.
     pub projections: Vec<Arc<dyn Projection>>,
+    /// Held while a `compareProjections` runs: one at a time per server.
+    pub comparisons: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiContext {
@@ -46,6 +48,7 @@ impl ApiContext {
             applied_waker: ChannelWaker::new(APPLIED_CHANNEL),
             metrics: Metrics::default(),
             projections: sitrep_projections::all(),
+            comparisons: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 

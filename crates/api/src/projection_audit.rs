@@ -46,7 +46,8 @@ impl ProjectionAuditQuery {
         )]
         projection: Option<String>,
     ) -> async_graphql::Result<Vec<ProjectionComparison>> {
-        let store = ctx.data::<ApiContext>()?.store.clone();
+        let api = ctx.data::<ApiContext>()?;
+        let store = api.store.clone();
         let chosen: Vec<std::sync::Arc<dyn Projection>> = sitrep_projections::all()
             .into_iter()
             .filter(|p| projection.as_deref().is_none_or(|name| name == p.name()))
@@ -58,8 +59,17 @@ impl ProjectionAuditQuery {
             )
             .into());
         }
+        // One comparison at a time per server: each rebuilds from the whole log, and runs on
+        // after its request timed out, so retries must not pile up.
+        let Ok(running) = api.comparisons.clone().try_acquire_owned() else {
+            return Err(ApiError::Unavailable(
+                "another comparison is running on this server; this one".to_owned(),
+            )
+            .into());
+        };
         let (sender, receiver) = tokio::sync::oneshot::channel();
         spawn_in_request(Box::pin(async move {
+            let _running = running;
             let mut compared = Vec::with_capacity(chosen.len());
             let mut outcome = Ok(());
             for projection in &chosen {
