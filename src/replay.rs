@@ -71,5 +71,12 @@ pub async fn run(
             replay::drop_schema(store.pool(), &replayed.schema).await?;
         }
     }
-    Ok(outcome?)
+    outcome?;
+    if replays.iter().any(|replayed| replayed.held_back) {
+        anyhow::bail!(
+            "incomplete: a transaction still open held events back from the replay (some may \
+             have been recorded before {until}); run it again once that transaction has ended"
+        );
+    }
+    Ok(())
 }

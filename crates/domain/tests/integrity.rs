@@ -312,6 +312,20 @@ async fn a_forged_event_with_a_correct_hash_in_the_sealed_past_is_caught_by_the_
         broken.problem
     );
     assert_eq!(broken.position, seals[0].min_position);
+    // A range holding only the forged position finds it too: the forged row lies beyond the
+    // seal's positions but inside its run of the feed.
+    let only_forged = PositionRange::new(Some(1000), Some(1000)).expect("range");
+    let in_range = store
+        .verify_range(only_forged)
+        .await
+        .expect("verify the range")
+        .first_break
+        .expect("detected in the range");
+    assert!(
+        matches!(in_range.problem, IntegrityProblem::SealMismatch { seal_no, .. } if seal_no == seals[0].seal_no),
+        "{}",
+        in_range.problem
+    );
 }
 
 #[tokio::test]

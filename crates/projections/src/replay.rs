@@ -92,6 +92,10 @@ pub struct Replay {
     pub events_applied: i64,
     /// Just past the last event it applied ([`FeedCursor::START`] when none).
     pub cursor: FeedCursor,
+    /// True when a transaction still open when the replay ended held events back from it
+    /// (events recorded before its time may be among them): the replay may lack them, and a
+    /// later replay of the same time may differ.
+    pub held_back: bool,
 }
 
 /// Builds `projection` from the events of the feed `bound` admits into a new schema of `kind`,
@@ -126,6 +130,7 @@ pub async fn build_many(
                 schema,
                 events_applied: 0,
                 cursor: FeedCursor::START,
+                held_back: false,
             }),
             Err(error) => {
                 outcome = Err(error);
@@ -240,6 +245,9 @@ async fn fill(
                     "replay: an open transaction still holds the feed back; \
                      its events are not in the replay"
                 );
+                for replay in replays.iter_mut() {
+                    replay.held_back = true;
+                }
                 return Ok(());
             }
             tokio::time::sleep(HELD_BACK_WAIT).await;

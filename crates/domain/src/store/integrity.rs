@@ -12,8 +12,10 @@
 //! link recomputed, and the first one of each stream in the range is linked to the event before
 //! it in its stream (by version), wherever that one lies, which is read but not itself checked.
 //! Seals are checked whole: every seal whose positions (`min_position..=max_position`) overlap
-//! the range is recounted and rehashed over its entire run, and linked to the seal before it. A
-//! broken seal is named at its first position, which may lie before the range.
+//! the range, or whose run of the feed reaches the transactions of the range's events (a row
+//! slipped into a sealed run with an old transaction id and a new position), is recounted and
+//! rehashed over its entire run, and linked to the seal before it. A broken seal is named at its
+//! first position, which may lie before the range.
 //!
 //! The hashes use no secret and the seals live in the same database: someone who rewrites a
 //! stream's hashes *and* every later seal consistently, or appends a forged event with a correct
@@ -384,10 +386,45 @@ impl EventStore {
         .fetch_all(&self.pool)
         .await?;
         let mut conn = self.pool.acquire().await?;
+        // The transactions of the range's events: a seal whose run of the feed reaches into them
+        // is checked too, even when the positions it recorded do not overlap the range (a row
+        // slipped into its run later, with an old transaction id and a new position).
+        // (The whole log overlaps every seal by position: no need to ask.)
+        // The first and last of the range's events in feed order, as (tx_id, position).
+        let span: Option<((i64, i64), (i64, i64))> = if range.is_all() {
+            None
+        } else {
+            let (from, to) = range.bounds();
+            let end_of = |order: &'static str| {
+                format!(
+                    "SELECT tx_id::text::int8, position FROM events \
+                      WHERE position BETWEEN $1 AND $2 ORDER BY tx_id {order}, position {order} \
+                      LIMIT 1"
+                )
+            };
+            let first: Option<(i64, i64)> = sqlx::query_as(&end_of("ASC"))
+                .bind(from)
+                .bind(to)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let last: Option<(i64, i64)> = sqlx::query_as(&end_of("DESC"))
+                .bind(from)
+                .bind(to)
+                .fetch_optional(&mut *conn)
+                .await?;
+            first.zip(last)
+        };
+        // A seal's run is the feed after `after` through `through`.
+        let reaches_range = |seal: &SealRow| {
+            span.is_some_and(|(first, last)| {
+                let after = (seal.after_tx.unwrap_or(0), seal.after_position.unwrap_or(0));
+                after < last && (seal.through_tx, seal.through_position) >= first
+            })
+        };
         let mut prev_hash = GENESIS_HASH.to_vec();
         let mut checked = 0;
         for seal in &seals {
-            if !range.overlaps(seal.min_position, seal.max_position) {
+            if !range.overlaps(seal.min_position, seal.max_position) && !reaches_range(seal) {
                 prev_hash.clone_from(&seal.seal_hash);
                 continue;
             }
