@@ -1,7 +1,11 @@
 //! End to end: `sitrep demo` loads its story through the domain's commands into a fresh
 //! database, a second run appends nothing, and the log verifies afterwards.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::sitrep;
 
 use serde_json::Value;
 use sitrep_testkit::TestDb;
@@ -21,16 +25,6 @@ const EXPECTED: &[(&str, i64)] = &[
     ("site", 3),             // 3 sites registered
     ("troop_deployment", 4), // 2 deployments established, 2 troop levels
 ];
-
-/// Runs `sitrep <args>` on the database at `url`.
-fn sitrep(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("SITREP_LOG", "warn")
-        .output()
-        .expect("run sitrep")
-}
 
 fn assert_success(output: &Output, what: &str) -> String {
     assert!(

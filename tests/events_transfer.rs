@@ -4,20 +4,8 @@
 
 mod common;
 
-use std::process::Output;
-
-use common::sitrep;
+use common::{sitrep, stdout_of};
 use sitrep_testkit::TestDb;
-
-fn stdout_of(output: &Output, what: &str) -> String {
-    assert!(
-        output.status.success(),
-        "{what} exited with {}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
 
 /// `projection: checksum` lines of `sitrep rebuild` (the generation number left out).
 fn checksums(out: &str) -> Vec<String> {

@@ -1,29 +1,11 @@
 //! End to end: `sitrep rebuild` builds every read model from the log beside the live one,
 //! switches to it, and prints checksums that a second rebuild of the same log reproduces.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{sitrep, stdout_of};
 
 use sitrep_testkit::TestDb;
-
-/// Runs `sitrep <args>` on the database at `url`.
-fn sitrep(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("SITREP_LOG", "warn")
-        .output()
-        .expect("run sitrep")
-}
-
-fn stdout_of(output: &Output, what: &str) -> String {
-    assert!(
-        output.status.success(),
-        "{what} exited with {}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
 
 /// `projection -> (rows, checksum)` from `sitrep rebuild`'s lines
 /// (`<name>: generation <n> live, <e> events applied, <r> rows, checksum <hex>`).

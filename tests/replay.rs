@@ -2,29 +2,12 @@
 //! T into schemas that are never live, prints their checksums (the whole log's equal those of a
 //! rebuild), keeps them only with `--keep`, and leaves the live read models alone.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{sitrep, stdout_of};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sitrep_testkit::TestDb;
-
-fn sitrep(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("SITREP_LOG", "warn")
-        .output()
-        .expect("run sitrep")
-}
-
-fn stdout_of(output: &Output, what: &str) -> String {
-    assert!(
-        output.status.success(),
-        "{what} exited with {}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
 
 /// One line of `sitrep replay`:
 /// `<name>: schema <schema> (<kept|dropped>), <e> events applied, <r> rows, checksum <hex>`.

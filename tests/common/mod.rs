@@ -148,6 +148,17 @@ pub fn sitrep(url: &str, args: &[&str]) -> Output {
         .expect("run sitrep")
 }
 
+/// The standard output of a `sitrep` run that must have succeeded (`what` names it on failure).
+pub fn stdout_of(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} exited with {}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
 /// Issues a token with `sitrep token issue` and returns it.
 pub fn issue_token(url: &str, role: &str, name: &str) -> String {
     let output = sitrep(url, &["token", "issue", "--role", role, "--name", name]);

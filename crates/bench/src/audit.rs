@@ -13,19 +13,17 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sitrep_domain::audit::state_at;
 use sitrep_domain::model::encode;
 use sitrep_domain::model::incident::IncidentEvent;
 use sitrep_domain::store::{EventStore, ExpectedVersion, NewEvent, StreamRange, StreamRef};
-use sitrep_projections::incident_queries::{
-    incident_stats, IncidentFilter, StatsDimension, TimeBucket,
-};
+use sitrep_projections::incident_queries::{incident_stats, StatsDimension, TimeBucket};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::measure::Measured;
-use crate::projections::{incident, revision, time, Figure};
+use crate::projections::{headline, incident, revision, time, Figure, RAW_HEADLINE_SQL};
 
 /// Events in the stream that is folded.
 pub const STREAM_EVENTS: u64 = 1_000;
@@ -45,11 +43,7 @@ pub async fn stats_as_of(pool: &PgPool, repeats: u32) -> anyhow::Result<Figure> 
     )
     .fetch_one(pool)
     .await?;
-    let headline = IncidentFilter {
-        from: NaiveDate::from_ymd_opt(2023, 10, 17),
-        target_categories: vec!["foreign_military_base".into()],
-        ..IncidentFilter::default()
-    };
+    let headline = headline();
     let sitrep = time(repeats, || async {
         incident_stats(
             pool,
@@ -65,22 +59,12 @@ pub async fn stats_as_of(pool: &PgPool, repeats: u32) -> anyhow::Result<Figure> 
     })
     .await?;
     let raw = time(raw_repeats, || async {
-        sqlx::query(
-            "SELECT date_trunc('week', (payload->'facts'->'time'->>'start')::date) AS week, \
-                    a->>'actor' AS claimant, count(*), \
-                    sum((payload->'facts'->'fatalities'->>'best')::int) \
-               FROM events \
-               LEFT JOIN LATERAL json_array_elements(payload->'actors') AS a ON a->>'role' = 'claimant' \
-              WHERE event_type = 'IncidentReported' AND recorded_at <= $1 \
-                AND payload->'facts'->>'target_category' = 'foreign_military_base' \
-                AND (payload->'facts'->'time'->>'end')::date >= '2023-10-17' \
-              GROUP BY 1, 2 ORDER BY 1, 2",
-        )
-        .bind(as_of)
-        .fetch_all(pool)
-        .await
-        .map(|_| ())
-        .map_err(anyhow::Error::from)
+        sqlx::query(RAW_HEADLINE_SQL)
+            .bind(as_of)
+            .fetch_all(pool)
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
     })
     .await?;
     Ok(Figure {

@@ -37,6 +37,30 @@ use crate::measure::Measured;
 
 /// Rows per bulk insert while filling the log.
 const FILL_CHUNK: usize = 5_000;
+/// The headline question asked of the event log itself, the raw side of the statistics: attacks
+/// on coalition bases since 2023-10-17 by week and claimant, from the reports' payloads (as
+/// recorded until $1, when it is not null).
+pub(crate) const RAW_HEADLINE_SQL: &str =
+    "SELECT date_trunc('week', (payload->'facts'->'time'->>'start')::date) AS week, \
+            a->>'actor' AS claimant, count(*), \
+            sum((payload->'facts'->'fatalities'->>'best')::int) \
+       FROM events \
+       LEFT JOIN LATERAL json_array_elements(payload->'actors') AS a ON a->>'role' = 'claimant' \
+      WHERE event_type = 'IncidentReported' \
+        AND ($1::timestamptz IS NULL OR recorded_at <= $1) \
+        AND payload->'facts'->>'target_category' = 'foreign_military_base' \
+        AND (payload->'facts'->'time'->>'end')::date >= '2023-10-17' \
+      GROUP BY 1, 2 ORDER BY 1, 2";
+
+/// The headline question's filter on the read model: attacks on bases since 2023-10-17.
+pub(crate) fn headline() -> IncidentFilter {
+    IncidentFilter {
+        from: NaiveDate::from_ymd_opt(2023, 10, 17),
+        target_categories: vec!["foreign_military_base".into()],
+        ..IncidentFilter::default()
+    }
+}
+
 /// The claimant of the incidents that count as attacks on coalition bases.
 const CLAIMANT: Uuid = Uuid::from_u128(0x5173_d3e0_0000_8000_8000_0000_0000_0101);
 
@@ -286,11 +310,7 @@ pub async fn queries(pool: &PgPool, repeats: u32) -> anyhow::Result<Vec<Figure>>
     let live = sitrep_projections::generation::live(pool, "incidents")
         .await?
         .ok_or_else(|| anyhow::anyhow!("no live incidents generation: run the rebuild first"))?;
-    let headline = IncidentFilter {
-        from: NaiveDate::from_ymd_opt(2023, 10, 17),
-        target_categories: vec!["foreign_military_base".into()],
-        ..IncidentFilter::default()
-    };
+    let headline = headline();
     let stats = time(repeats, || async {
         incident_stats(
             pool,
@@ -306,21 +326,12 @@ pub async fn queries(pool: &PgPool, repeats: u32) -> anyhow::Result<Vec<Figure>>
     })
     .await?;
     let raw_stats = time(raw_repeats, || async {
-        sqlx::query(
-            "SELECT date_trunc('week', (payload->'facts'->'time'->>'start')::date) AS week, \
-                    a->>'actor' AS claimant, count(*), \
-                    sum((payload->'facts'->'fatalities'->>'best')::int) \
-               FROM events \
-               LEFT JOIN LATERAL json_array_elements(payload->'actors') AS a ON a->>'role' = 'claimant' \
-              WHERE event_type = 'IncidentReported' \
-                AND payload->'facts'->>'target_category' = 'foreign_military_base' \
-                AND (payload->'facts'->'time'->>'end')::date >= '2023-10-17' \
-              GROUP BY 1, 2 ORDER BY 1, 2",
-        )
-        .fetch_all(pool)
-        .await
-        .map(|_| ())
-        .map_err(anyhow::Error::from)
+        sqlx::query(RAW_HEADLINE_SQL)
+            .bind(None::<chrono::DateTime<chrono::Utc>>)
+            .fetch_all(pool)
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
     })
     .await?;
     let all = IncidentFilter::default();
