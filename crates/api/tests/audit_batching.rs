@@ -4,45 +4,20 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use async_graphql::Request;
 use common::*;
 use serde_json::{json, Value};
 use sitrep_api::auth::{Caller, Role};
 use sitrep_api::tokens::TokenHolder;
-use tracing_subscriber::layer::SubscriberExt;
 
-/// `data` of `query` run by an auditor, and how many SQL statements it ran (sqlx reports each
-/// as an event of target `sqlx::query` on this thread: a current-thread runtime, which the
-/// batch loaders' tasks run on too).
+/// `data` of `query` run by an auditor, and how many SQL statements it ran.
 async fn audit_counting_statements(api: &Api, query: &str) -> (Value, usize) {
-    struct Count(Arc<AtomicUsize>);
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
-        fn on_event(
-            &self,
-            event: &tracing::Event<'_>,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            if event.metadata().target() == "sqlx::query" {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
     let auditor = Caller::Token(TokenHolder {
         token_id: uuid::Uuid::nil(),
         name: "audit office".to_owned(),
         role: Role::Auditor,
     });
-    let count = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
-    let guard = tracing::subscriber::set_default(subscriber);
-    let response = api.schema.execute(Request::new(query).data(auditor)).await;
-    drop(guard);
-    let response = serde_json::to_value(response).expect("a response serialises");
-    assert!(response.get("errors").is_none(), "{response:#}");
-    (response["data"].clone(), count.load(Ordering::SeqCst))
+    api.data_counting_statements_as(auditor, query, json!({}))
+        .await
 }
 
 /// Reports an incident on `day` and revises its toll: two versions.

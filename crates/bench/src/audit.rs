@@ -18,12 +18,11 @@ use sitrep_domain::audit::state_at;
 use sitrep_domain::model::encode;
 use sitrep_domain::model::incident::IncidentEvent;
 use sitrep_domain::store::{EventStore, ExpectedVersion, NewEvent, StreamRange, StreamRef};
-use sitrep_projections::incident_queries::{incident_stats, StatsDimension, TimeBucket};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::measure::Measured;
-use crate::projections::{headline, incident, revision, time, Figure, RAW_HEADLINE_SQL};
+use crate::projections::{headline_stats, incident, revision, time, Figure, RAW_HEADLINE_SQL};
 
 /// Events in the stream that is folded.
 pub const STREAM_EVENTS: u64 = 1_000;
@@ -43,21 +42,7 @@ pub async fn stats_as_of(pool: &PgPool, repeats: u32) -> anyhow::Result<Figure> 
     )
     .fetch_one(pool)
     .await?;
-    let headline = headline();
-    let sitrep = time(repeats, || async {
-        incident_stats(
-            pool,
-            &live.schema,
-            &headline,
-            &[StatsDimension::Claimant],
-            Some(TimeBucket::Week),
-            Some(as_of),
-        )
-        .await
-        .map(|_| ())
-        .map_err(anyhow::Error::from)
-    })
-    .await?;
+    let sitrep = time(repeats, || headline_stats(pool, &live.schema, Some(as_of))).await?;
     let raw = time(raw_repeats, || async {
         sqlx::query(RAW_HEADLINE_SQL)
             .bind(as_of)

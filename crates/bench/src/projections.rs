@@ -52,13 +52,28 @@ pub(crate) const RAW_HEADLINE_SQL: &str =
         AND (payload->'facts'->'time'->>'end')::date >= '2023-10-17' \
       GROUP BY 1, 2 ORDER BY 1, 2";
 
-/// The headline question's filter on the read model: attacks on bases since 2023-10-17.
-pub(crate) fn headline() -> IncidentFilter {
-    IncidentFilter {
+/// The headline question asked of the incidents read model in `schema`, now or as known at
+/// `as_of`: attacks on bases since 2023-10-17, by week and claimant.
+pub(crate) async fn headline_stats(
+    pool: &PgPool,
+    schema: &str,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<()> {
+    let headline = IncidentFilter {
         from: NaiveDate::from_ymd_opt(2023, 10, 17),
         target_categories: vec!["foreign_military_base".into()],
         ..IncidentFilter::default()
-    }
+    };
+    incident_stats(
+        pool,
+        schema,
+        &headline,
+        &[StatsDimension::Claimant],
+        Some(TimeBucket::Week),
+        as_of,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The claimant of the incidents that count as attacks on coalition bases.
@@ -310,21 +325,7 @@ pub async fn queries(pool: &PgPool, repeats: u32) -> anyhow::Result<Vec<Figure>>
     let live = sitrep_projections::generation::live(pool, "incidents")
         .await?
         .ok_or_else(|| anyhow::anyhow!("no live incidents generation: run the rebuild first"))?;
-    let headline = headline();
-    let stats = time(repeats, || async {
-        incident_stats(
-            pool,
-            &live.schema,
-            &headline,
-            &[StatsDimension::Claimant],
-            Some(TimeBucket::Week),
-            None,
-        )
-        .await
-        .map(|_| ())
-        .map_err(anyhow::Error::from)
-    })
-    .await?;
+    let stats = time(repeats, || headline_stats(pool, &live.schema, None)).await?;
     let raw_stats = time(raw_repeats, || async {
         sqlx::query(RAW_HEADLINE_SQL)
             .bind(None::<chrono::DateTime<chrono::Utc>>)

@@ -80,20 +80,21 @@ pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
     }
 }
 
+/// The caller most tests run as: a recorder named "test recorder".
+pub fn recorder() -> Caller {
+    Caller::Token(TokenHolder {
+        token_id: uuid::Uuid::nil(),
+        name: "test recorder".to_owned(),
+        role: Role::Recorder,
+    })
+}
+
 impl Api {
     /// The whole response as JSON (`data` and `errors`).
     pub async fn run(&self, query: &str, variables: Value) -> Value {
         // Access control has its own tests (`tests/access.rs` at the top); these run as a
         // recorder.
-        let recorder = Caller::Token(TokenHolder {
-            token_id: uuid::Uuid::nil(),
-            name: "test recorder".to_owned(),
-            role: Role::Recorder,
-        });
-        let request = Request::new(query)
-            .variables(Variables::from_json(variables))
-            .data(recorder);
-        serde_json::to_value(self.schema.execute(request).await).expect("a response serialises")
+        self.run_as(recorder(), query, variables).await
     }
 
     /// The whole response as JSON, run as `caller` (access control on).
@@ -141,8 +142,19 @@ impl Api {
 
     /// `data` of `query` (which must have no errors) and how many SQL statements it ran (sqlx
     /// reports each as an event of target `sqlx::query` on this thread: a current-thread
-    /// runtime, which the batch loaders' tasks run on too).
+    /// runtime, which the batch loaders' tasks run on too). Run as a recorder.
     pub async fn data_counting_statements(&self, query: &str, variables: Value) -> (Value, usize) {
+        self.data_counting_statements_as(recorder(), query, variables)
+            .await
+    }
+
+    /// The same, run as `caller`.
+    pub async fn data_counting_statements_as(
+        &self,
+        caller: Caller,
+        query: &str,
+        variables: Value,
+    ) -> (Value, usize) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use tracing_subscriber::layer::SubscriberExt;
 
@@ -161,9 +173,13 @@ impl Api {
         let count = Arc::new(AtomicUsize::new(0));
         let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
         let guard = tracing::subscriber::set_default(subscriber);
-        let data = self.data(query, variables).await;
+        let response = self.run_as(caller, query, variables).await;
         drop(guard);
-        (data, count.load(Ordering::SeqCst))
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        (response["data"].clone(), count.load(Ordering::SeqCst))
     }
 
     pub async fn events_stored(&self) -> i64 {
