@@ -525,6 +525,7 @@ fn attack_facts(
         notes: None,
         tags: Vec::new(),
         external_refs: Vec::new(),
+        attributes: Default::default(),
     }
 }
 

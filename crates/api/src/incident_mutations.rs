@@ -121,6 +121,22 @@ impl IncidentMutation {
         Ok(execute(ctx, input.incident_id, command.into(), &input.options).await?)
     }
 
+    /// Withdraws an actor's part in an incident (a source revised who took part), with a
+    /// reason. Refused with `INVALID_STATE` when the incident does not record this actor in this
+    /// role, and on a retracted or merged incident.
+    async fn withdraw_claim(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The incident, the actor, its part and why.")] input: WithdrawClaimInput,
+    ) -> async_graphql::Result<IncidentPayload> {
+        let command = domain::WithdrawClaim {
+            actor: input.actor,
+            role: input.role.into(),
+            reason: input.reason,
+        };
+        Ok(execute(ctx, input.incident_id, command.into(), &input.options).await?)
+    }
+
     /// Adds a source to an incident. Refused with `INVALID_STATE` when the incident has an
     /// identical source already, and on a retracted or merged incident.
     async fn attach_source(
@@ -335,6 +351,7 @@ impl IncidentAmendmentInput {
             external_refs: self
                 .external_refs
                 .map(|refs| refs.into_iter().map(ExternalRef).collect()),
+            attributes: Default::default(),
         })
     }
 }
@@ -383,6 +400,21 @@ pub struct RecordClaimInput {
     pub source: Option<SourceInput>,
     /// Why; needed to change how a recorded part is known (at most 10,000 characters).
     pub reason: Option<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// An actor's part in an incident to withdraw.
+#[derive(InputObject)]
+pub struct WithdrawClaimInput {
+    /// The incident.
+    pub incident_id: Uuid,
+    /// The actor.
+    pub actor: Uuid,
+    /// The part it no longer has.
+    pub role: ActorRole,
+    /// Why (at most 10,000 characters).
+    pub reason: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -505,6 +537,7 @@ impl IncidentFactsInput {
                 .into_iter()
                 .map(ExternalRef)
                 .collect(),
+            attributes: Default::default(),
         })
     }
 }

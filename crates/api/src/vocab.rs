@@ -180,6 +180,10 @@ pub enum ActorRole {
     Suspected,
     /// Was involved otherwise (an ally, a mediator, a party present).
     Associated,
+    /// Acted with the perpetrator (ACLED's associated actors of actor 1).
+    PerpetratorAssociate,
+    /// Was attacked with the target or stood with it (ACLED's associated actors of actor 2).
+    TargetAssociate,
 }
 
 /// How an actor's part is known.
@@ -218,6 +222,8 @@ pub enum RetractionKind {
     OutOfScope,
     /// It did not happen.
     FalseReport,
+    /// The dataset it was imported from no longer has it.
+    RemovedBySource,
 }
 
 /// How precisely a date or span is known.

@@ -171,6 +171,7 @@ pub(crate) fn incident(n: u64) -> IncidentEvent {
             notes: Some(format!("Report {n}: rockets struck near the base.")),
             tags: Vec::new(),
             external_refs: Vec::new(),
+            attributes: Default::default(),
         },
         actors: if on_base {
             vec![ActorInvolvement {

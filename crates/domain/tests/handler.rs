@@ -369,6 +369,7 @@ mod real_aggregates {
                 notes: None,
                 tags: Vec::new(),
                 external_refs: Vec::new(),
+                attributes: Default::default(),
             },
             actors: vec![ActorInvolvement {
                 actor: claimant,

@@ -597,6 +597,7 @@ async fn apply_incidents(
             IncidentEvent::IncidentReported { .. }
                 | IncidentEvent::ClaimRecorded { .. }
                 | IncidentEvent::ClaimChanged { .. }
+                | IncidentEvent::ClaimWithdrawn { .. }
                 | IncidentEvent::IncidentRetracted { .. }
                 | IncidentEvent::IncidentRestored { .. }
                 | IncidentEvent::IncidentMerged { .. }
@@ -630,6 +631,9 @@ async fn apply_incidents(
             | IncidentEvent::ClaimChanged { actor, role, .. } => {
                 involved.links.insert((*actor, role.as_str().to_owned()));
             }
+            IncidentEvent::ClaimWithdrawn { actor, role, .. } => {
+                involved.links.remove(&(*actor, role.as_str().to_owned()));
+            }
             IncidentEvent::IncidentRetracted { .. } => involved.status = Some(RETRACTED),
             IncidentEvent::IncidentRestored { .. } => involved.status = Some(ACTIVE),
             IncidentEvent::IncidentMerged { .. } => involved.status = Some(MERGED),
@@ -661,6 +665,10 @@ async fn store_involvements(
     let mut involvements: Timeline<(Uuid, Uuid, &'static str), InvolvementRow> = Timeline::new();
     for (stored, event) in relevant {
         let incident_id = stored.stream.stream_id;
+        if let IncidentEvent::ClaimWithdrawn { actor, role, .. } = event {
+            involvements.end(&(incident_id, *actor, role.as_str()), stored.recorded_at);
+            continue;
+        }
         let parts: Vec<(Uuid, ActorRole, AttributionStatus)> = match event {
             IncidentEvent::IncidentReported { actors, .. } => actors
                 .iter()

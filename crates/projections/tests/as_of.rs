@@ -143,6 +143,7 @@ fn report(rng: &mut StdRng, world: &World) -> IncidentCommand {
         notes: None,
         tags: Vec::new(),
         external_refs: Vec::new(),
+        attributes: Default::default(),
     };
     IncidentCommand::ReportIncident(ReportIncident {
         facts,

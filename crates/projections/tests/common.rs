@@ -55,6 +55,7 @@ pub fn report(date: &str, country: &str, killed: u32) -> IncidentCommand {
             notes: None,
             tags: Vec::new(),
             external_refs: Vec::new(),
+            attributes: Default::default(),
         },
         actors: Vec::new(),
         sources: Vec::new(),

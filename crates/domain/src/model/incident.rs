@@ -14,6 +14,8 @@
 //! `IncidentReported` is at schema version 2: [`IncidentEvent::upcast`] reads version 1 payloads,
 //! where the fatalities were a single integer.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -30,6 +32,10 @@ use super::vocab::{check_event_types, EventType, SubEventType};
 pub const MAX_TAGS: usize = 50;
 /// The most items a list of a command takes (actors, sources, external references).
 pub const MAX_ITEMS: usize = 100;
+/// The most attributes an incident carries.
+pub const MAX_ATTRIBUTES: usize = 60;
+/// The longest attribute name.
+pub const MAX_ATTRIBUTE_NAME: usize = 64;
 
 // ---------------------------------------------------------------------------------------------
 // Vocabularies of an incident
@@ -104,6 +110,10 @@ pub enum ActorRole {
     Suspected,
     /// Was involved otherwise (an ally, a mediator, a party present).
     Associated,
+    /// Acted with the perpetrator (ACLED's `assoc_actor_1`: an actor associated with actor 1).
+    PerpetratorAssociate,
+    /// Was attacked with the target or stood with it (ACLED's `assoc_actor_2`).
+    TargetAssociate,
 }
 
 impl ActorRole {
@@ -115,6 +125,8 @@ impl ActorRole {
             Self::Claimant => "claimant",
             Self::Suspected => "suspected",
             Self::Associated => "associated",
+            Self::PerpetratorAssociate => "perpetrator_associate",
+            Self::TargetAssociate => "target_associate",
         }
     }
 }
@@ -167,6 +179,9 @@ pub enum RetractionKind {
     OutOfScope,
     /// It did not happen.
     FalseReport,
+    /// The dataset it was imported from no longer has it (an ACLED or UCDP row deleted by the
+    /// publisher).
+    RemovedBySource,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +320,12 @@ pub struct IncidentFacts {
     /// The same incident in other datasets; no repeats.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external_refs: Vec<ExternalRef>,
+    /// What an external dataset says that has no field of its own here, by the dataset's column
+    /// name (ACLED's `inter1`, `interaction`, `disorder_type`; UCDP's `dyad_name`, `deaths_a`):
+    /// kept so that an export in the dataset's own format gives back what was imported. At most
+    /// [`MAX_ATTRIBUTES`]; names are lower-case `snake_case`, values one line.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl IncidentFacts {
@@ -320,7 +341,8 @@ impl IncidentFacts {
         }
         check_optional_text("notes", self.notes.as_deref(), MAX_TEXT)?;
         check_tags(&self.tags)?;
-        check_external_refs(&self.external_refs)
+        check_external_refs(&self.external_refs)?;
+        check_attributes(&self.attributes)
     }
 
     /// These facts with `changes` applied.
@@ -342,6 +364,7 @@ impl IncidentFacts {
         set(&mut facts.notes, &changes.notes);
         set(&mut facts.tags, &changes.tags);
         set(&mut facts.external_refs, &changes.external_refs);
+        set(&mut facts.attributes, &changes.attributes);
         facts
     }
 }
@@ -387,6 +410,9 @@ pub struct IncidentAmendment {
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_refs: Option<Vec<ExternalRef>>,
+    /// The whole set of attributes after the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 /// A field that is present in the payload, even as `null` (`Some(None)`); an absent field is
@@ -432,6 +458,9 @@ impl IncidentAmendment {
         if let Some(external_refs) = &self.external_refs {
             check_external_refs(external_refs)?;
         }
+        if let Some(attributes) = &self.attributes {
+            check_attributes(attributes)?;
+        }
         Ok(())
     }
 
@@ -452,6 +481,7 @@ impl IncidentAmendment {
             notes: differing(&self.notes, &facts.notes),
             tags: differing(&self.tags, &facts.tags),
             external_refs: differing(&self.external_refs, &facts.external_refs),
+            attributes: differing(&self.attributes, &facts.attributes),
         }
     }
 }
@@ -510,6 +540,39 @@ fn check_external_refs(external_refs: &[ExternalRef]) -> Result<(), DomainError>
     check_at_most("external_refs", external_refs)?;
     check_each("external_refs", external_refs, ExternalRef::validate)?;
     check_unique("external_refs", external_refs, |a, b| a == b, "")
+}
+
+fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), DomainError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(DomainError::invalid(
+            "attributes",
+            format!("must be at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (name, value) in attributes {
+        let name_ok = !name.is_empty()
+            && name.len() <= MAX_ATTRIBUTE_NAME
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            return Err(DomainError::invalid(
+                "attributes",
+                format!(
+                    "\"{name}\" is not an attribute name: lower-case letters, digits and _, starting with a letter, at most {MAX_ATTRIBUTE_NAME} characters"
+                ),
+            ));
+        }
+        check_text(&format!("attributes.{name}"), value, MAX_TEXT)?;
+        if value.contains(['\n', '\r']) {
+            return Err(DomainError::invalid(
+                format!("attributes.{name}"),
+                "must be one line",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_involvements(actors: &[ActorInvolvement]) -> Result<(), DomainError> {
@@ -641,6 +704,16 @@ impl RecordClaim {
     }
 }
 
+/// Withdraws an actor's involvement in a role (a source revised who took part, a claim proved
+/// false), with a reason. Withdrawing an involvement the incident does not have is refused by
+/// state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WithdrawClaim {
+    pub actor: Uuid,
+    pub role: ActorRole,
+    pub reason: String,
+}
+
 /// Adds a source to the incident. A source identical to one it has already is refused by state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttachSource {
@@ -693,6 +766,7 @@ pub enum IncidentCommand {
     AmendIncident(AmendIncident),
     ReviseCasualties(ReviseCasualties),
     RecordClaim(RecordClaim),
+    WithdrawClaim(WithdrawClaim),
     AttachSource(AttachSource),
     SetVerification(SetVerification),
     RetractIncident(RetractIncident),
@@ -715,6 +789,7 @@ command_from!(
     AmendIncident,
     ReviseCasualties,
     RecordClaim,
+    WithdrawClaim,
     AttachSource,
     SetVerification,
     RetractIncident,
@@ -772,6 +847,12 @@ pub enum IncidentEvent {
         source: Option<Source>,
         reason: String,
     },
+    /// An actor's involvement in a role was withdrawn.
+    ClaimWithdrawn {
+        actor: Uuid,
+        role: ActorRole,
+        reason: String,
+    },
     /// A source was added.
     SourceAttached { source: Source },
     /// The verification status changed to `status`.
@@ -821,6 +902,7 @@ impl DomainEvent for IncidentEvent {
             Self::IncidentAmended { reason, .. }
             | Self::CasualtiesRevised { reason, .. }
             | Self::ClaimChanged { reason, .. }
+            | Self::ClaimWithdrawn { reason, .. }
             | Self::VerificationChanged { reason, .. }
             | Self::IncidentRetracted { reason, .. }
             | Self::IncidentRestored { reason }
@@ -1058,6 +1140,24 @@ impl Incident {
         }])
     }
 
+    fn withdraw_claim(&self, c: &WithdrawClaim) -> Result<Vec<IncidentEvent>, DomainError> {
+        check_id("actor", c.actor)?;
+        check_reason(&c.reason)?;
+        self.active()?;
+        if !self.actors.iter().any(|i| i.holds(c.actor, c.role)) {
+            return Err(DomainError::state(format!(
+                "actor {} is not recorded as {} in this incident: nothing to withdraw",
+                c.actor,
+                c.role.as_str()
+            )));
+        }
+        Ok(vec![IncidentEvent::ClaimWithdrawn {
+            actor: c.actor,
+            role: c.role,
+            reason: c.reason.clone(),
+        }])
+    }
+
     fn attach_source(&self, c: &AttachSource) -> Result<Vec<IncidentEvent>, DomainError> {
         c.source.validate().map_err(|e| e.within("source"))?;
         self.active()?;
@@ -1184,6 +1284,7 @@ impl Aggregate for Incident {
             IncidentCommand::AmendIncident(c) => self.amend(c),
             IncidentCommand::ReviseCasualties(c) => self.revise_casualties(c),
             IncidentCommand::RecordClaim(c) => self.record_claim(c),
+            IncidentCommand::WithdrawClaim(c) => self.withdraw_claim(c),
             IncidentCommand::AttachSource(c) => self.attach_source(c),
             IncidentCommand::SetVerification(c) => self.set_verification(c),
             IncidentCommand::RetractIncident(c) => self.retract(c),
@@ -1233,6 +1334,9 @@ impl Aggregate for Incident {
                 attribution: *attribution,
                 source: source.clone(),
             }),
+            IncidentEvent::ClaimWithdrawn { actor, role, .. } => {
+                self.actors.retain(|i| !i.holds(*actor, *role));
+            }
             IncidentEvent::SourceAttached { source } => self.add_source(source),
             IncidentEvent::VerificationChanged { status, .. } => self.verification = *status,
             IncidentEvent::IncidentRetracted { kind, .. } => {
@@ -1358,6 +1462,7 @@ mod tests {
             notes: None,
             tags: vec!["tower-22".into()],
             external_refs: vec![ExternalRef("desk:tower-22".into())],
+            attributes: Default::default(),
         }
     }
 
@@ -1959,6 +2064,92 @@ mod tests {
     }
 
     #[test]
+    fn an_involvement_is_withdrawn_with_a_reason() {
+        let withdraw = WithdrawClaim {
+            actor: us_forces(),
+            role: ActorRole::Target,
+            reason: "source revision".into(),
+        };
+        let state = given::<Incident>([reported()])
+            .when(withdraw.clone().into())
+            .then_events(vec![IncidentEvent::ClaimWithdrawn {
+                actor: us_forces(),
+                role: ActorRole::Target,
+                reason: "source revision".into(),
+            }]);
+        assert_eq!(state.actors(), &actors()[..1]);
+        // The same actor in another role, or one withdrawn already, is not there to withdraw.
+        given::<Incident>([reported()])
+            .when(
+                WithdrawClaim {
+                    role: ActorRole::Perpetrator,
+                    ..withdraw.clone()
+                }
+                .into(),
+            )
+            .then_invalid_state();
+        let withdrawn = IncidentEvent::ClaimWithdrawn {
+            actor: us_forces(),
+            role: ActorRole::Target,
+            reason: "source revision".into(),
+        };
+        given::<Incident>([reported(), withdrawn])
+            .when(withdraw.clone().into())
+            .then_invalid_state();
+        given::<Incident>([reported()])
+            .when(
+                WithdrawClaim {
+                    reason: " ".into(),
+                    ..withdraw
+                }
+                .into(),
+            )
+            .then_invalid("reason");
+    }
+
+    #[test]
+    fn attributes_are_amended_whole_and_checked() {
+        let attributes: BTreeMap<String, String> = [
+            ("inter1".to_owned(), "3".to_owned()),
+            ("interaction".to_owned(), "13".to_owned()),
+        ]
+        .into();
+        let state = given::<Incident>([reported()])
+            .when(
+                amend(IncidentAmendment {
+                    attributes: Some(attributes.clone()),
+                    ..Default::default()
+                })
+                .into(),
+            )
+            .then_events(vec![IncidentEvent::IncidentAmended {
+                changes: IncidentAmendment {
+                    attributes: Some(attributes.clone()),
+                    ..Default::default()
+                },
+                reason: "corrected after the Pentagon briefing".into(),
+            }]);
+        assert_eq!(state.facts().map(|f| &f.attributes), Some(&attributes));
+        for (name, value, field) in [
+            ("Inter1", "3", "changes.attributes"),
+            ("1st", "3", "changes.attributes"),
+            ("inter-1", "3", "changes.attributes"),
+            ("notes", "two\nlines", "changes.attributes.notes"),
+            ("notes", "  ", "changes.attributes.notes"),
+        ] {
+            given::<Incident>([reported()])
+                .when(
+                    amend(IncidentAmendment {
+                        attributes: Some([(name.to_owned(), value.to_owned())].into()),
+                        ..Default::default()
+                    })
+                    .into(),
+                )
+                .then_invalid(field);
+        }
+    }
+
+    #[test]
     fn changing_an_involvement_needs_a_reason_and_replaces_it() {
         let change = RecordClaim {
             actor: iri(),
@@ -2449,6 +2640,7 @@ mod tests {
                     notes: None,
                     tags: vec![],
                     external_refs: vec![],
+                    attributes: Default::default(),
                 },
                 actors: vec![],
                 sources: vec![],
