@@ -13,6 +13,7 @@
 pub mod acled_columns;
 pub mod countries;
 pub mod record;
+pub mod sync;
 
 use sitrep_domain::model::incident::ExternalRef;
 use uuid::Uuid;
