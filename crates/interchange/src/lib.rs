@@ -12,6 +12,7 @@
 
 pub mod acled_columns;
 pub mod countries;
+pub mod import;
 pub mod record;
 pub mod sync;
 

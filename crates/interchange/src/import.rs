@@ -1,0 +1,538 @@
+//! The import runner: loads what the sync needs from the log, plans ([`crate::sync`]) and
+//! appends the plan in one transaction, or nothing.
+//!
+//! 1. The rows: bad rows (the reader's, repeated references, the domain's refusals) are all
+//!    found before anything is appended. Without `skip_invalid` any bad row stops the import
+//!    ([`ImportError::BadRows`], every one listed) and nothing is appended.
+//! 2. The log, in a few statements (SQL beside this module, in `import/`): the actor streams,
+//!    folded into a directory of names; the streams the rows name, in one query, folded with the
+//!    domain model, each with the `import.row` digest of its last import event; the dataset's
+//!    other incidents (through the index on the reports' `import.dataset`), folded the same way.
+//! 3. The plan, then every stream's events appended in one transaction at the version the plan
+//!    was made at ([`append_all`]). Another writer in between fails the import whole
+//!    ([`ImportError::Conflict`]: run it again).
+//!
+//! Every event carries the metadata `{"import": {"dataset", "row", "run"}}` (no `row` for a
+//! retraction) and the run's id as its correlation id.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use futures::TryStreamExt as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sitrep_domain::handler::valid_time_of;
+use sitrep_domain::model::actor::{Actor, ActorEvent};
+use sitrep_domain::model::incident::{ExternalRef, Incident, IncidentEvent};
+use sitrep_domain::model::{decode_text, encode, Aggregate, CodecError, DomainEvent};
+use sitrep_domain::store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamRef};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::incident_id_for;
+use crate::record::{Dataset, ImportedRow, RowError};
+use crate::sync::{self, ActorDirectory, StreamState, SyncInput, SyncPlan};
+
+const STREAM_EVENTS_SQL: &str = include_str!("import/stream_events.sql");
+const ACTOR_EVENTS_SQL: &str = include_str!("import/actor_events.sql");
+const DATASET_INCIDENTS_SQL: &str = include_str!("import/dataset_incidents.sql");
+
+/// How an import runs.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub dataset: Dataset,
+    /// The author of every event (`recorded_by`).
+    pub recorded_by: String,
+    /// Import the valid rows when some are bad (rather than nothing).
+    pub skip_invalid: bool,
+    /// When the import began (reading the file included), for the summary's rates.
+    pub started: Instant,
+}
+
+/// A file's rows as a reader gives them.
+#[derive(Debug, Clone, Default)]
+pub struct FileRows {
+    /// Every row in file order: mapped, or why not.
+    pub rows: Vec<Result<ImportedRow, RowError>>,
+    /// The external references of rows the reader rejected, where the row still names one:
+    /// such a row is in the file, so its incident is not taken as removed by the source.
+    pub rejected_refs: Vec<ExternalRef>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSummary {
+    pub dataset: Dataset,
+    /// The run's id: the correlation id of every event it appended.
+    pub run: Uuid,
+    /// Rows in the file.
+    pub read: u64,
+    pub new: u64,
+    pub corrected: u64,
+    /// Incidents of the dataset the file no longer has.
+    pub retracted: u64,
+    pub restored: u64,
+    pub unchanged: u64,
+    /// Rows whose incident an analyst retracted or merged.
+    pub skipped: u64,
+    /// Bad rows (imported without them only with `skip_invalid`).
+    pub rejected: u64,
+    pub actors_registered: u64,
+    pub events_appended: u64,
+    pub seconds: f64,
+    /// The highest position appended (for read-your-writes waits), if anything was.
+    pub last_position: Option<i64>,
+}
+
+impl ImportSummary {
+    /// Rows read per second, over the whole import.
+    pub fn rows_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.read as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "read               {}", self.read)?;
+        writeln!(f, "new                {}", self.new)?;
+        writeln!(f, "corrected          {}", self.corrected)?;
+        writeln!(f, "retracted          {}", self.retracted)?;
+        writeln!(f, "restored           {}", self.restored)?;
+        writeln!(f, "unchanged          {}", self.unchanged)?;
+        writeln!(f, "skipped            {}", self.skipped)?;
+        writeln!(f, "rejected           {}", self.rejected)?;
+        writeln!(f, "actors registered  {}", self.actors_registered)?;
+        writeln!(f, "events appended    {}", self.events_appended)?;
+        writeln!(
+            f,
+            "seconds            {:.2} ({:.0} rows/s)",
+            self.seconds,
+            self.rows_per_second()
+        )?;
+        write!(f, "run                {}", self.run)
+    }
+}
+
+/// The summary and the rows left out (with `skip_invalid`), by line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOutcome {
+    pub summary: ImportSummary,
+    pub rejected: Vec<RowError>,
+}
+
+/// Why an import appended nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// Bad rows, without `skip_invalid`: all of them, by line.
+    #[error("{} bad row(s); nothing was imported", .rows.len())]
+    BadRows { rows: Vec<RowError> },
+    /// Another writer changed a stream after the import read it.
+    #[error(
+        "stream {stream_id} changed while the import ran (another writer); nothing was imported: \
+         run the import again"
+    )]
+    Conflict { stream_id: Uuid },
+    /// A stream the file names holds something else than an incident.
+    #[error("stream {stream_id}, which row {line} names, is a {actual} stream, not an incident")]
+    NotAnIncident {
+        stream_id: Uuid,
+        line: u64,
+        actual: String,
+    },
+    /// A stored event could not be read back into the model (a bug or a missing upcaster).
+    #[error("stored {event_type} of stream {stream_id} cannot be read: {source}")]
+    Unreadable {
+        stream_id: Uuid,
+        event_type: String,
+        #[source]
+        source: CodecError,
+    },
+    /// A decided event could not be encoded (a bug in the model).
+    #[error("decided event cannot be stored: {0}")]
+    Unencodable(#[source] CodecError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(StoreError::Database(error))
+    }
+}
+
+/// Imports `file` into the log by the sync's rules: all of it in one transaction, or nothing.
+/// `progress` is told how many rows were planned as it goes.
+pub async fn run_import(
+    store: &EventStore,
+    options: &ImportOptions,
+    file: FileRows,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<ImportOutcome, ImportError> {
+    let run = Uuid::now_v7();
+    let read = file.rows.len() as u64;
+    let mut bad = Vec::new();
+    let mut valid = Vec::with_capacity(file.rows.len());
+    for row in file.rows {
+        match row {
+            Ok(row) => valid.push(row),
+            Err(error) => bad.push(error),
+        }
+    }
+    let (rows, repeated) = sync::unique_rows(options.dataset, valid);
+    bad.extend(repeated);
+    // Rows the reader refused are in the file all the same: not gone.
+    let kept: HashSet<Uuid> = file.rejected_refs.iter().map(incident_id_for).collect();
+
+    let named: Vec<Uuid> = rows
+        .iter()
+        .map(|r| incident_id_for(&r.external_ref))
+        .collect();
+    let mut conn = store.pool().acquire().await?;
+    let actors = load_actors(&mut conn).await?;
+    let streams = load_incidents(&mut conn, &named).await?;
+    check_incident_streams(&rows, &streams)?;
+    let streams: HashMap<Uuid, StreamState> = streams
+        .into_iter()
+        .map(|(id, loaded)| (id, loaded.state))
+        .collect();
+    let others = load_dataset_incidents(&mut conn, options.dataset, &named).await?;
+    drop(conn);
+
+    let plan = sync::plan(
+        &SyncInput {
+            dataset: options.dataset,
+            run,
+            rows: &rows,
+            streams: &streams,
+            actors: &actors,
+            others: &others,
+            kept: &kept,
+        },
+        &mut |done| progress(done as u64),
+    );
+    bad.extend(plan.rejected.iter().cloned());
+    bad.sort_by_key(|e| e.line);
+    if !bad.is_empty() && !options.skip_invalid {
+        return Err(ImportError::BadRows { rows: bad });
+    }
+
+    let appends = appends_of(&plan, options, run)?;
+    let mut tx = store.pool().begin().await?;
+    let last_position = append_all(store, &mut tx, &appends).await?;
+    tx.commit().await?;
+    if last_position.is_some() {
+        store.notify_appended();
+    }
+
+    let counts = plan.counts;
+    let rejected_lines: HashSet<u64> = bad.iter().map(|e| e.line).collect();
+    Ok(ImportOutcome {
+        summary: ImportSummary {
+            dataset: options.dataset,
+            run,
+            read,
+            new: counts.new,
+            corrected: counts.corrected,
+            retracted: counts.retracted,
+            restored: counts.restored,
+            unchanged: counts.unchanged,
+            skipped: counts.skipped,
+            rejected: rejected_lines.len() as u64,
+            actors_registered: counts.actors_registered,
+            events_appended: counts.events,
+            seconds: options.started.elapsed().as_secs_f64(),
+            last_position,
+        },
+        rejected: bad,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appending
+// ---------------------------------------------------------------------------------------------
+
+/// One stream's part of the import's append: its events, if the stream is at `expected`.
+#[derive(Debug, Clone)]
+pub struct StreamAppend {
+    pub stream: StreamRef,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+}
+
+/// Appends every stream's events inside the transaction `conn`, each at its expected version;
+/// the highest position written. The one place that knows how a batch is appended.
+async fn append_all(
+    store: &EventStore,
+    conn: &mut PgConnection,
+    appends: &[StreamAppend],
+) -> Result<Option<i64>, ImportError> {
+    let mut last = None;
+    for append in appends {
+        let result = store
+            .append_in(conn, &append.stream, append.expected, &append.events)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { stream_id, .. } => ImportError::Conflict { stream_id },
+                other => ImportError::Store(other),
+            })?;
+        last = last.max(result.positions.last().copied());
+    }
+    Ok(last)
+}
+
+/// The plan as the store's appends: actors first (the incidents name them), then incidents.
+fn appends_of(
+    plan: &SyncPlan,
+    options: &ImportOptions,
+    run: Uuid,
+) -> Result<Vec<StreamAppend>, ImportError> {
+    let meta = RunMeta {
+        dataset: options.dataset,
+        run,
+        recorded_by: &options.recorded_by,
+    };
+    let mut appends = Vec::with_capacity(plan.registrations.len() + plan.changes.len());
+    for registration in &plan.registrations {
+        appends.push(StreamAppend {
+            stream: StreamRef::new(Actor::STREAM_TYPE, registration.actor),
+            expected: ExpectedVersion::NoStream,
+            events: vec![meta.new_event(&registration.event, Some(&registration.row))?],
+        });
+    }
+    for change in &plan.changes {
+        let events = change
+            .events
+            .iter()
+            .map(|event| meta.new_event(event, change.row.as_deref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        appends.push(StreamAppend {
+            stream: StreamRef::new(Incident::STREAM_TYPE, change.incident),
+            expected: match change.expected_version {
+                0 => ExpectedVersion::NoStream,
+                v => ExpectedVersion::Exact(v),
+            },
+            events,
+        });
+    }
+    Ok(appends)
+}
+
+/// What every event of a run carries.
+struct RunMeta<'a> {
+    dataset: Dataset,
+    run: Uuid,
+    recorded_by: &'a str,
+}
+
+impl RunMeta<'_> {
+    /// The store's form of a decided event, as the command handler makes it, with the run's
+    /// metadata and correlation.
+    fn new_event<E: DomainEvent>(
+        &self,
+        event: &E,
+        row: Option<&str>,
+    ) -> Result<NewEvent, ImportError> {
+        let encoded = encode(event).map_err(ImportError::Unencodable)?;
+        let mut new = NewEvent::new(encoded.event_type, encoded.payload, self.recorded_by);
+        new.schema_version = encoded.schema_version;
+        new.valid_time = event.valid_time().map(valid_time_of);
+        new.reason = event.reason().map(str::to_owned);
+        new.correlation_id = Some(self.run);
+        new.metadata = import_metadata(self.dataset, row, self.run);
+        Ok(new)
+    }
+}
+
+/// `{"import": {"dataset": ..., "row": ..., "run": ...}}`, without `row` when there is none.
+pub fn import_metadata(dataset: Dataset, row: Option<&str>, run: Uuid) -> Value {
+    let mut import = json!({ "dataset": dataset.name(), "run": run });
+    if let (Some(row), Some(object)) = (row, import.as_object_mut()) {
+        object.insert("row".to_owned(), Value::String(row.to_owned()));
+    }
+    json!({ "import": import })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+/// The registered actors, folded from their streams.
+async fn load_actors(conn: &mut PgConnection) -> Result<ActorDirectory, ImportError> {
+    let mut rows = sqlx::query_as::<_, (Uuid, String, i32, String)>(ACTOR_EVENTS_SQL).fetch(conn);
+    let mut actors: Vec<(Uuid, Actor)> = Vec::new();
+    while let Some((stream_id, event_type, schema_version, payload)) = rows.try_next().await? {
+        let event: ActorEvent =
+            decode_text(&event_type, schema_version, &payload).map_err(|source| {
+                ImportError::Unreadable {
+                    stream_id,
+                    event_type: event_type.clone(),
+                    source,
+                }
+            })?;
+        match actors.last_mut() {
+            Some((id, actor)) if *id == stream_id => actor.apply(&event),
+            _ => actors.push((stream_id, Actor::fold([&event]))),
+        }
+    }
+    Ok(ActorDirectory::of(actors.iter().map(|(id, a)| (*id, a))))
+}
+
+/// An incident stream as loaded, with its type.
+struct Loaded {
+    stream_type: String,
+    state: StreamState,
+}
+
+/// The row of [`STREAM_EVENTS_SQL`].
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    stream_id: Uuid,
+    stream_type: String,
+    stream_version: i64,
+    event_type: String,
+    schema_version: i32,
+    payload: String,
+    metadata: String,
+}
+
+/// The streams `ids` that exist, folded (in one query). A stream of another type is returned
+/// unfolded, for the caller to refuse.
+async fn load_incidents(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Loaded>, ImportError> {
+    let mut streams: HashMap<Uuid, Loaded> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(streams);
+    }
+    let mut rows = sqlx::query_as::<_, EventRow>(STREAM_EVENTS_SQL)
+        .bind(ids)
+        .fetch(conn);
+    // Rows come stream by stream: fold into the current one, then store it.
+    let mut current: Option<(Uuid, Loaded)> = None;
+    while let Some(row) = rows.try_next().await? {
+        if current.as_ref().is_none_or(|(id, _)| *id != row.stream_id) {
+            if let Some((id, loaded)) = current.take() {
+                streams.insert(id, loaded);
+            }
+            current = Some((
+                row.stream_id,
+                Loaded {
+                    stream_type: row.stream_type.clone(),
+                    state: StreamState::default(),
+                },
+            ));
+        }
+        let Some((_, loaded)) = current.as_mut() else {
+            continue;
+        };
+        loaded.state.version = row.stream_version.unsigned_abs();
+        if loaded.stream_type != Incident::STREAM_TYPE {
+            continue;
+        }
+        let event: IncidentEvent = decode_text(&row.event_type, row.schema_version, &row.payload)
+            .map_err(|source| ImportError::Unreadable {
+            stream_id: row.stream_id,
+            event_type: row.event_type.clone(),
+            source,
+        })?;
+        loaded.state.incident.apply(&event);
+        if let Some(import) = import_of(&row.metadata) {
+            loaded.state.last_import_row = import.row;
+        }
+    }
+    if let Some((id, loaded)) = current {
+        streams.insert(id, loaded);
+    }
+    Ok(streams)
+}
+
+/// Refuses the import when a row names a stream that is not an incident's.
+fn check_incident_streams(
+    rows: &[ImportedRow],
+    streams: &HashMap<Uuid, Loaded>,
+) -> Result<(), ImportError> {
+    for row in rows {
+        let id = incident_id_for(&row.external_ref);
+        if let Some(loaded) = streams.get(&id) {
+            if loaded.stream_type != Incident::STREAM_TYPE {
+                return Err(ImportError::NotAnIncident {
+                    stream_id: id,
+                    line: row.line,
+                    actual: loaded.stream_type.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The incidents an import of `dataset` created, other than `named`, folded.
+async fn load_dataset_incidents(
+    conn: &mut PgConnection,
+    dataset: Dataset,
+    named: &[Uuid],
+) -> Result<HashMap<Uuid, StreamState>, ImportError> {
+    let all: Vec<Uuid> = sqlx::query_scalar(DATASET_INCIDENTS_SQL)
+        .bind(dataset.name())
+        .fetch_all(&mut *conn)
+        .await?;
+    let named: HashSet<&Uuid> = named.iter().collect();
+    let others: Vec<Uuid> = all.into_iter().filter(|id| !named.contains(id)).collect();
+    Ok(load_incidents(conn, &others)
+        .await?
+        .into_iter()
+        .filter(|(_, loaded)| loaded.stream_type == Incident::STREAM_TYPE)
+        .map(|(id, loaded)| (id, loaded.state))
+        .collect())
+}
+
+/// The `import` entry of an event's metadata.
+#[derive(Deserialize)]
+struct ImportEntry {
+    #[serde(default)]
+    row: Option<String>,
+}
+
+/// The `import` entry of the metadata text `metadata`, if it has one.
+fn import_of(metadata: &str) -> Option<ImportEntry> {
+    #[derive(Deserialize)]
+    struct Metadata {
+        import: Option<ImportEntry>,
+    }
+    // Most events of a log are not an import's: no parse for them.
+    if !metadata.contains("\"import\"") {
+        return None;
+    }
+    serde_json::from_str::<Metadata>(metadata).ok()?.import
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_names_the_dataset_the_row_and_the_run() {
+        let run = Uuid::from_u128(5);
+        assert_eq!(
+            import_metadata(Dataset::Acled, Some("ab12"), run),
+            json!({ "import": { "dataset": "acled", "row": "ab12", "run": run } })
+        );
+        assert_eq!(
+            import_metadata(Dataset::Ucdp, None, run),
+            json!({ "import": { "dataset": "ucdp", "run": run } })
+        );
+        let text = import_metadata(Dataset::Acled, Some("ab12"), run).to_string();
+        assert_eq!(
+            import_of(&text).and_then(|i| i.row).as_deref(),
+            Some("ab12")
+        );
+        let retraction = import_metadata(Dataset::Acled, None, run).to_string();
+        assert!(import_of(&retraction).is_some_and(|i| i.row.is_none()));
+        assert!(import_of(r#"{"source":"demo"}"#).is_none());
+    }
+}

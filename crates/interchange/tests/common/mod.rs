@@ -1,0 +1,158 @@
+//! Helpers of the interchange tests: a migrated database with its store, hand-made ACLED-like
+//! rows, the incidents read model caught up, and counts of the log.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sitrep_domain::model::incident::{ActorRole, ExternalRef, IncidentFacts};
+use sitrep_domain::model::values::{
+    Coordinates, CountryCode, EventTime, GeoPrecision, Place, Source, UncertainCount,
+};
+use sitrep_domain::model::vocab::{ActorType, EventType, SubEventType};
+use sitrep_domain::store::EventStore;
+use sitrep_interchange::import::{run_import, FileRows, ImportError, ImportOptions, ImportOutcome};
+use sitrep_interchange::record::{Dataset, ImportedRow, NamedActor, RowError};
+use sitrep_projections::generation::Generation;
+use sitrep_projections::incidents::IncidentsProjection;
+use sitrep_projections::Projector;
+use sitrep_testkit::TestDb;
+
+pub async fn setup() -> (TestDb, EventStore) {
+    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let store = EventStore::new(db.pool.clone());
+    (db, store)
+}
+
+pub fn options(dataset: Dataset, skip_invalid: bool) -> ImportOptions {
+    ImportOptions {
+        dataset,
+        recorded_by: "import-test".into(),
+        skip_invalid,
+        started: Instant::now(),
+    }
+}
+
+/// Imports `rows` (all valid) of ACLED.
+pub async fn import(store: &EventStore, rows: &[ImportedRow]) -> ImportOutcome {
+    import_results(store, rows.iter().cloned().map(Ok).collect(), false)
+        .await
+        .expect("import")
+}
+
+pub async fn import_results(
+    store: &EventStore,
+    rows: Vec<Result<ImportedRow, RowError>>,
+    skip_invalid: bool,
+) -> Result<ImportOutcome, ImportError> {
+    let file = FileRows {
+        rows,
+        rejected_refs: Vec::new(),
+    };
+    run_import(
+        store,
+        &options(Dataset::Acled, skip_invalid),
+        file,
+        &mut |_| {},
+    )
+    .await
+}
+
+pub fn named(name: &str, role: ActorRole, actor_type: ActorType) -> NamedActor {
+    NamedActor {
+        name: name.into(),
+        role,
+        actor_type,
+    }
+}
+
+/// An ACLED-like protest in Argentina on `day` (June 2022), at `line`.
+pub fn row(line: u64, id: &str, day: u32) -> ImportedRow {
+    let external_ref = ExternalRef::new(&format!("acled:{id}")).expect("ref");
+    ImportedRow {
+        line,
+        external_ref: external_ref.clone(),
+        facts: IncidentFacts {
+            time: EventTime::day(chrono::NaiveDate::from_ymd_opt(2022, 6, day).expect("day")),
+            place: Place {
+                admin1: Some("Buenos Aires".into()),
+                location: Some("La Plata".into()),
+                coordinates: Some(Coordinates {
+                    latitude: -34.92,
+                    longitude: -57.95,
+                }),
+                precision: GeoPrecision::Exact,
+                ..Place::country(CountryCode::new("ARG").expect("ARG"))
+            },
+            event_type: EventType::Protests,
+            sub_event_type: SubEventType::PeacefulProtest,
+            means: vec![],
+            target_category: None,
+            fatalities: UncertainCount::exactly(0),
+            injuries: None,
+            notes: Some(format!("Protest {id}.")),
+            tags: vec![],
+            external_refs: vec![external_ref],
+            attributes: BTreeMap::from([("inter1".to_owned(), "6".to_owned())]),
+        },
+        actors: vec![
+            named(
+                "Protesters (Argentina)",
+                ActorRole::Perpetrator,
+                ActorType::Protesters,
+            ),
+            named(
+                "Police Forces of Argentina (2019-)",
+                ActorRole::Target,
+                ActorType::StateForces,
+            ),
+        ],
+        sources: vec![Source::named("Clarin")],
+    }
+}
+
+/// Events in the log, by type, as `(type, count)` sorted by type.
+pub async fn events_by_type(store: &EventStore) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("count by type")
+}
+
+pub async fn event_count(store: &EventStore) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+/// The incidents read model, caught up with everything committed.
+pub async fn incidents_caught_up(store: &EventStore) -> Generation {
+    let projector = Projector::new(store.clone(), Arc::new(IncidentsProjection::default()));
+    let mut live = projector.live_generation().await.expect("live generation");
+    let total = event_count(store).await;
+    for _ in 0..2000 {
+        projector.catch_up(&mut live).await.expect("catch up");
+        if live.events_applied >= total {
+            return live;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the incidents read model did not catch up");
+}
+
+/// `SITREP_SHARED_DATA`, when it is set and the folder exists; otherwise says the test is
+/// skipped.
+pub fn shared_data() -> Option<std::path::PathBuf> {
+    match std::env::var_os("SITREP_SHARED_DATA").map(std::path::PathBuf::from) {
+        Some(path) if path.is_dir() => Some(path),
+        _ => {
+            eprintln!("skipped: SITREP_SHARED_DATA not set");
+            None
+        }
+    }
+}
