@@ -14,7 +14,7 @@ use sitrep_domain::model::actor::{
     RenameActor, RetractAffiliation,
 };
 use sitrep_domain::model::incident::{
-    ActorInvolvement, ActorRole, AttributionStatus, IncidentCommand, RecordClaim,
+    ActorInvolvement, ActorRole, AttributionStatus, IncidentCommand, RecordClaim, WithdrawClaim,
 };
 use sitrep_domain::model::site::{
     AmendSite, RegisterSite, RetireSite, Site, SiteCommand, SiteKind,
@@ -826,5 +826,96 @@ async fn an_unnamed_incident_changes_no_count_and_counts_survive_a_page_per_even
     assert_eq!(
         count_rows(&store, &live.schema, "incident_statuses").await,
         2
+    );
+}
+
+#[sqlx::test]
+async fn a_withdrawn_claim_leaves_the_links_the_counts_and_the_current_involvements() {
+    let (_db, store, handler) = setup(5).await;
+    let (iri, kh) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, name) in [
+        (iri, "Islamic Resistance in Iraq"),
+        (kh, "Kata'ib Hezbollah"),
+    ] {
+        actor(
+            &handler,
+            id,
+            register(name, ActorType::MilitiaGroups, "IRQ", &[]),
+        )
+        .await;
+    }
+    let incident = Uuid::new_v4();
+    run(
+        &handler,
+        incident,
+        report_naming(
+            "2024-01-28",
+            vec![
+                involvement(iri, ActorRole::Claimant, AttributionStatus::Claimed),
+                involvement(
+                    kh,
+                    ActorRole::PerpetratorAssociate,
+                    AttributionStatus::AttributedBySource,
+                ),
+            ],
+        ),
+    )
+    .await;
+    let withdrawn = run(
+        &handler,
+        incident,
+        IncidentCommand::WithdrawClaim(WithdrawClaim {
+            actor: kh,
+            role: ActorRole::PerpetratorAssociate,
+            reason: "source revision".into(),
+        }),
+    )
+    .await;
+
+    let projector = Projector::new(store.clone(), Arc::new(ActorsProjection)).with_page_size(1);
+    let mut live = projector.live_generation().await.expect("live");
+    catch_up_fully(&projector, &store, &mut live).await;
+    // Every registered actor has a count; the withdrawn one counts the incident no more.
+    assert_eq!(
+        counts(&store, &live.schema).await,
+        sorted(vec![(iri, 1, 1), (kh, 0, 0)])
+    );
+    assert_eq!(
+        count_rows(&store, &live.schema, "incident_actor_links").await,
+        1
+    );
+    let after = recorded_at(&store, withdrawn).await;
+    let before = after - chrono::TimeDelta::microseconds(1);
+    let involvements = involvements_at(
+        store.pool(),
+        &live.schema,
+        &[(incident, before), (incident, after)],
+    )
+    .await
+    .expect("involvements");
+    let seen: Vec<(DateTime<Utc>, Uuid, &str)> = involvements
+        .iter()
+        .map(|i| (i.at, i.actor_id, i.role.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (before, iri, "claimant"),
+            (before, kh, "perpetrator_associate"),
+            (after, iri, "claimant"),
+        ]
+    );
+
+    // A build in one page agrees with the one built event by event.
+    let rebuilder = Projector::new(store.clone(), Arc::new(ActorsProjection));
+    let mut rebuilt = rebuilder.rebuild().await.expect("rebuild");
+    catch_up_fully(&rebuilder, &store, &mut rebuilt).await;
+    assert_eq!(
+        checksum(store.pool(), rebuilder.projection(), &rebuilt)
+            .await
+            .expect("checksum"),
+        checksum(store.pool(), projector.projection(), &live)
+            .await
+            .expect("checksum"),
     );
 }
