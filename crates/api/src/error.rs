@@ -3,7 +3,9 @@
 //! | code | when | extensions |
 //! |---|---|---|
 //! | `BAD_USER_INPUT` | an input breaks a rule | `field` (a path into the input), `rule` |
+//! | `BAD_USER_INPUT` | an uploaded file, or rows of it, cannot be imported (`importIncidents`) | `field` (`file`), `rule`, `rejectedRows` (at most 50: `line`, `column`, `rule`), `rejectedTotal` |
 //! | `CONFLICT` | `expectedVersion` is not the stream's version | `expectedVersion`, `actualVersion` |
+//! | `CONFLICT` | another writer changed what an import read; nothing was recorded: retry | |
 //! | `INVALID_STATE` | the record's current state refuses the change (amending a retracted incident) | `rule` |
 //! | `ALREADY_EXISTS` | a command that creates a record names one that exists | |
 //! | `NOT_FOUND` | no such record | |
@@ -37,6 +39,9 @@ use uuid::Uuid;
 
 use crate::request_log::current_request_id;
 
+/// The most rejected rows an error lists (`rejectedTotal` says how many there were).
+pub const MAX_LISTED_ROWS: usize = 50;
+
 /// Why a request was not answered.
 ///
 /// It has no `Display` on purpose: async-graphql turns any `Display` error into a GraphQL error
@@ -48,10 +53,19 @@ pub enum ApiError {
         field: String,
         rule: String,
     },
+    /// A file that cannot be imported, or rows of it (`rows` at most [`MAX_LISTED_ROWS`]
+    /// of `total`, each line, column and rule).
+    BadFile {
+        rule: String,
+        rows: Vec<(u64, String, String)>,
+        total: usize,
+    },
     Conflict {
         expected: u64,
         actual: u64,
     },
+    /// Another writer changed what the request read: nothing was recorded; retry.
+    ConcurrentChange(String),
     InvalidState {
         rule: String,
     },
@@ -86,6 +100,8 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             Self::BadUserInput { field, rule } => format!("invalid {field}: {rule}"),
+            Self::BadFile { rule, .. } => format!("invalid file: {rule}"),
+            Self::ConcurrentChange(why) => why.clone(),
             Self::Conflict { expected, actual } => {
                 format!("version conflict: expected version {expected}, the record is at {actual}")
             }
@@ -101,8 +117,8 @@ impl ApiError {
     /// The stable code of `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadUserInput { .. } => "BAD_USER_INPUT",
-            Self::Conflict { .. } => "CONFLICT",
+            Self::BadUserInput { .. } | Self::BadFile { .. } => "BAD_USER_INPUT",
+            Self::Conflict { .. } | Self::ConcurrentChange(_) => "CONFLICT",
             Self::InvalidState { .. } => "INVALID_STATE",
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
             Self::NotFound { .. } => "NOT_FOUND",
@@ -226,6 +242,22 @@ impl From<ApiError> for async_graphql::Error {
                 ApiError::BadUserInput { field, rule } => {
                     e.set("field", field.as_str());
                     e.set("rule", rule.as_str());
+                }
+                ApiError::BadFile { rule, rows, total } => {
+                    e.set("field", "file");
+                    e.set("rule", rule.as_str());
+                    let listed: Vec<async_graphql::Value> = rows
+                        .iter()
+                        .map(|(line, column, rule)| {
+                            let mut row = async_graphql::indexmap::IndexMap::new();
+                            row.insert(async_graphql::Name::new("line"), (*line).into());
+                            row.insert(async_graphql::Name::new("column"), column.as_str().into());
+                            row.insert(async_graphql::Name::new("rule"), rule.as_str().into());
+                            async_graphql::Value::Object(row)
+                        })
+                        .collect();
+                    e.set("rejectedRows", async_graphql::Value::List(listed));
+                    e.set("rejectedTotal", *total as u64);
                 }
                 ApiError::Conflict { expected, actual } => {
                     e.set("expectedVersion", *expected);

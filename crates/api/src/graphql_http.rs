@@ -13,6 +13,11 @@
 //!   an error before execution (a document that does not parse or validate, variables that do
 //!   not fit) is 400 with no `data` entry; 401 or 403 when access control refused the operation,
 //!   504 when it ran out of time; a response with data is 200.
+//! - `POST /graphql` as `multipart/form-data` by the GraphQL multipart request spec
+//!   (`operations`, `map`, one file) for a mutation that takes an `Upload` (`importIncidents`),
+//!   up to [`MAX_UPLOAD_BYTES`]; such a request without a bearer token is refused (401) before
+//!   its body is read. Tokens travel in a header, never in cookies, so a cross-site form cannot
+//!   send one (no CSRF through this simple content type).
 //! - `Authorization: Bearer <token>` says who calls ([`crate::auth`]); a token that is unknown
 //!   or revoked is refused with 401 before anything runs.
 
@@ -31,6 +36,11 @@ use crate::token_cache::TokenCache;
 
 /// The largest request body accepted (a GraphQL document with its variables).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The largest multipart request accepted (a GraphQL document with one uploaded file: an
+/// import's CSV, `importIncidents`): 100 MiB, about 300,000 ACLED rows. Only multipart requests
+/// may be this large; every other request keeps [`MAX_BODY_BYTES`].
+pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 
 /// The media types a GraphQL response can be sent as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +105,16 @@ impl Rejection {
         match &self.error {
             Some(error) => error.message(),
             None => self.message.clone(),
+        }
+    }
+
+    /// A refusal with `status` and the code of `error`.
+    pub fn with_error(status: StatusCode, media_type: MediaType, error: ApiError) -> Self {
+        Self {
+            status,
+            media_type,
+            message: String::new(),
+            error: Some(error),
         }
     }
 
@@ -271,6 +291,46 @@ pub fn read_request(
         Some(_) => return Err(bad("`extensions` must be a map".to_owned())),
     }
     Ok(request)
+}
+
+/// Whether the request is a GraphQL multipart request (the GraphQL multipart request spec: a
+/// POST of `multipart/form-data` with the parts `operations`, `map` and the files).
+pub fn is_multipart(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+            })
+}
+
+/// Reads a GraphQL multipart request (`operations` as JSON, `map`, at most one file of at most
+/// [`MAX_UPLOAD_BYTES`]); the file is kept in a temporary file for the resolver. Anything
+/// malformed is a 400.
+pub async fn read_multipart_request(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<async_graphql::Request, Rejection> {
+    let media_type = negotiate(headers).unwrap_or(MediaType::Json);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(MAX_UPLOAD_BYTES)
+        .max_num_files(1);
+    async_graphql::http::receive_body(content_type, body.as_ref(), options)
+        .await
+        .map_err(|e| {
+            Rejection::new(
+                StatusCode::BAD_REQUEST,
+                media_type,
+                format!("the multipart request cannot be read: {e}"),
+            )
+        })
 }
 
 fn query_string_params(query_string: &str) -> Result<QueryString, String> {

@@ -19,9 +19,10 @@ use sitrep_domain::store::EventStore;
 use sitrep_projections::status::statuses;
 use tokio::sync::watch;
 
-use crate::auth::AccessPolicy;
+use crate::auth::{AccessPolicy, Caller};
 use crate::context::ApiContext;
-use crate::graphql_http::{self, MediaType, Rejection, MAX_BODY_BYTES};
+use crate::error::ApiError;
+use crate::graphql_http::{self, MediaType, Rejection, MAX_BODY_BYTES, MAX_UPLOAD_BYTES};
 use crate::metrics::Metrics;
 use crate::request_log::observe;
 use crate::schema::{build_schema, SitrepSchema};
@@ -117,7 +118,33 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         )
         .into_response();
     };
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let multipart = graphql_http::is_multipart(&parts.method, &parts.headers);
+    // An upload is read only for a caller with a token: uploads serve mutations, and a large
+    // body is not read for nobody.
+    let early_caller = if multipart {
+        match graphql_http::caller(&served.tokens, &parts.headers).await {
+            Ok(Caller::Anonymous) => {
+                return Rejection::with_error(
+                    StatusCode::UNAUTHORIZED,
+                    media_type,
+                    ApiError::Unauthenticated(
+                        "a bearer token is needed to upload a file".to_owned(),
+                    ),
+                )
+                .into_response()
+            }
+            Ok(caller) => Some(caller),
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else {
+        None
+    };
+    let limit = if multipart {
+        MAX_UPLOAD_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(error) => {
             let too_large = error
@@ -127,7 +154,7 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
             let (status, message) = if too_large {
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("a request body may hold at most {MAX_BODY_BYTES} bytes"),
+                    format!("a request body may hold at most {limit} bytes"),
                 )
             } else {
                 (
@@ -138,16 +165,19 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
             return Rejection::new(status, media_type, message).into_response();
         }
     };
-    let caller = match graphql_http::caller(&served.tokens, &parts.headers).await {
-        Ok(caller) => caller,
-        Err(rejection) => return rejection.into_response(),
+    let caller = match early_caller {
+        Some(caller) => caller,
+        None => match graphql_http::caller(&served.tokens, &parts.headers).await {
+            Ok(caller) => caller,
+            Err(rejection) => return rejection.into_response(),
+        },
     };
-    let request = match graphql_http::read_request(
-        &parts.method,
-        parts.uri.query(),
-        &parts.headers,
-        &bytes,
-    ) {
+    let request = if multipart {
+        graphql_http::read_multipart_request(&parts.headers, &bytes).await
+    } else {
+        graphql_http::read_request(&parts.method, parts.uri.query(), &parts.headers, &bytes)
+    };
+    let request = match request {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
     };
