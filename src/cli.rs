@@ -1,6 +1,6 @@
 //! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`,
 //! `sitrep demo`, `sitrep rebuild`, `sitrep replay`, `sitrep token`, `sitrep export events`,
-//! `sitrep import events`.
+//! `sitrep import events`, `sitrep import acled`, `sitrep import ucdp`.
 //! Every flag can also be set by the environment variable named in its help.
 
 use std::net::SocketAddr;
@@ -102,6 +102,36 @@ pub enum ImportCommand {
     /// seals), checking every line (hash links, consecutive versions) in one transaction: a
     /// bad line fails the import with its number and loads nothing. Seals the copy afterwards.
     Events(ImportEventsArgs),
+    /// Import an ACLED export (CSV with ACLED's standard columns) and keep it in sync: new rows
+    /// become incidents, changed rows corrections ("source revision"), rows gone from the
+    /// file's countries and dates retractions ("removed by source"), unchanged rows nothing.
+    /// All in one transaction, or nothing.
+    Acled(ImportDatasetArgs),
+    /// Import a UCDP GED export (CSV, codebook 19.1 or later) the same way.
+    Ucdp(ImportDatasetArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportDatasetArgs {
+    /// The CSV file (UTF-8).
+    pub file: PathBuf,
+    /// Import the valid rows when some are bad, and write the bad ones to --rejected
+    /// (without it, any bad row stops the import and nothing is imported).
+    #[arg(long, env = "SITREP_IMPORT_SKIP_INVALID")]
+    pub skip_invalid: bool,
+    /// Where --skip-invalid writes the rejected rows: the file's header and each rejected row
+    /// as it was, with two more columns, sitrep_line and sitrep_error. Default: FILE with
+    /// `.rejected.csv` added.
+    #[arg(long, env = "SITREP_IMPORT_REJECTED", value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
+    /// The author recorded on every event the import appends.
+    #[arg(
+        long,
+        env = "SITREP_IMPORT_RECORDED_BY",
+        default_value = "import",
+        value_name = "NAME"
+    )]
+    pub recorded_by: String,
 }
 
 #[derive(Debug, Clone, Args)]

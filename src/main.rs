@@ -9,10 +9,12 @@
 //! - [`replay`]: `sitrep replay`, read models as known at a recorded time, for audits;
 //! - [`token`]: `sitrep token issue|revoke|list`, the API's bearer tokens;
 //! - [`verify`]: `sitrep verify`, the integrity report of the log or a range of it;
-//! - [`events_transfer`]: `sitrep export events` and `sitrep import events`, the log as JSON lines.
+//! - [`events_transfer`]: `sitrep export events` and `sitrep import events`, the log as JSON lines;
+//! - [`dataset_import`]: `sitrep import acled|ucdp`, dataset files synced into the log.
 
 mod cli;
 mod database;
+mod dataset_import;
 mod demo;
 mod events_transfer;
 mod rebuild;
@@ -30,6 +32,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+
+use sitrep_interchange::record::Dataset;
 
 use crate::cli::{Cli, Command, ExportCommand, ImportCommand};
 
@@ -83,6 +87,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             exported?;
             closed?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(ImportCommand::Acled(args)) => {
+            dataset_import::run(&cli.database, Dataset::Acled, &args).await
+        }
+        Command::Import(ImportCommand::Ucdp(args)) => {
+            dataset_import::run(&cli.database, Dataset::Ucdp, &args).await
         }
         Command::Import(ImportCommand::Events(args)) => {
             let db = database::Database::open(&cli.database).await?;

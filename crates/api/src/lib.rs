@@ -17,6 +17,7 @@
 //!   the log (auditors and admins);
 //! - [`incidents`]: the incident list, one incident, and the statistics;
 //! - [`incident_mutations`]: one mutation per incident command;
+//! - [`import_mutations`]: `importIncidents`, an ACLED or UCDP export uploaded and synced;
 //! - [`graphql_http`]: GraphQL over HTTP (media types by `Accept`, status codes, bearer tokens);
 //! - [`events`]: events of the log as GraphQL objects, and the filter that picks them;
 //! - [`audit`]: the audit queries (`events`, `history`, `stateAt`), auditors and admins only;
@@ -55,6 +56,7 @@ pub mod events;
 pub mod graphql_http;
 pub mod history;
 pub mod http;
+pub mod import_mutations;
 pub mod incident_mutations;
 pub mod incidents;
 pub mod inputs;

@@ -14,6 +14,7 @@ use crate::context::ApiContext;
 use crate::error::{ApiError, ErrorCodes};
 use crate::events::RecordedEvent;
 use crate::history::HistoryLoader;
+use crate::import_mutations::ImportMutation;
 use crate::incident_mutations::IncidentMutation;
 use crate::incidents::{Incident, IncidentQuery, IncidentTotal};
 use crate::integrity::IntegrityQuery;
@@ -59,6 +60,7 @@ pub struct MutationRoot(
     SiteMutation,
     NegotiationMutation,
     TroopMutation,
+    ImportMutation,
 );
 
 /// About the server and the log.

@@ -29,6 +29,7 @@ use sitrep_domain::store::{EventStore, ExpectedVersion, NewEvent, StoreError, St
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::dataset_file::DatasetFile;
 use crate::incident_id_for;
 use crate::record::{Dataset, ImportedRow, RowError};
 use crate::sync::{self, ActorDirectory, StreamState, SyncInput, SyncPlan};
@@ -57,6 +58,32 @@ pub struct FileRows {
     /// The external references of rows the reader rejected, where the row still names one:
     /// such a row is in the file, so its incident is not taken as removed by the source.
     pub rejected_refs: Vec<ExternalRef>,
+}
+
+impl From<DatasetFile> for FileRows {
+    /// The rows of a file as read: the valid ones, then the rejected ones with their errors,
+    /// and the references the rejected rows still name (their id column, when not empty).
+    fn from(file: DatasetFile) -> Self {
+        let dataset = file.dataset;
+        let id_index = file
+            .header
+            .iter()
+            .position(|column| column == sync::id_column(dataset));
+        let rejected_refs = file
+            .rejected
+            .iter()
+            .filter_map(|row| {
+                let id = row.fields.get(id_index?)?.trim();
+                ExternalRef::new(&format!("{}:{id}", dataset.name())).ok()
+            })
+            .collect();
+        let mut rows: Vec<Result<ImportedRow, RowError>> = file.rows.into_iter().map(Ok).collect();
+        rows.extend(file.rejected.into_iter().map(|row| Err(row.error)));
+        Self {
+            rows,
+            rejected_refs,
+        }
+    }
 }
 
 /// What an import did.

@@ -18,6 +18,7 @@ pub mod csv_file;
 pub mod dataset_file;
 pub mod import;
 pub mod record;
+pub mod rejected_file;
 pub mod sync;
 pub mod ucdp;
 

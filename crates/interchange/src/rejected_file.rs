@@ -1,0 +1,120 @@
+//! The file of rejected rows that `sitrep import acled|ucdp --skip-invalid` writes: the input's
+//! header with two more columns, `sitrep_line` and `sitrep_error`, then each rejected row as the
+//! input has it, in line order, with its line and why it was rejected (several rules of one
+//! row joined by `"; "`). Fixed, it can be imported as it is (the two extra columns are not
+//! the dataset's and are ignored).
+//!
+//! The reader keeps the fields of the rows it rejects ([`DatasetFile::rejected`]); a row refused
+//! later (by the domain, while planning) is read again from the input.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Write};
+
+use crate::csv_file::{CsvFile, FileError};
+use crate::dataset_file::DatasetFile;
+use crate::record::RowError;
+
+/// The two columns added to the input's header.
+pub const EXTRA_COLUMNS: [&str; 2] = ["sitrep_line", "sitrep_error"];
+
+/// Why the file of rejected rows could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RejectedFileError {
+    #[error("cannot write the rejected rows: {0}")]
+    Write(#[from] csv::Error),
+    #[error("cannot write the rejected rows: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot read the rows again from the input: {0}")]
+    Reread(#[from] FileError),
+    #[error("the input has no row on line {0} any more (was it changed during the import?)")]
+    MissingLine(u64),
+}
+
+/// What the file of rejected rows is made from: the input's header and the fields of the rows
+/// its reader rejected.
+#[derive(Debug, Clone, Default)]
+pub struct RejectedRows {
+    header: Vec<String>,
+    fields: HashMap<u64, Vec<String>>,
+}
+
+impl RejectedRows {
+    /// The header and the rejected rows of `file` (taken before it is imported).
+    pub fn of(file: &DatasetFile) -> Self {
+        Self {
+            header: file.header.clone(),
+            fields: file
+                .rejected
+                .iter()
+                .map(|row| (row.line, row.fields.clone()))
+                .collect(),
+        }
+    }
+
+    /// Writes the rows of `errors` to `out` (as above); rows the reader did not reject are read
+    /// again from `input` (opened only if there are such rows). Returns how many rows it wrote.
+    pub fn write<R: Read>(
+        &self,
+        errors: &[RowError],
+        input: impl FnOnce() -> std::io::Result<R>,
+        out: impl Write,
+    ) -> Result<u64, RejectedFileError> {
+        let mut by_line: BTreeMap<u64, Vec<&RowError>> = BTreeMap::new();
+        for error in errors {
+            by_line.entry(error.line).or_default().push(error);
+        }
+        let missing: HashSet<u64> = by_line
+            .keys()
+            .filter(|line| !self.fields.contains_key(line))
+            .copied()
+            .collect();
+        let reread = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            fields_on_lines(input()?, &missing)?
+        };
+        let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(out);
+        csv.write_record(self.header.iter().map(String::as_str).chain(EXTRA_COLUMNS))?;
+        let mut written = 0;
+        for (line, errors) in by_line {
+            let fields = self
+                .fields
+                .get(&line)
+                .or_else(|| reread.get(&line))
+                .ok_or(RejectedFileError::MissingLine(line))?;
+            let why = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.column, e.rule))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let line_text = line.to_string();
+            csv.write_record(
+                fields
+                    .iter()
+                    .map(String::as_str)
+                    .chain([line_text.as_str(), why.as_str()]),
+            )?;
+            written += 1;
+        }
+        csv.flush()?;
+        Ok(written)
+    }
+}
+
+/// The fields of the records of `input` that start on `lines`.
+fn fields_on_lines(
+    input: impl Read,
+    lines: &HashSet<u64>,
+) -> Result<HashMap<u64, Vec<String>>, FileError> {
+    let mut file = CsvFile::open(input, "a dataset", &[])?;
+    let mut found = HashMap::with_capacity(lines.len());
+    while let Some(record) = file.next_record()? {
+        if lines.contains(&record.line) {
+            found.insert(record.line, record.fields());
+            if found.len() == lines.len() {
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
