@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use chrono::Datelike;
-use sitrep_domain::model::incident::{ActorRole, ExternalRef, IncidentFacts, MAX_ITEMS};
+use sitrep_domain::model::incident::{ActorRole, IncidentFacts, MAX_ITEMS};
 use sitrep_domain::model::values::{
     CountryCode, DatePrecision, EventTime, GeoPrecision, Place, UncertainCount,
 };
@@ -121,8 +121,7 @@ impl Columns {
     fn map(&self, record: &CsvRecord<'_>) -> Result<ImportedRow, RowError> {
         let cell = |column| Cell::of(record, column);
         let id = cell(self.event_id_cnty);
-        let external_ref = ExternalRef::new(&format!("acled:{}", id.required()?))
-            .map_err(|e| id.error(rule_of(e)))?;
+        let external_ref = id.external_ref("acled")?;
         let time = self.time(record)?;
         let (event_type, sub_event_type) = self.event_types(record)?;
         let actors = self.actors(record)?;
@@ -508,6 +507,18 @@ mod tests {
         assert!(file.rejected.is_empty(), "{:?}", file.rejected);
         assert!(file.rows[0].facts.tags.is_empty());
         assert_eq!(file.unmapped_columns, ["iso3"]);
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let text = format!(
+            "{HEADER}\r\n{ROW}\r\n{}\r\n{}",
+            ROW.replace("TST1", "TST2"),
+            with("notes", "two\nlines").replace("TST1", "TST3")
+        );
+        let file = read(text.as_bytes()).unwrap();
+        assert_eq!(file.rows.len(), 3, "{:?}", file.rejected);
+        crate::dataset_file::assert_no_input_panics(text.as_bytes(), |bytes| read(bytes));
     }
 
     #[test]

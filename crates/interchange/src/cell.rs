@@ -3,7 +3,7 @@
 //! the column and the rule, so that a rejected row says exactly what to fix.
 
 use chrono::{NaiveDate, NaiveTime};
-use sitrep_domain::model::incident::MAX_ITEMS;
+use sitrep_domain::model::incident::{ExternalRef, MAX_ITEMS};
 use sitrep_domain::model::values::{check_text, Coordinates, Source, MAX_NAME};
 
 use crate::csv_file::{Column, CsvRecord};
@@ -47,6 +47,13 @@ impl<'a> Cell<'a> {
         self.text().ok_or_else(|| self.error("must not be empty"))
     }
 
+    /// `dataset:<this value>` as an external reference (`acled:IRQ38819`).
+    pub fn external_ref(&self, dataset: &str) -> Result<ExternalRef, RowError> {
+        let reference = ExternalRef(format!("{dataset}:{}", self.required()?));
+        reference.validate().map_err(|e| self.error(rule_of(e)))?;
+        Ok(reference)
+    }
+
     /// The value shown in a message: quoted, cut at 40 characters.
     pub fn shown(&self) -> String {
         shown(self.raw)
@@ -61,12 +68,13 @@ impl<'a> Cell<'a> {
 
     /// A code from `min` to `max`, as `u8`.
     pub fn code(&self, min: u8, max: u8) -> Result<u8, RowError> {
-        let what = format!("a code from {min} to {max}");
-        let code: u8 = self.number(&what)?;
-        if (min..=max).contains(&code) {
-            Ok(code)
-        } else {
-            Err(self.error(format!("{} is not {what}", self.shown())))
+        let text = self.required()?;
+        match text.parse::<u8>() {
+            Ok(code) if (min..=max).contains(&code) => Ok(code),
+            _ => Err(self.error(format!(
+                "{} is not a code from {min} to {max}",
+                self.shown()
+            ))),
         }
     }
 

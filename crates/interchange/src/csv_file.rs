@@ -30,7 +30,7 @@ pub enum FileError {
     Empty,
     /// The header lacks columns the format requires.
     #[error(
-        "line 1: the header lacks {} required column{} of {dataset} ({}): is this {dataset} file?",
+        "line 1: the header lacks {} required column{} of {dataset} ({}): is this {dataset}?",
         missing.len(),
         if missing.len() == 1 { "" } else { "s" },
         missing.join(", ")
@@ -384,36 +384,59 @@ impl<R> Watch<R> {
             }
             _ => bytes,
         };
-        for &b in bytes {
-            self.bytes += 1;
-            if self.state == State::StartRecord && !is_line_end(b) {
-                self.record_lines.push_back(self.line);
-                self.state = State::StartField;
-            }
-            self.state = match (self.state, b) {
-                (State::StartRecord, _) => State::StartRecord,
-                (State::StartField, b'"') => {
-                    self.quote_line = self.line;
-                    State::InQuotedField
-                }
-                (State::InQuotedField, b'"') => State::AfterQuote,
-                (State::InQuotedField, _) => State::InQuotedField,
-                (State::AfterQuote, b'"') => State::InQuotedField,
-                (_, b',') => State::StartField,
-                (_, b) if is_line_end(b) => State::StartRecord,
-                (State::AfterQuote, _) => {
-                    self.broken_quote
-                        .get_or_insert((self.quote_line, self.line));
-                    State::InField
-                }
-                _ => State::InField,
+        self.bytes += bytes.len() as u64;
+        let mut rest = bytes;
+        while let Some((&b, after)) = rest.split_first() {
+            // Inside a field only a few bytes matter: jump to the next of them.
+            let skip = match self.state {
+                State::InQuotedField => memchr::memchr2(b'"', b'\n', rest),
+                State::InField => memchr::memchr3(b',', b'\n', b'\r', rest),
+                _ => Some(0),
             };
-            if b == b'\n' {
-                self.line += 1;
+            let Some(skip) = skip else {
+                // None in the rest of this chunk: the state holds to its end.
+                break;
+            };
+            if skip > 0 {
+                rest = rest.get(skip..).unwrap_or_default();
+                continue;
             }
+            self.step(b);
+            rest = after;
         }
         if let Some(&last) = bytes.last() {
             self.last_byte = Some(last);
+        }
+    }
+}
+
+impl<R> Watch<R> {
+    /// One byte through csv-core's states.
+    fn step(&mut self, b: u8) {
+        if self.state == State::StartRecord && !is_line_end(b) {
+            self.record_lines.push_back(self.line);
+            self.state = State::StartField;
+        }
+        self.state = match (self.state, b) {
+            (State::StartRecord, _) => State::StartRecord,
+            (State::StartField, b'"') => {
+                self.quote_line = self.line;
+                State::InQuotedField
+            }
+            (State::InQuotedField, b'"') => State::AfterQuote,
+            (State::InQuotedField, _) => State::InQuotedField,
+            (State::AfterQuote, b'"') => State::InQuotedField,
+            (_, b',') => State::StartField,
+            (_, b) if is_line_end(b) => State::StartRecord,
+            (State::AfterQuote, _) => {
+                self.broken_quote
+                    .get_or_insert((self.quote_line, self.line));
+                State::InField
+            }
+            _ => State::InField,
+        };
+        if b == b'\n' {
+            self.line += 1;
         }
     }
 }
