@@ -7,6 +7,7 @@ mod shared_data;
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sitrep_interchange::csv_file::FileError;
 use sitrep_interchange::dataset_file::DatasetFile;
@@ -27,9 +28,12 @@ struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(name: &str, bytes: &[u8]) -> Self {
+        // Tests run in parallel threads of one process: a number of its own for each file.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
-            "sitrep-bad-files-{}-{name}.csv",
-            std::process::id()
+            "sitrep-bad-files-{}-{}-{name}.csv",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&path, bytes).unwrap();
         Self(path)
