@@ -132,7 +132,7 @@ impl Columns {
             .map(|_| cell(self.notes).raw.to_owned());
         let fatalities = UncertainCount::exactly(cell(self.fatalities).count()?);
         let tags = cell(self.tags)
-            .list()
+            .list()?
             .into_iter()
             .map(str::to_owned)
             .collect();
@@ -256,8 +256,7 @@ impl Columns {
                 role,
                 actor_type,
             });
-            for name in associates.list() {
-                associates.check_name(name)?;
+            for name in associates.list()? {
                 actors.push(NamedActor {
                     name: name.to_owned(),
                     role: associate_role,

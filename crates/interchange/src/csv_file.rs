@@ -447,6 +447,9 @@ fn is_line_end(b: u8) -> bool {
 
 impl<R: Read> Read for Watch<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
         match buf.get(..n) {
             Some(read) if n > 0 => self.scan(read),
@@ -692,9 +695,12 @@ mod tests {
         let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
         for _ in 0..3000 {
             let len = (next(&mut seed) % 60) as usize;
-            let text: Vec<u8> = (0..len)
+            let mut text: Vec<u8> = (0..len)
                 .map(|_| alphabet[(next(&mut seed) % alphabet.len() as u64) as usize])
                 .collect();
+            if next(&mut seed) % 4 == 0 {
+                text.splice(0..0, *b"\xEF\xBB\xBF");
+            }
             // Ours: no panic, whatever the bytes.
             let _ = records(&text);
             // The watch sees as many records as csv-core yields.

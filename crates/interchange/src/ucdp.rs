@@ -280,9 +280,9 @@ impl Columns {
     /// `source_office`'s sources; else `source_original`'s; else [`DEFAULT_SOURCE`].
     fn sources(&self, record: &CsvRecord<'_>) -> Result<Vec<Source>, RowError> {
         for column in [self.source_office, self.source_original] {
-            let cell = Cell::of(record, column);
-            if !cell.list().is_empty() {
-                return sources(cell);
+            let sources = sources(Cell::of(record, column))?;
+            if !sources.is_empty() {
+                return Ok(sources);
             }
         }
         Ok(vec![Source::named(DEFAULT_SOURCE)])
