@@ -127,9 +127,8 @@ impl Columns {
         let actors = self.actors(record)?;
         let place = self.place(record)?;
         let sources = sources(cell(self.source))?;
-        let notes = cell(self.notes)
-            .text()
-            .map(|_| cell(self.notes).raw.to_owned());
+        let notes_cell = cell(self.notes);
+        let notes = notes_cell.text().map(|_| notes_cell.raw.to_owned());
         let fatalities = UncertainCount::exactly(cell(self.fatalities).count()?);
         let tags = cell(self.tags)
             .list()?

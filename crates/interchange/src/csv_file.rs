@@ -8,11 +8,12 @@
 //! reader's business ([`crate::record::RowError`]).
 //!
 //! The `csv` crate (1.x) is lenient where an import must not be: it ends a record silently at
-//! the end of the input inside an open quote (a file cut in a quoted field), and its record
-//! positions count a CRLF line's end in the next record and blank lines in the record after
-//! them. So the bytes also go through [`Watch`], a copy of `csv-core`'s state machine for the
-//! default dialect that keeps the line each record starts on and the line of a quote still open
-//! at the end.
+//! the end of the input inside an open quote (a file cut in a quoted field); it takes text after
+//! a closing quote into the field (so a quote missing makes one record of two, often with the
+//! right number of fields); and its record positions count a CRLF line's end in the next record
+//! and blank lines in the record after them. So the bytes also go through [`Watch`], a copy of
+//! `csv-core`'s state machine for the default dialect that keeps the line each record starts on,
+//! the first quote closed with text after it, and a quote still open at the end.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -36,7 +37,7 @@ pub enum FileError {
         missing.join(", ")
     )]
     MissingColumns {
-        /// The format's name with its article ("an ACLED", "a UCDP GED").
+        /// The format's name with its article ("an ACLED export", "a UCDP GED file").
         dataset: &'static str,
         missing: Vec<String>,
     },
