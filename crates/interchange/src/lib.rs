@@ -10,9 +10,14 @@
 //! ([`incident_id_for`]), so a row always lands in the same stream, whichever database or
 //! process imports it.
 
+pub mod acled;
 pub mod acled_columns;
+mod cell;
 pub mod countries;
+pub mod csv_file;
+pub mod dataset_file;
 pub mod record;
+pub mod ucdp;
 
 use sitrep_domain::model::incident::ExternalRef;
 use uuid::Uuid;
