@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use chrono::Datelike;
-use sitrep_domain::model::incident::{ActorRole, ExternalRef, IncidentFacts, MAX_ITEMS};
+use sitrep_domain::model::incident::{ActorRole, IncidentFacts, MAX_ITEMS};
 use sitrep_domain::model::values::{
     CountryCode, DatePrecision, EventTime, GeoPrecision, Place, UncertainCount,
 };
@@ -121,19 +121,17 @@ impl Columns {
     fn map(&self, record: &CsvRecord<'_>) -> Result<ImportedRow, RowError> {
         let cell = |column| Cell::of(record, column);
         let id = cell(self.event_id_cnty);
-        let external_ref = ExternalRef::new(&format!("acled:{}", id.required()?))
-            .map_err(|e| id.error(rule_of(e)))?;
+        let external_ref = id.external_ref("acled")?;
         let time = self.time(record)?;
         let (event_type, sub_event_type) = self.event_types(record)?;
         let actors = self.actors(record)?;
         let place = self.place(record)?;
         let sources = sources(cell(self.source))?;
-        let notes = cell(self.notes)
-            .text()
-            .map(|_| cell(self.notes).raw.to_owned());
+        let notes_cell = cell(self.notes);
+        let notes = notes_cell.text().map(|_| notes_cell.raw.to_owned());
         let fatalities = UncertainCount::exactly(cell(self.fatalities).count()?);
         let tags = cell(self.tags)
-            .list()
+            .list()?
             .into_iter()
             .map(str::to_owned)
             .collect();
@@ -257,8 +255,7 @@ impl Columns {
                 role,
                 actor_type,
             });
-            for name in associates.list() {
-                associates.check_name(name)?;
+            for name in associates.list()? {
                 actors.push(NamedActor {
                     name: name.to_owned(),
                     role: associate_role,
@@ -508,6 +505,18 @@ mod tests {
         assert!(file.rejected.is_empty(), "{:?}", file.rejected);
         assert!(file.rows[0].facts.tags.is_empty());
         assert_eq!(file.unmapped_columns, ["iso3"]);
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let text = format!(
+            "{HEADER}\r\n{ROW}\r\n{}\r\n{}",
+            ROW.replace("TST1", "TST2"),
+            with("notes", "two\nlines").replace("TST1", "TST3")
+        );
+        let file = read(text.as_bytes()).unwrap();
+        assert_eq!(file.rows.len(), 3, "{:?}", file.rejected);
+        crate::dataset_file::assert_no_input_panics(text.as_bytes(), |bytes| read(bytes));
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //! the column and the rule, so that a rejected row says exactly what to fix.
 
 use chrono::{NaiveDate, NaiveTime};
-use sitrep_domain::model::incident::MAX_ITEMS;
+use sitrep_domain::model::incident::{ExternalRef, MAX_ITEMS};
 use sitrep_domain::model::values::{check_text, Coordinates, Source, MAX_NAME};
 
 use crate::csv_file::{Column, CsvRecord};
 use crate::record::RowError;
+
+/// The most items a list cell may hold (before repeats are dropped): bounds the work of
+/// dropping repeats in a hostile file.
+pub(crate) const MAX_LIST_ITEMS: usize = 200;
 
 /// The value of one column in one row.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +51,13 @@ impl<'a> Cell<'a> {
         self.text().ok_or_else(|| self.error("must not be empty"))
     }
 
+    /// `dataset:<this value>` as an external reference (`acled:IRQ38819`).
+    pub fn external_ref(&self, dataset: &str) -> Result<ExternalRef, RowError> {
+        let reference = ExternalRef(format!("{dataset}:{}", self.required()?));
+        reference.validate().map_err(|e| self.error(rule_of(e)))?;
+        Ok(reference)
+    }
+
     /// The value shown in a message: quoted, cut at 40 characters.
     pub fn shown(&self) -> String {
         shown(self.raw)
@@ -61,12 +72,13 @@ impl<'a> Cell<'a> {
 
     /// A code from `min` to `max`, as `u8`.
     pub fn code(&self, min: u8, max: u8) -> Result<u8, RowError> {
-        let what = format!("a code from {min} to {max}");
-        let code: u8 = self.number(&what)?;
-        if (min..=max).contains(&code) {
-            Ok(code)
-        } else {
-            Err(self.error(format!("{} is not {what}", self.shown())))
+        let text = self.required()?;
+        match text.parse::<u8>() {
+            Ok(code) if (min..=max).contains(&code) => Ok(code),
+            _ => Err(self.error(format!(
+                "{} is not a code from {min} to {max}",
+                self.shown()
+            ))),
         }
     }
 
@@ -120,15 +132,23 @@ impl<'a> Cell<'a> {
     }
 
     /// The items of a `;`-separated list (ACLED writes `"; "`, UCDP `";"`), trimmed, empty
-    /// items dropped, an item repeating an earlier one (ignoring case) dropped.
-    pub fn list(&self) -> Vec<&'a str> {
+    /// items dropped, an item repeating an earlier one (ignoring case) dropped; each item a
+    /// name ([`Cell::check_name`]), at most [`MAX_LIST_ITEMS`] items.
+    pub fn list(&self) -> Result<Vec<&'a str>, RowError> {
+        if memchr::memchr_iter(b';', self.raw.as_bytes()).count() >= MAX_LIST_ITEMS {
+            return Err(self.error(format!("has more than {MAX_LIST_ITEMS} items")));
+        }
         let mut items: Vec<&'a str> = Vec::new();
         for item in self.raw.split(';').map(str::trim) {
-            if !item.is_empty() && !items.iter().any(|i| same_name(i, item)) {
+            if item.is_empty() {
+                continue;
+            }
+            self.check_name(item)?;
+            if !items.iter().any(|earlier| same_name(earlier, item)) {
                 items.push(item);
             }
         }
-        items
+        Ok(items)
     }
 
     /// Checks `name` (an item of this cell) as the domain checks a name: not blank, at most
@@ -164,25 +184,22 @@ pub(crate) fn coordinates(
     }
 }
 
-/// The sources of `cell` (a `;`-separated list), one each.
+/// The sources of `cell` (a `;`-separated list), one each (none for an empty cell).
 pub(crate) fn sources(cell: Cell<'_>) -> Result<Vec<Source>, RowError> {
-    let names = cell.list();
+    let names = cell.list()?;
     if names.len() > MAX_ITEMS {
         return Err(cell.error(format!("names more than {MAX_ITEMS} sources")));
     }
-    names
-        .into_iter()
-        .map(|name| {
-            cell.check_name(name)?;
-            Ok(Source::named(name))
-        })
-        .collect()
+    Ok(names.into_iter().map(Source::named).collect())
 }
 
 /// Whether two names are the same ignoring case (as the import matches actors and the domain
 /// compares tags).
 pub(crate) fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    a.eq_ignore_ascii_case(b)
+        || a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// `value` quoted for a message, cut at 40 characters.
@@ -266,8 +283,13 @@ mod tests {
 
     #[test]
     fn lists_are_trimmed_without_empty_or_repeated_items() {
-        assert_eq!(cell("A; B;;b ; C;A").list(), ["A", "B", "C"]);
-        assert!(cell(" ; ").list().is_empty());
+        assert_eq!(cell("A; B;;b ; C;A").list().unwrap(), ["A", "B", "C"]);
+        assert_eq!(cell("Émeutiers; émeutiers").list().unwrap().len(), 1);
+        assert!(cell(" ; ").list().unwrap().is_empty());
+        let many = "x;".repeat(MAX_LIST_ITEMS);
+        assert!(cell(&many).list().is_err());
+        let long = "x".repeat(MAX_NAME + 1);
+        assert!(cell(&long).list().is_err());
     }
 
     #[test]

@@ -8,11 +8,12 @@
 //! reader's business ([`crate::record::RowError`]).
 //!
 //! The `csv` crate (1.x) is lenient where an import must not be: it ends a record silently at
-//! the end of the input inside an open quote (a file cut in a quoted field), and its record
-//! positions count a CRLF line's end in the next record and blank lines in the record after
-//! them. So the bytes also go through [`Watch`], a copy of `csv-core`'s state machine for the
-//! default dialect that keeps the line each record starts on and the line of a quote still open
-//! at the end.
+//! the end of the input inside an open quote (a file cut in a quoted field); it takes text after
+//! a closing quote into the field (so a quote missing makes one record of two, often with the
+//! right number of fields); and its record positions count a CRLF line's end in the next record
+//! and blank lines in the record after them. So the bytes also go through [`Watch`], a copy of
+//! `csv-core`'s state machine for the default dialect that keeps the line each record starts on,
+//! the first quote closed with text after it, and a quote still open at the end.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -30,13 +31,13 @@ pub enum FileError {
     Empty,
     /// The header lacks columns the format requires.
     #[error(
-        "line 1: the header lacks {} required column{} of {dataset} ({}): is this {dataset} file?",
+        "line 1: the header lacks {} required column{} of {dataset} ({}): is this {dataset}?",
         missing.len(),
         if missing.len() == 1 { "" } else { "s" },
         missing.join(", ")
     )]
     MissingColumns {
-        /// The format's name with its article ("an ACLED", "a UCDP GED").
+        /// The format's name with its article ("an ACLED export", "a UCDP GED file").
         dataset: &'static str,
         missing: Vec<String>,
     },
@@ -384,36 +385,59 @@ impl<R> Watch<R> {
             }
             _ => bytes,
         };
-        for &b in bytes {
-            self.bytes += 1;
-            if self.state == State::StartRecord && !is_line_end(b) {
-                self.record_lines.push_back(self.line);
-                self.state = State::StartField;
-            }
-            self.state = match (self.state, b) {
-                (State::StartRecord, _) => State::StartRecord,
-                (State::StartField, b'"') => {
-                    self.quote_line = self.line;
-                    State::InQuotedField
-                }
-                (State::InQuotedField, b'"') => State::AfterQuote,
-                (State::InQuotedField, _) => State::InQuotedField,
-                (State::AfterQuote, b'"') => State::InQuotedField,
-                (_, b',') => State::StartField,
-                (_, b) if is_line_end(b) => State::StartRecord,
-                (State::AfterQuote, _) => {
-                    self.broken_quote
-                        .get_or_insert((self.quote_line, self.line));
-                    State::InField
-                }
-                _ => State::InField,
+        self.bytes += bytes.len() as u64;
+        let mut rest = bytes;
+        while let Some((&b, after)) = rest.split_first() {
+            // Inside a field only a few bytes matter: jump to the next of them.
+            let skip = match self.state {
+                State::InQuotedField => memchr::memchr2(b'"', b'\n', rest),
+                State::InField => memchr::memchr3(b',', b'\n', b'\r', rest),
+                _ => Some(0),
             };
-            if b == b'\n' {
-                self.line += 1;
+            let Some(skip) = skip else {
+                // None in the rest of this chunk: the state holds to its end.
+                break;
+            };
+            if skip > 0 {
+                rest = rest.get(skip..).unwrap_or_default();
+                continue;
             }
+            self.step(b);
+            rest = after;
         }
         if let Some(&last) = bytes.last() {
             self.last_byte = Some(last);
+        }
+    }
+}
+
+impl<R> Watch<R> {
+    /// One byte through csv-core's states.
+    fn step(&mut self, b: u8) {
+        if self.state == State::StartRecord && !is_line_end(b) {
+            self.record_lines.push_back(self.line);
+            self.state = State::StartField;
+        }
+        self.state = match (self.state, b) {
+            (State::StartRecord, _) => State::StartRecord,
+            (State::StartField, b'"') => {
+                self.quote_line = self.line;
+                State::InQuotedField
+            }
+            (State::InQuotedField, b'"') => State::AfterQuote,
+            (State::InQuotedField, _) => State::InQuotedField,
+            (State::AfterQuote, b'"') => State::InQuotedField,
+            (_, b',') => State::StartField,
+            (_, b) if is_line_end(b) => State::StartRecord,
+            (State::AfterQuote, _) => {
+                self.broken_quote
+                    .get_or_insert((self.quote_line, self.line));
+                State::InField
+            }
+            _ => State::InField,
+        };
+        if b == b'\n' {
+            self.line += 1;
         }
     }
 }
@@ -424,6 +448,9 @@ fn is_line_end(b: u8) -> bool {
 
 impl<R: Read> Read for Watch<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let n = self.inner.read(buf)?;
         match buf.get(..n) {
             Some(read) if n > 0 => self.scan(read),
@@ -669,9 +696,12 @@ mod tests {
         let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
         for _ in 0..3000 {
             let len = (next(&mut seed) % 60) as usize;
-            let text: Vec<u8> = (0..len)
+            let mut text: Vec<u8> = (0..len)
                 .map(|_| alphabet[(next(&mut seed) % alphabet.len() as u64) as usize])
                 .collect();
+            if next(&mut seed) % 4 == 0 {
+                text.splice(0..0, *b"\xEF\xBB\xBF");
+            }
             // Ours: no panic, whatever the bytes.
             let _ = records(&text);
             // The watch sees as many records as csv-core yields.

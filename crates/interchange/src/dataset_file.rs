@@ -145,3 +145,56 @@ pub(crate) fn is_attribute_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
+
+/// Inputs a reader must survive: every cut of a good file and random damage to it.
+#[cfg(test)]
+pub(crate) fn assert_no_input_panics(
+    good: &[u8],
+    read: impl Fn(&[u8]) -> Result<DatasetFile, FileError>,
+) {
+    let check = |bytes: &[u8]| {
+        // Whatever the reader says, what it accepts is valid.
+        if let Ok(file) = read(bytes) {
+            for row in &file.rows {
+                assert!(row.facts.validate().is_ok(), "{row:?}");
+            }
+        }
+    };
+    for cut in 0..=good.len() {
+        check(&good[..cut]);
+    }
+    let damage: [&[u8]; 16] = [
+        b",",
+        b"\"",
+        b"\n",
+        b"\r",
+        b"\xFF",
+        b"\xE9",
+        b"\xEF\xBB\xBF",
+        b"99999999999999999999999",
+        b"-1",
+        b"0",
+        b";",
+        b" ",
+        b"NaN",
+        b"1e999",
+        b"\x00",
+        b"",
+    ];
+    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    for _ in 0..3000 {
+        let mut bytes = good.to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = next() % bytes.len().max(1);
+            let end = (at + next() % 3).min(bytes.len());
+            bytes.splice(at..end, damage[next() % damage.len()].iter().copied());
+        }
+        check(&bytes);
+    }
+}

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use sitrep_domain::model::incident::{ActorRole, ExternalRef, IncidentFacts};
+use sitrep_domain::model::incident::{ActorRole, IncidentFacts};
 use sitrep_domain::model::values::{
     CountryCode, DatePrecision, EventTime, GeoPrecision, Place, Source, UncertainCount,
 };
@@ -169,8 +169,7 @@ impl Columns {
     fn map(&self, record: &CsvRecord<'_>) -> Result<ImportedRow, RowError> {
         let cell = |column| Cell::of(record, column);
         let id = cell(self.id);
-        let external_ref = ExternalRef::new(&format!("ucdp:{}", id.required()?))
-            .map_err(|e| id.error(rule_of(e)))?;
+        let external_ref = id.external_ref("ucdp")?;
         let violence = cell(self.type_of_violence).code(1, 3)?;
         let (event_type, sub_event_type) = if violence == 3 {
             (EventType::ViolenceAgainstCivilians, SubEventType::Attack)
@@ -281,9 +280,9 @@ impl Columns {
     /// `source_office`'s sources; else `source_original`'s; else [`DEFAULT_SOURCE`].
     fn sources(&self, record: &CsvRecord<'_>) -> Result<Vec<Source>, RowError> {
         for column in [self.source_office, self.source_original] {
-            let cell = Cell::of(record, column);
-            if !cell.list().is_empty() {
-                return sources(cell);
+            let sources = sources(Cell::of(record, column))?;
+            if !sources.is_empty() {
+                return Ok(sources);
             }
         }
         Ok(vec![Source::named(DEFAULT_SOURCE)])
@@ -433,6 +432,18 @@ mod tests {
             assert_eq!((error.line, error.column.as_str()), (2, column), "{error}");
             assert!(error.rule.contains(rule), "{column}={value:?}: {error}");
         }
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let text = format!(
+            "{HEADER}\r\n{}\r\n{}\r\n",
+            "1,2016,1,Government of Syria,IS,1,SOHR;VDC,,\"a\nb\",1,X,Y,,35.1,38.2,Syria,1,2016-01-01,2016-01-01,1,1,0,0,2,2,2",
+            "2,2016,3,IS,Civilians,1,,SOHR,,2,X,Y,Z,35.1,38.2,Syria,2,2016-01-01T00:00:00Z,2016-01-03T00:00:00Z,0,0,3,0,3,3,4"
+        );
+        let file = read(text.as_bytes()).unwrap();
+        assert_eq!(file.rows.len(), 2, "{:?}", file.rejected);
+        crate::dataset_file::assert_no_input_panics(text.as_bytes(), |bytes| read(bytes));
     }
 
     #[test]

@@ -6,7 +6,6 @@ mod shared_data;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::time::Instant;
 
 use sitrep_domain::model::incident::ActorRole;
 use sitrep_domain::model::values::{DatePrecision, GeoPrecision};
@@ -40,7 +39,7 @@ fn assert_row_is_record(row: &ImportedRow, r: &Record) {
     let id = &r["event_id_cnty"];
     let f = &row.facts;
     assert_eq!(row.external_ref.as_str(), format!("acled:{id}"));
-    assert_eq!(f.external_refs, [row.external_ref.clone()]);
+    assert_eq!(f.external_refs, std::slice::from_ref(&row.external_ref));
     assert_eq!(f.time.start.to_string(), r["event_date"], "{id}");
     assert_eq!(f.time.end, f.time.start, "{id}");
     let precision = match r["time_precision"].as_str() {
@@ -250,19 +249,7 @@ fn read_speed() {
     let Some(path) = shared_data::file(FILES[0].0) else {
         return;
     };
-    let bytes = std::fs::read(&path).unwrap();
-    let mut best = f64::MAX;
-    for _ in 0..20 {
-        let start = Instant::now();
-        let file = acled::read(&bytes[..]).unwrap();
-        best = best.min(start.elapsed().as_secs_f64());
-        assert_eq!(file.rows.len(), FILES[0].1);
-    }
-    eprintln!(
-        "ACLED {}: {} rows read and mapped in {:.1} ms (best of 20): {:.0} rows/s",
-        FILES[0].0,
-        FILES[0].1,
-        best * 1000.0,
-        FILES[0].1 as f64 / best
-    );
+    shared_data::measure("ACLED global 9000", &path, 20, |bytes| {
+        acled::read(bytes).unwrap()
+    });
 }

@@ -8,7 +8,6 @@ mod shared_data;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use sitrep_domain::model::incident::ActorRole;
 use sitrep_domain::model::values::{DatePrecision, GeoPrecision, Source, UncertainCount};
@@ -421,17 +420,7 @@ fn read_speed() {
     let Some(path) = shared_data::file("ucdp/ucdp_ged_syria_2016-2019.csv") else {
         return;
     };
-    let bytes = std::fs::read(&path).unwrap();
-    let mut best = f64::MAX;
-    for _ in 0..10 {
-        let start = Instant::now();
-        let file = ucdp::read(&bytes[..]).unwrap();
-        best = best.min(start.elapsed().as_secs_f64());
-        assert_eq!(file.rows.len(), 16_566);
-    }
-    eprintln!(
-        "UCDP Syria: 16566 rows read and mapped in {:.1} ms (best of 10): {:.0} rows/s",
-        best * 1000.0,
-        16_566.0 / best
-    );
+    shared_data::measure("UCDP Syria 2016-2019", &path, 10, |bytes| {
+        ucdp::read(bytes).unwrap()
+    });
 }
