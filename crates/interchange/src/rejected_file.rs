@@ -118,3 +118,119 @@ fn fields_on_lines(
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acled_columns::ACLED_COLUMNS;
+    use crate::record::Dataset;
+
+    /// A made-up ACLED file: three protests, the second with a latitude out of range.
+    fn file() -> String {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(ACLED_COLUMNS).unwrap();
+        for (id, latitude) in [("ARG1", "-34.9"), ("ARG2", "-134.9"), ("ARG3", "-34.9")] {
+            writer
+                .write_record([
+                    id,
+                    "2022-06-01",
+                    "2022",
+                    "1",
+                    "Demonstrations",
+                    "Protests",
+                    "Peaceful protest",
+                    "Protesters (Argentina)",
+                    "",
+                    "6",
+                    "",
+                    "",
+                    "0",
+                    "60",
+                    "",
+                    "32",
+                    "South America",
+                    "Argentina",
+                    "Buenos Aires",
+                    "",
+                    "",
+                    "La Plata",
+                    latitude,
+                    "-57.9",
+                    "1",
+                    "Made-up Daily",
+                    "National",
+                    "Notes, with a comma\nand a line break.",
+                    "0",
+                    "",
+                    "1655000000",
+                ])
+                .unwrap();
+        }
+        String::from_utf8(writer.into_inner().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn rejected_rows_are_written_as_they_were_with_their_line_and_error() {
+        let input = file();
+        let read = crate::dataset_file::read(Dataset::Acled, input.as_bytes()).unwrap();
+        assert_eq!(read.rejected.len(), 1);
+        let rejected = RejectedRows::of(&read);
+        let reader_error = read.rejected[0].error.clone();
+        // A row the reader took but the domain refused (line 6: the third record; each
+        // record spans two lines) is read again from the input.
+        let refused = RowError {
+            line: 6,
+            column: "actors.name".into(),
+            rule: "must be at most 300 characters".into(),
+        };
+        let mut out = Vec::new();
+        let written = rejected
+            .write(
+                &[refused.clone(), reader_error.clone()],
+                || Ok(input.as_bytes()),
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(written, 2);
+        let mut back = csv::Reader::from_reader(out.as_slice());
+        let header: Vec<String> = back.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(header.len(), 33);
+        assert_eq!(&header[31..], ["sitrep_line", "sitrep_error"]);
+        let rows: Vec<csv::StringRecord> = back.records().map(Result::unwrap).collect();
+        let original: Vec<csv::StringRecord> = csv::Reader::from_reader(input.as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows[0].iter().take(31).collect::<Vec<_>>(),
+            original[1].iter().collect::<Vec<_>>()
+        );
+        assert_eq!(&rows[0][31], reader_error.line.to_string());
+        assert_eq!(
+            &rows[0][32],
+            format!("{}: {}", reader_error.column, reader_error.rule)
+        );
+        assert_eq!(
+            rows[1].iter().take(31).collect::<Vec<_>>(),
+            original[2].iter().collect::<Vec<_>>()
+        );
+        assert_eq!(&rows[1][31], "6");
+        assert_eq!(&rows[1][32], "actors.name: must be at most 300 characters");
+    }
+
+    #[test]
+    fn a_line_the_input_does_not_have_is_an_error() {
+        let input = file();
+        let read = crate::dataset_file::read(Dataset::Acled, input.as_bytes()).unwrap();
+        let error = RowError {
+            line: 99,
+            column: "x".into(),
+            rule: "y".into(),
+        };
+        let outcome = RejectedRows::of(&read).write(&[error], || Ok(input.as_bytes()), Vec::new());
+        assert!(
+            matches!(outcome, Err(RejectedFileError::MissingLine(99))),
+            "{outcome:?}"
+        );
+    }
+}
