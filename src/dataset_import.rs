@@ -50,9 +50,13 @@ pub async fn run(
 
     let db = Database::open(database).await?;
     let bar = rows_bar(rows.rows.len() as u64);
-    let imported = run_import(db.store(), &options, rows, &mut |done| {
-        bar.set_position(done)
-    })
+    let progress = bar.clone();
+    let imported = run_import(
+        db.store(),
+        &options,
+        rows,
+        std::sync::Arc::new(move |done| progress.set_position(done)),
+    )
     .await;
     bar.finish_and_clear();
     let closed = db.close().await;

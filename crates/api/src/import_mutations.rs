@@ -153,7 +153,7 @@ async fn import_incidents(
         skip_invalid,
         started,
     };
-    let outcome = run_import(&api.store, &options, rows, &mut |_| {})
+    let outcome = run_import(&api.store, &options, rows, std::sync::Arc::new(|_| {}))
         .await
         .map_err(api_error)?;
     let summary = &outcome.summary;
@@ -228,6 +228,7 @@ fn api_error(error: ImportError) -> ApiError {
         },
         error @ (ImportError::Unreadable { .. }
         | ImportError::Unencodable(_)
+        | ImportError::Interrupted(_)
         | ImportError::Store(_)) => ApiError::internal(error),
     }
 }

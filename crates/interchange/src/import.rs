@@ -16,6 +16,7 @@
 //! retraction) and the run's id as its correlation id.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::TryStreamExt as _;
@@ -181,6 +182,9 @@ pub enum ImportError {
     /// A decided event could not be encoded (a bug in the model).
     #[error("decided event cannot be stored: {0}")]
     Unencodable(#[source] CodecError),
+    /// The planning thread stopped (a bug: it panicked).
+    #[error("the import stopped while planning: {0}")]
+    Interrupted(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -191,13 +195,17 @@ impl From<sqlx::Error> for ImportError {
     }
 }
 
+/// Told how many rows were planned, as the planning goes (from a blocking thread).
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
 /// Imports `file` into the log by the sync's rules: all of it in one transaction, or nothing.
-/// `progress` is told how many rows were planned as it goes.
+/// `progress` is told how many rows were planned as it goes. The planning and the encoding of
+/// the events (CPU work) run on a blocking thread, off the async workers.
 pub async fn run_import(
     store: &EventStore,
     options: &ImportOptions,
     file: FileRows,
-    progress: &mut (dyn FnMut(u64) + Send),
+    progress: Progress,
 ) -> Result<ImportOutcome, ImportError> {
     let run = Uuid::now_v7();
     let read = file.rows.len() as u64;
@@ -229,25 +237,32 @@ pub async fn run_import(
     let others = load_dataset_incidents(&mut conn, options.dataset, &named).await?;
     drop(conn);
 
-    let plan = sync::plan(
-        &SyncInput {
-            dataset: options.dataset,
-            run,
-            rows: &rows,
-            streams: &streams,
-            actors: &actors,
-            others: &others,
-            kept: &kept,
-        },
-        &mut |done| progress(done as u64),
-    );
-    bad.extend(plan.rejected.iter().cloned());
-    bad.sort_by_key(|e| e.line);
-    if !bad.is_empty() && !options.skip_invalid {
-        return Err(ImportError::BadRows { rows: bad });
-    }
+    let planning_options = options.clone();
+    let (counts, appends, bad) = tokio::task::spawn_blocking(move || {
+        let options = planning_options;
+        let plan = sync::plan(
+            &SyncInput {
+                dataset: options.dataset,
+                run,
+                rows: &rows,
+                streams: &streams,
+                actors: &actors,
+                others: &others,
+                kept: &kept,
+            },
+            &mut |done| progress(done as u64),
+        );
+        bad.extend(plan.rejected.iter().cloned());
+        bad.sort_by_key(|e| e.line);
+        if !bad.is_empty() && !options.skip_invalid {
+            return Err(ImportError::BadRows { rows: bad });
+        }
+        let appends = appends_of(&plan, &options, run)?;
+        Ok((plan.counts, appends, bad))
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))??;
 
-    let appends = appends_of(&plan, options, run)?;
     let mut tx = store.pool().begin().await?;
     let last_position = append_all(store, &mut tx, &appends).await?;
     tx.commit().await?;
@@ -255,7 +270,6 @@ pub async fn run_import(
         store.notify_appended();
     }
 
-    let counts = plan.counts;
     let rejected_lines: HashSet<u64> = bad.iter().map(|e| e.line).collect();
     Ok(ImportOutcome {
         summary: ImportSummary {

@@ -62,7 +62,7 @@ async fn import_file(store: &EventStore, dataset: Dataset, path: &Path) -> Impor
         store,
         &options(dataset, false),
         FileRows::from(file),
-        &mut |_| {},
+        std::sync::Arc::new(|_| {}),
     )
     .await
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -55,7 +55,7 @@ pub async fn import_results(
         store,
         &options(Dataset::Acled, skip_invalid),
         file,
-        &mut |_| {},
+        std::sync::Arc::new(|_| {}),
     )
     .await
 }
