@@ -226,6 +226,7 @@ pub async fn run_import(
         .iter()
         .map(|r| incident_id_for(&r.external_ref))
         .collect();
+    let loading = Instant::now();
     let mut conn = store.pool().acquire().await?;
     let actors = load_actors(&mut conn).await?;
     let streams = load_incidents(&mut conn, &named).await?;
@@ -236,6 +237,12 @@ pub async fn run_import(
         .collect();
     let others = load_dataset_incidents(&mut conn, options.dataset, &named).await?;
     drop(conn);
+    tracing::debug!(
+        streams = streams.len(),
+        others = others.len(),
+        seconds = loading.elapsed().as_secs_f64(),
+        "import: the log read"
+    );
 
     let planning_options = options.clone();
     let (counts, appends, bad) = tokio::task::spawn_blocking(move || {
@@ -263,6 +270,11 @@ pub async fn run_import(
     .await
     .map_err(|e| ImportError::Interrupted(e.to_string()))??;
 
+    tracing::debug!(
+        events = counts.events,
+        seconds = loading.elapsed().as_secs_f64(),
+        "import: planned"
+    );
     let mut tx = store.pool().begin().await?;
     let last_position = append_all(store, &mut tx, &appends).await?;
     tx.commit().await?;

@@ -6,6 +6,10 @@
 
 mod common;
 
+/// As the `sitrep` binary runs (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use common::*;
