@@ -36,6 +36,7 @@ use crate::record::{Dataset, ImportedRow, RowError};
 use crate::sync::{self, ActorDirectory, StreamState, SyncInput, SyncPlan};
 
 const STREAM_EVENTS_SQL: &str = include_str!("import/stream_events.sql");
+const STREAM_HEADS_SQL: &str = include_str!("import/stream_heads.sql");
 const ACTOR_EVENTS_SQL: &str = include_str!("import/actor_events.sql");
 const DATASET_INCIDENTS_SQL: &str = include_str!("import/dataset_incidents.sql");
 
@@ -226,15 +227,17 @@ pub async fn run_import(
         .iter()
         .map(|r| incident_id_for(&r.external_ref))
         .collect();
+    let (rows, digests) = tokio::task::spawn_blocking(move || {
+        let digests = sync::row_digests(&rows);
+        (rows, digests)
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))?;
+
     let loading = Instant::now();
     let mut conn = store.pool().acquire().await?;
     let actors = load_actors(&mut conn).await?;
-    let streams = load_incidents(&mut conn, &named).await?;
-    check_incident_streams(&rows, &streams)?;
-    let streams: HashMap<Uuid, StreamState> = streams
-        .into_iter()
-        .map(|(id, loaded)| (id, loaded.state))
-        .collect();
+    let streams = load_named_streams(&mut conn, &rows, &named, &digests).await?;
     let others = load_dataset_incidents(&mut conn, options.dataset, &named).await?;
     drop(conn);
     tracing::debug!(
@@ -252,6 +255,7 @@ pub async fn run_import(
                 dataset: options.dataset,
                 run,
                 rows: &rows,
+                digests: &digests,
                 streams: &streams,
                 actors: &actors,
                 others: &others,
@@ -504,24 +508,80 @@ async fn load_incidents(
     Ok(streams)
 }
 
-/// Refuses the import when a row names a stream that is not an incident's.
-fn check_incident_streams(
+/// A stream's head: its type, its version and the digest of its last import event.
+struct Head {
+    stream_type: String,
+    version: u64,
+    last_import_row: Option<String>,
+}
+
+/// The states of the streams the rows name (`named[i]` is `rows[i]`'s), in two statements:
+/// every stream's head from the metadata alone, then the events of only the streams whose last
+/// import digest is not their row's (the rows that changed), folded. A stream whose row is
+/// unchanged keeps an empty incident, which the plan does not look at. A row naming a stream
+/// that is not an incident's refuses the import.
+async fn load_named_streams(
+    conn: &mut PgConnection,
     rows: &[ImportedRow],
-    streams: &HashMap<Uuid, Loaded>,
-) -> Result<(), ImportError> {
-    for row in rows {
-        let id = incident_id_for(&row.external_ref);
-        if let Some(loaded) = streams.get(&id) {
-            if loaded.stream_type != Incident::STREAM_TYPE {
-                return Err(ImportError::NotAnIncident {
-                    stream_id: id,
-                    line: row.line,
-                    actual: loaded.stream_type.clone(),
-                });
-            }
+    named: &[Uuid],
+    digests: &[String],
+) -> Result<HashMap<Uuid, StreamState>, ImportError> {
+    let heads = load_heads(&mut *conn, named).await?;
+    let mut changed = Vec::new();
+    for ((row, id), digest) in rows.iter().zip(named).zip(digests) {
+        let Some(head) = heads.get(id) else { continue };
+        if head.stream_type != Incident::STREAM_TYPE {
+            return Err(ImportError::NotAnIncident {
+                stream_id: *id,
+                line: row.line,
+                actual: head.stream_type.clone(),
+            });
+        }
+        if head.last_import_row.as_deref() != Some(digest.as_str()) {
+            changed.push(*id);
         }
     }
-    Ok(())
+    let mut folded = load_incidents(conn, &changed).await?;
+    Ok(heads
+        .into_iter()
+        .map(|(id, head)| {
+            let state = match folded.remove(&id) {
+                Some(loaded) => loaded.state,
+                None => StreamState {
+                    incident: Incident::default(),
+                    version: head.version,
+                    last_import_row: head.last_import_row,
+                },
+            };
+            (id, state)
+        })
+        .collect())
+}
+
+/// The heads of the streams `ids` that exist (their metadata read, not their payloads).
+async fn load_heads(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Head>, ImportError> {
+    let mut heads: HashMap<Uuid, Head> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(heads);
+    }
+    let mut rows = sqlx::query_as::<_, (Uuid, String, i64, String)>(STREAM_HEADS_SQL)
+        .bind(ids)
+        .fetch(conn);
+    while let Some((stream_id, stream_type, version, metadata)) = rows.try_next().await? {
+        let head = heads.entry(stream_id).or_insert_with(|| Head {
+            stream_type,
+            version: 0,
+            last_import_row: None,
+        });
+        head.version = head.version.max(version.unsigned_abs());
+        if let Some(import) = import_of(&metadata) {
+            head.last_import_row = import.row;
+        }
+    }
+    Ok(heads)
 }
 
 /// The incidents an import of `dataset` created, other than `named`, folded.

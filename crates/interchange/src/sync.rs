@@ -73,7 +73,8 @@ const PROGRESS_EVERY: usize = 4096;
 /// An incident stream as the log holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamState {
-    /// The fold of the stream's events.
+    /// The fold of the stream's events. It may be left empty (the default) when
+    /// `last_import_row` is the digest of the stream's row: the plan does not look at it then.
     pub incident: Incident,
     /// The stream's version (0: no stream).
     pub version: u64,
@@ -163,6 +164,8 @@ pub struct SyncInput<'a> {
     pub run: Uuid,
     /// The file's valid rows, each external reference once ([`unique_rows`]).
     pub rows: &'a [ImportedRow],
+    /// The rows' digests ([`row_digests`]), in the same order.
+    pub digests: &'a [String],
     /// The states of the streams the rows name that exist.
     pub streams: &'a HashMap<Uuid, StreamState>,
     pub actors: &'a ActorDirectory,
@@ -287,6 +290,11 @@ pub fn row_digest(row: &ImportedRow) -> String {
     hex::encode(hashing.0.finalize())
 }
 
+/// The digests of `rows`, in order.
+pub fn row_digests(rows: &[ImportedRow]) -> Vec<String> {
+    rows.iter().map(row_digest).collect()
+}
+
 /// The file's column that holds a row's id in the dataset.
 pub fn id_column(dataset: Dataset) -> &'static str {
     match dataset {
@@ -325,8 +333,16 @@ pub fn plan(input: &SyncInput<'_>, progress: &mut dyn FnMut(usize)) -> SyncPlan 
         new_actors: HashMap::new(),
         plan: SyncPlan::default(),
     };
-    for (done, row) in input.rows.iter().enumerate() {
-        planner.row(row);
+    // Digests that do not match the rows one for one are not trusted: computed again.
+    let computed;
+    let digests = if input.digests.len() == input.rows.len() {
+        input.digests
+    } else {
+        computed = row_digests(input.rows);
+        &computed
+    };
+    for (done, (row, digest)) in input.rows.iter().zip(digests).enumerate() {
+        planner.row(row, digest);
         if (done + 1) % PROGRESS_EVERY == 0 {
             progress(done + 1);
         }
@@ -359,9 +375,9 @@ struct Resolved {
 }
 
 impl Planner<'_> {
-    fn row(&mut self, row: &ImportedRow) {
+    fn row(&mut self, row: &ImportedRow, digest: &str) {
         let id = incident_id_for(&row.external_ref);
-        let digest = row_digest(row);
+        let digest = digest.to_owned();
         let outcome = match self.input.streams.get(&id).filter(|s| s.version > 0) {
             None => self.report(id, row, digest),
             Some(state) => self.revise(id, state, row, digest),

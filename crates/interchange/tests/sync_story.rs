@@ -284,3 +284,30 @@ async fn the_dataset_and_actor_lookups_use_their_indexes() {
         "{lines:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_row_naming_a_stream_of_another_kind_imports_nothing() {
+    use sitrep_domain::store::{ExpectedVersion, NewEvent, StreamRef};
+    let (_db, store) = setup().await;
+    let rows = snapshot();
+    let taken = incident_id_for(&rows[3].external_ref);
+    store
+        .append(
+            &StreamRef::new("site", taken),
+            ExpectedVersion::NoStream,
+            &[NewEvent::new(
+                "SiteRegistered",
+                serde_json::json!({ "name": "x" }),
+                "test",
+            )],
+        )
+        .await
+        .unwrap();
+    let Err(ImportError::NotAnIncident { line, actual, .. }) =
+        import_results(&store, rows.into_iter().map(Ok).collect(), true).await
+    else {
+        panic!("a stream of another kind must refuse the import");
+    };
+    assert_eq!((line, actual.as_str()), (5, "site"));
+    assert_eq!(event_count(&store).await, 1);
+}

@@ -126,11 +126,13 @@ impl Log {
             .collect();
         let actors = ActorDirectory::of(self.actors.iter().map(|(id, a)| (*id, a)));
         let mut reported = Vec::new();
+        let digests = row_digests(rows);
         let plan = plan(
             &SyncInput {
                 dataset,
                 run: RUN,
                 rows,
+                digests: &digests,
                 streams: &streams,
                 actors: &actors,
                 others: &others,
