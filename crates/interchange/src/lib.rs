@@ -12,6 +12,7 @@
 
 pub mod acled_columns;
 pub mod countries;
+pub mod export;
 pub mod record;
 
 use sitrep_domain::model::incident::ExternalRef;
