@@ -58,7 +58,13 @@ pub fn record(incident: &ExportedIncident) -> [String; ACLED_COLUMNS.len()] {
     // A column ACLED may leave empty: an imported incident's attribute or nothing; another
     // incident's attribute or what sitrep knows.
     let optional = |name: &str, fallback: &dyn Fn() -> String| {
-        attribute(name).unwrap_or_else(|| if from_acled { String::new() } else { fallback() })
+        attribute(name).unwrap_or_else(|| {
+            if from_acled {
+                String::new()
+            } else {
+                fallback()
+            }
+        })
     };
     let actors = AcledActors::of(incident);
     let inter1 = inter_code(actors.actor1);
@@ -203,9 +209,7 @@ fn disorder_type(sub_event_type: SubEventType) -> &'static str {
         | SubEventType::ProtestWithIntervention
         | SubEventType::ExcessiveForceAgainstProtesters
         | SubEventType::ViolentDemonstration => "Demonstrations",
-        other if other.event_type() == EventType::StrategicDevelopments => {
-            "Strategic developments"
-        }
+        other if other.event_type() == EventType::StrategicDevelopments => "Strategic developments",
         _ => "Political violence",
     }
 }
@@ -214,9 +218,7 @@ fn disorder_type(sub_event_type: SubEventType) -> &'static str {
 /// the incident's (the place was corrected since); else the name of the alpha-3 code.
 fn country_name(attribute: Option<String>, alpha3: &str) -> String {
     match attribute {
-        Some(name)
-            if countries::by_name(&name).is_none_or(|country| country.alpha3 == alpha3) =>
-        {
+        Some(name) if countries::by_name(&name).is_none_or(|country| country.alpha3 == alpha3) => {
             name
         }
         _ => countries::by_alpha3(alpha3).map_or_else(|| alpha3.to_owned(), |c| c.name.to_owned()),
@@ -242,4 +244,292 @@ fn source_scale(incident: &ExportedIncident) -> String {
         }
     }
     scales.join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use sitrep_domain::model::incident::{
+        AttributionStatus, ExternalRef, IncidentFacts, VerificationStatus,
+    };
+    use sitrep_domain::model::values::{
+        Coordinates, CountryCode, EventTime, Place, Source, UncertainCount,
+    };
+    use sitrep_domain::model::vocab::ActorType;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn actor(n: u128, name: &str, actor_type: ActorType, role: ActorRole) -> ExportedActor {
+        ExportedActor {
+            id: Uuid::from_u128(n),
+            name: name.to_owned(),
+            actor_type: Some(actor_type),
+            role,
+            attribution: AttributionStatus::AttributedBySource,
+        }
+    }
+
+    /// An incident as the ACLED import makes it of a row like `IRQ38819`, with associated
+    /// actors on both sides, every attribute and a note with a line break.
+    fn imported() -> ExportedIncident {
+        let attributes: BTreeMap<String, String> = [
+            ("disorder_type", "Political violence"),
+            ("inter1", "2"),
+            ("inter2", "8"),
+            ("interaction", "28"),
+            ("civilian_targeting", "Civilian targeting"),
+            ("region", "Middle East"),
+            ("country", "Iraq"),
+            ("source_scale", "Local partner-Other"),
+            ("timestamp", "1655834276"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let day = NaiveDate::from_ymd_opt(2022, 6, 13).unwrap();
+        ExportedIncident {
+            id: Uuid::from_u128(1),
+            version: 3,
+            last_recorded_at: Utc.with_ymd_and_hms(2024, 2, 1, 10, 0, 0).unwrap(),
+            facts: IncidentFacts {
+                time: EventTime::span(day, day, DatePrecision::Week),
+                place: Place {
+                    country: CountryCode::new("IRQ").unwrap(),
+                    admin1: Some("Duhok".into()),
+                    admin2: Some("Al Amadiya".into()),
+                    admin3: Some("Barwari Bala".into()),
+                    location: Some("Gire Cudi".into()),
+                    coordinates: Some(Coordinates {
+                        latitude: 37.1459,
+                        longitude: 43.59,
+                    }),
+                    precision: GeoPrecision::Near,
+                    site: None,
+                },
+                event_type: EventType::Battles,
+                sub_event_type: SubEventType::ArmedClash,
+                means: Vec::new(),
+                target_category: None,
+                fatalities: UncertainCount::exactly(1),
+                injuries: None,
+                notes: Some("On 13 June 2022, PKK militants attacked \"Turkish\" soldiers,\nnear Gire Cudi.".into()),
+                tags: vec!["crowd size=no report".into(), "local administrators".into()],
+                external_refs: vec![ExternalRef::new("acled:IRQ38819").unwrap()],
+                attributes,
+            },
+            verification: VerificationStatus::Unverified,
+            actors: vec![
+                actor(10, "PKK: Kurdistan Workers Party", ActorType::RebelForces, ActorRole::Perpetrator),
+                actor(11, "HPG: People's Defence Forces", ActorType::RebelForces, ActorRole::PerpetratorAssociate),
+                actor(12, "YBS: Sinjar Resistance Units", ActorType::MilitiaGroups, ActorRole::PerpetratorAssociate),
+                actor(20, "Military Forces of Turkey (2016-)", ActorType::ForeignOthers, ActorRole::Target),
+                actor(21, "Government of Turkey (2016-)", ActorType::ForeignOthers, ActorRole::TargetAssociate),
+            ],
+            sources: vec![Source::named("People's Defense Forces"), Source::named("Rudaw")],
+        }
+    }
+
+    #[test]
+    fn an_imported_incident_gives_back_its_row() {
+        let row = record(&imported());
+        let expected = [
+            "IRQ38819",
+            "2022-06-13",
+            "2022",
+            "2",
+            "Political violence",
+            "Battles",
+            "Armed clash",
+            "PKK: Kurdistan Workers Party",
+            "HPG: People's Defence Forces; YBS: Sinjar Resistance Units",
+            "2",
+            "Military Forces of Turkey (2016-)",
+            "Government of Turkey (2016-)",
+            "8",
+            "28",
+            "Civilian targeting",
+            "368",
+            "Middle East",
+            "Iraq",
+            "Duhok",
+            "Al Amadiya",
+            "Barwari Bala",
+            "Gire Cudi",
+            "37.1459",
+            "43.59",
+            "2",
+            "People's Defense Forces; Rudaw",
+            "Local partner-Other",
+            "On 13 June 2022, PKK militants attacked \"Turkish\" soldiers,\nnear Gire Cudi.",
+            "1",
+            "crowd size=no report; local administrators",
+            "1655834276",
+        ];
+        assert_eq!(row.len(), ACLED_COLUMNS.len());
+        for (i, (got, want)) in row.iter().zip(expected).enumerate() {
+            assert_eq!(got, want, "column {} ({})", i, ACLED_COLUMNS[i]);
+        }
+    }
+
+    #[test]
+    fn an_imported_incident_keeps_the_cells_its_file_left_empty() {
+        let mut incident = imported();
+        for name in [
+            "disorder_type",
+            "civilian_targeting",
+            "region",
+            "source_scale",
+        ] {
+            incident.facts.attributes.remove(name);
+        }
+        incident.facts.target_category = Some(TargetCategory::Civilians);
+        let row = record(&incident);
+        for column in [
+            "disorder_type",
+            "civilian_targeting",
+            "region",
+            "source_scale",
+        ] {
+            let i = ACLED_COLUMNS.iter().position(|c| *c == column).unwrap();
+            assert_eq!(row[i], "", "{column}");
+        }
+    }
+
+    #[test]
+    fn an_incident_recorded_in_sitrep_gets_the_fallbacks() {
+        let mut incident = imported();
+        incident.facts.external_refs = vec![ExternalRef::new("ucdp:214797").unwrap()];
+        incident.facts.attributes.clear();
+        incident.facts.target_category = Some(TargetCategory::Civilians);
+        incident.facts.time = EventTime::span(
+            NaiveDate::from_ymd_opt(2023, 12, 30).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+            DatePrecision::Days,
+        );
+        incident.facts.place.precision = GeoPrecision::Admin2;
+        incident.facts.place.coordinates = None;
+        incident.facts.place.country = CountryCode::new("XKX").unwrap();
+        incident.sources = vec![
+            Source {
+                scale: Some(SourceScale::National),
+                ..Source::named("A")
+            },
+            Source {
+                scale: Some(SourceScale::International),
+                ..Source::named("B")
+            },
+            Source {
+                scale: Some(SourceScale::National),
+                ..Source::named("C")
+            },
+        ];
+        // A claimant already named as the perpetrator is not repeated; a suspected actor and a
+        // second perpetrator join assoc_actor_1; a second target joins assoc_actor_2.
+        incident.actors = vec![
+            actor(
+                20,
+                "Civilians (Kosovo)",
+                ActorType::Civilians,
+                ActorRole::Target,
+            ),
+            actor(
+                10,
+                "Unidentified Armed Group",
+                ActorType::MilitiaGroups,
+                ActorRole::Perpetrator,
+            ),
+            actor(
+                10,
+                "Unidentified Armed Group",
+                ActorType::MilitiaGroups,
+                ActorRole::Claimant,
+            ),
+            actor(
+                30,
+                "Police Forces of Kosovo",
+                ActorType::StateForces,
+                ActorRole::Suspected,
+            ),
+            actor(
+                11,
+                "Rioters (Kosovo)",
+                ActorType::Rioters,
+                ActorRole::Perpetrator,
+            ),
+            actor(
+                21,
+                "Journalists (Kosovo)",
+                ActorType::Civilians,
+                ActorRole::Target,
+            ),
+        ];
+        let row = record(&incident);
+        let cell = |column: &str| {
+            let i = ACLED_COLUMNS.iter().position(|c| *c == column).unwrap();
+            row[i].clone()
+        };
+        assert_eq!(
+            cell("event_id_cnty"),
+            format!("SITREP-{}", Uuid::from_u128(1))
+        );
+        assert_eq!(cell("event_date"), "2023-12-30");
+        assert_eq!(cell("year"), "2023");
+        assert_eq!(cell("time_precision"), "2");
+        assert_eq!(cell("disorder_type"), "Political violence");
+        assert_eq!(cell("actor1"), "Unidentified Armed Group");
+        assert_eq!(
+            cell("assoc_actor_1"),
+            "Rioters (Kosovo); Police Forces of Kosovo"
+        );
+        assert_eq!(cell("inter1"), "3");
+        assert_eq!(cell("actor2"), "Civilians (Kosovo)");
+        assert_eq!(cell("assoc_actor_2"), "Journalists (Kosovo)");
+        assert_eq!(cell("inter2"), "7");
+        assert_eq!(cell("interaction"), "37");
+        assert_eq!(cell("civilian_targeting"), "Civilian targeting");
+        assert_eq!(cell("iso"), "0");
+        assert_eq!(cell("region"), "");
+        assert_eq!(cell("country"), "Kosovo");
+        assert_eq!(cell("latitude"), "");
+        assert_eq!(cell("longitude"), "");
+        assert_eq!(cell("geo_precision"), "3");
+        assert_eq!(cell("source"), "A; B; C");
+        assert_eq!(cell("source_scale"), "National-International");
+        assert_eq!(cell("timestamp"), "1706781600");
+    }
+
+    #[test]
+    fn interaction_codes_are_written_as_acled_does() {
+        assert_eq!(interaction(Some(7), Some(1)), "17");
+        assert_eq!(interaction(Some(1), Some(7)), "17");
+        assert_eq!(interaction(Some(5), Some(0)), "50");
+        assert_eq!(interaction(Some(0), Some(0)), "");
+        assert_eq!(interaction(None, Some(1)), "");
+        assert_eq!(
+            disorder_type(SubEventType::MobViolence),
+            "Political violence"
+        );
+        assert_eq!(
+            disorder_type(SubEventType::ViolentDemonstration),
+            "Demonstrations"
+        );
+        assert_eq!(
+            disorder_type(SubEventType::Arrests),
+            "Strategic developments"
+        );
+    }
+
+    #[test]
+    fn a_corrected_country_is_named_from_the_registry() {
+        assert_eq!(country_name(Some("Iraq".into()), "IRQ"), "Iraq");
+        assert_eq!(country_name(Some("Syria".into()), "IRQ"), "Iraq");
+        assert_eq!(
+            country_name(Some("Unheard-of Land".into()), "IRQ"),
+            "Unheard-of Land"
+        );
+        assert_eq!(country_name(None, "SYR"), "Syria");
+    }
 }

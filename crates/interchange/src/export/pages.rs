@@ -26,7 +26,9 @@ use sitrep_domain::model::vocab::ActorType;
 use sitrep_domain::model::{decode_text, Aggregate};
 use sitrep_projections::actor_queries::actors_by_ids;
 use sitrep_projections::generation;
-use sitrep_projections::incident_queries::{incident_keys, IncidentFilter, IncidentKey, ListCursor};
+use sitrep_projections::incident_queries::{
+    incident_keys, IncidentFilter, IncidentKey, ListCursor,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 

@@ -56,7 +56,11 @@ impl ExportFilter {
         IncidentFilter {
             from: self.from,
             to: self.to,
-            countries: self.countries.iter().map(|c| c.as_str().to_owned()).collect(),
+            countries: self
+                .countries
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
             admin1: self.admin1.clone(),
             event_types: self.event_types.iter().map(stored_name).collect(),
             actor: self.actor,
@@ -84,7 +88,9 @@ impl ExportRequest {
             match name {
                 "country" => filter.countries.push(parse_country(value).map_err(bad)?),
                 "admin1" => filter.admin1.push(parse_admin1(value).map_err(bad)?),
-                "eventType" => filter.event_types.push(parse_event_type(value).map_err(bad)?),
+                "eventType" => filter
+                    .event_types
+                    .push(parse_event_type(value).map_err(bad)?),
                 "from" => set_once(name, &mut filter.from, parse_date(value).map_err(bad)?)?,
                 "to" => set_once(name, &mut filter.to, parse_date(value).map_err(bad)?)?,
                 "actor" => set_once(name, &mut filter.actor, parse_actor(value).map_err(bad)?)?,
@@ -109,7 +115,10 @@ impl ExportRequest {
 
 fn set_once<T>(name: &str, slot: &mut Option<T>, value: T) -> Result<(), ExportError> {
     if slot.is_some() {
-        return Err(ExportError::bad_parameter(name, "must be given at most once"));
+        return Err(ExportError::bad_parameter(
+            name,
+            "must be given at most once",
+        ));
     }
     *slot = Some(value);
     Ok(())
@@ -201,11 +210,23 @@ mod tests {
         ])
         .unwrap();
         let f = &request.filter;
-        assert_eq!(f.countries, vec![CountryCode::new("IRQ").unwrap(), CountryCode::new("SYR").unwrap()]);
+        assert_eq!(
+            f.countries,
+            vec![
+                CountryCode::new("IRQ").unwrap(),
+                CountryCode::new("SYR").unwrap()
+            ]
+        );
         assert_eq!(f.admin1, vec!["Al Anbar"]);
-        assert_eq!(f.event_types, vec![EventType::ExplosionsRemoteViolence, EventType::Battles]);
+        assert_eq!(
+            f.event_types,
+            vec![EventType::ExplosionsRemoteViolence, EventType::Battles]
+        );
         assert_eq!(f.from, Some(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()));
-        assert_eq!(request.as_of.unwrap().to_rfc3339(), "2024-02-01T11:00:00+00:00");
+        assert_eq!(
+            request.as_of.unwrap().to_rfc3339(),
+            "2024-02-01T11:00:00+00:00"
+        );
         let q = f.to_query();
         assert_eq!(q.event_types, vec!["explosions_remote_violence", "battles"]);
         assert_eq!(q.countries, vec!["IRQ", "SYR"]);
@@ -213,13 +234,28 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        assert_eq!(field_of(query(&[("country", "Iraq")]).unwrap_err()), "country");
-        assert_eq!(field_of(query(&[("eventType", "Skirmish")]).unwrap_err()), "eventType");
-        assert_eq!(field_of(query(&[("from", "2024-13-01")]).unwrap_err()), "from");
-        assert_eq!(field_of(query(&[("asOf", "yesterday")]).unwrap_err()), "asOf");
+        assert_eq!(
+            field_of(query(&[("country", "Iraq")]).unwrap_err()),
+            "country"
+        );
+        assert_eq!(
+            field_of(query(&[("eventType", "Skirmish")]).unwrap_err()),
+            "eventType"
+        );
+        assert_eq!(
+            field_of(query(&[("from", "2024-13-01")]).unwrap_err()),
+            "from"
+        );
+        assert_eq!(
+            field_of(query(&[("asOf", "yesterday")]).unwrap_err()),
+            "asOf"
+        );
         assert_eq!(field_of(query(&[("actor", "x")]).unwrap_err()), "actor");
         assert_eq!(field_of(query(&[("bbox", "1,2,3,4")]).unwrap_err()), "bbox");
-        assert_eq!(field_of(query(&[("from", "2024-01-01"), ("from", "2024-01-02")]).unwrap_err()), "from");
+        assert_eq!(
+            field_of(query(&[("from", "2024-01-01"), ("from", "2024-01-02")]).unwrap_err()),
+            "from"
+        );
         assert_eq!(
             field_of(query(&[("from", "2024-02-01"), ("to", "2024-01-01")]).unwrap_err()),
             "to"
