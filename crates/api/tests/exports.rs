@@ -27,6 +27,10 @@ use sitrep_testkit::TestDb;
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
+/// An incident to report: the day, the country, and the coordinates (latitude, longitude) if
+/// known.
+type Reported<'a> = (&'a str, &'a str, Option<(f64, f64)>);
+
 struct App {
     db: TestDb,
     store: EventStore,
@@ -90,7 +94,7 @@ impl App {
     }
 
     /// Reports one incident per `(day, country, coordinates)`; their ids.
-    async fn report(&self, incidents: &[(&str, &str, Option<(f64, f64)>)]) -> Vec<Uuid> {
+    async fn report(&self, incidents: &[Reported<'_>]) -> Vec<Uuid> {
         let handler = CommandHandler::new(self.store.clone());
         let mut ids = Vec::new();
         for (day, country, coordinates) in incidents {
@@ -316,8 +320,7 @@ async fn the_body_is_streamed_a_page_at_a_time() {
     let days: Vec<String> = (0..2_200)
         .map(|i| format!("2024-01-{:02}", 1 + i % 28))
         .collect();
-    let incidents: Vec<(&str, &str, Option<(f64, f64)>)> =
-        days.iter().map(|d| (d.as_str(), "IRQ", None)).collect();
+    let incidents: Vec<Reported> = days.iter().map(|d| (d.as_str(), "IRQ", None)).collect();
     app.report(&incidents).await;
     app.catch_up().await;
 
