@@ -8,10 +8,11 @@
 //!   one gets `SITREP-<incident id>` (stable across exports).
 //! - `event_date`, `year`: the first day of the incident's span and its year; `time_precision`:
 //!   1 for a day, 2 for a few days or a week, 3 for a month or vaguer.
-//! - `actor1`: the first perpetrator; `assoc_actor_1`: the perpetrator's associates and any
-//!   further perpetrators, then the claimants, the suspected and the otherwise associated actors
-//!   (ACLED has no column of their own for those three roles; a name already in `actor1` or
-//!   `assoc_actor_1` is not repeated). `actor2`: the first target; `assoc_actor_2`: the target's
+//! - `actor1`: the first perpetrator (without one: the first claimant, else the first suspected
+//!   actor); `assoc_actor_1`: the perpetrator's associates and any further perpetrators, then
+//!   the claimants, the suspected and the otherwise associated actors (ACLED has no column of
+//!   their own for those three roles; a name already in `actor1` or `assoc_actor_1` is not
+//!   repeated). `actor2`: the first target; `assoc_actor_2`: the target's
 //!   associates and any further targets. Involvements in recorded order, names as the actors
 //!   read model has them, lists joined with `"; "`.
 //! - `inter1`, `inter2`, `interaction`, `country`, `timestamp`: the attributes of those names;
@@ -140,6 +141,19 @@ impl<'a> AcledActors<'a> {
                 }
                 ActorRole::Claimant | ActorRole::Suspected | ActorRole::Associated => {
                     others.push(&actor.name);
+                }
+            }
+        }
+        // Without a perpetrator, the one who claimed it, or else the first suspected, is the
+        // actor of the event (ACLED always names one).
+        if columns.actor1.is_none() {
+            let stand_in = [ActorRole::Claimant, ActorRole::Suspected]
+                .into_iter()
+                .find_map(|role| incident.actors.iter().find(|a| a.role == role));
+            if let Some(actor) = stand_in {
+                columns.actor1 = Some(actor);
+                if let Some(i) = others.iter().position(|name| *name == actor.name) {
+                    others.remove(i);
                 }
             }
         }
@@ -499,6 +513,48 @@ mod tests {
         assert_eq!(cell("source"), "A; B; C");
         assert_eq!(cell("source_scale"), "National-International");
         assert_eq!(cell("timestamp"), "1706781600");
+    }
+
+    #[test]
+    fn without_a_perpetrator_the_claimant_is_actor1() {
+        let mut incident = imported();
+        incident.actors = vec![
+            actor(
+                20,
+                "Military Forces of the United States",
+                ActorType::ForeignOthers,
+                ActorRole::Target,
+            ),
+            actor(
+                30,
+                "Kataib Hezbollah",
+                ActorType::MilitiaGroups,
+                ActorRole::Suspected,
+            ),
+            actor(
+                10,
+                "Islamic Resistance in Iraq",
+                ActorType::MilitiaGroups,
+                ActorRole::Claimant,
+            ),
+        ];
+        incident.facts.attributes.clear();
+        let columns = AcledActors::of(&incident);
+        assert_eq!(
+            columns.actor1.map(|a| a.name.as_str()),
+            Some("Islamic Resistance in Iraq")
+        );
+        assert_eq!(columns.associates1, ["Kataib Hezbollah"]);
+        let row = record(&incident);
+        assert_eq!(row[9], "3", "inter1");
+        assert_eq!(row[13], "38", "interaction");
+        incident.actors.retain(|a| a.role != ActorRole::Claimant);
+        let columns = AcledActors::of(&incident);
+        assert_eq!(
+            columns.actor1.map(|a| a.name.as_str()),
+            Some("Kataib Hezbollah")
+        );
+        assert!(columns.associates1.is_empty());
     }
 
     #[test]
