@@ -7,11 +7,16 @@
 //! - Parameters: `country`, `admin1`, `eventType` (each may repeat), `from`, `to`, `actor`,
 //!   `asOf`; a bad or unknown one is 400 `BAD_USER_INPUT` naming it.
 //! - The body is streamed a page of incidents at a time from one snapshot, so an export of any
-//!   size takes bounded memory; it holds one database connection while it streams. An error
+//!   size takes bounded memory; it holds one database connection while it streams, for as long
+//!   as the client takes to read it (the GraphQL request timeout does not apply). So that
+//!   exports cannot take every connection of the pool, a server runs at most
+//!   [`MAX_CONCURRENT_EXPORTS`] at once; another is 503 `UNAVAILABLE` until one ends. An error
 //!   after the first bytes (the database went away) cuts the body short, which the client sees
 //!   as an incomplete transfer, and is logged.
 //!
 //! Errors before the body are JSON: `{"error": {"code", "message", "field"?}}`.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -21,6 +26,7 @@ use futures::TryStreamExt as _;
 use serde_json::{json, Value};
 use sitrep_interchange::export::{Export, ExportError, ExportFormat, ExportRequest};
 use sqlx::PgPool;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::auth::{AccessPolicy, OperationClass};
@@ -29,11 +35,16 @@ use crate::graphql_http;
 use crate::request_log::current_request_id;
 use crate::token_cache::TokenCache;
 
+/// How many exports a server streams at once.
+pub const MAX_CONCURRENT_EXPORTS: usize = 4;
+
 /// What an export request needs from the server.
 pub struct ExportServer<'a> {
     pub pool: &'a PgPool,
     pub tokens: &'a TokenCache,
     pub access: AccessPolicy,
+    /// One permit per export streaming now ([`MAX_CONCURRENT_EXPORTS`]).
+    pub running: &'a Arc<Semaphore>,
 }
 
 /// Answers `GET` of the export of `format` with the query string `query`.
@@ -62,12 +73,19 @@ pub async fn export_incidents(
         Ok(request) => request,
         Err(error) => return export_error_response(error),
     };
+    // Held until the body is read to its end or dropped.
+    let Ok(permit) = server.running.clone().try_acquire_owned() else {
+        return api_error_response(ApiError::Unavailable(format!(
+            "a server streams at most {MAX_CONCURRENT_EXPORTS} exports at once: another export"
+        )));
+    };
     let export = match Export::start(server.pool, &request).await {
         Ok(export) => export,
         Err(error) => return export_error_response(error),
     };
     let request_id = current_request_id();
     let body = export.into_stream().inspect_err(move |error| {
+        let _running = &permit;
         tracing::error!(request_id = request_id.as_deref().unwrap_or(""), %error, "export cut short");
     });
     let disposition = format!("attachment; filename=\"{}\"", format.file_name());

@@ -3,6 +3,7 @@
 //! exports (`/export/incidents.geojson`, `.csv`, `.acled.csv`, see [`crate::exports`]); every
 //! request passes [`crate::request_log::observe`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
@@ -19,11 +20,11 @@ use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
 use sitrep_interchange::export::ExportFormat;
 use sitrep_projections::status::statuses;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::auth::AccessPolicy;
 use crate::context::ApiContext;
-use crate::exports::{export_incidents, ExportServer};
+use crate::exports::{export_incidents, ExportServer, MAX_CONCURRENT_EXPORTS};
 use crate::graphql_http::{self, MediaType, Rejection, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
 use crate::request_log::observe;
@@ -72,6 +73,8 @@ struct Served {
     request_timeout: Duration,
     shutdown: watch::Receiver<bool>,
     access: AccessPolicy,
+    /// The exports streaming now.
+    exports: Arc<Semaphore>,
 }
 
 /// The whole HTTP surface of sitrep.
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         request_timeout: state.request_timeout,
         shutdown: state.shutdown,
         access: state.access,
+        exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -188,6 +192,7 @@ async fn export(served: Served, format: ExportFormat, request: Request) -> Respo
         pool: served.store.pool(),
         tokens: &served.tokens,
         access: served.access,
+        running: &served.exports,
     };
     export_incidents(server, format, request.headers(), request.uri().query()).await
 }

@@ -343,3 +343,30 @@ async fn the_body_is_streamed_a_page_at_a_time() {
     let collection: Value = serde_json::from_slice(&whole).expect("GeoJSON");
     assert_eq!(collection["features"].as_array().map(Vec::len), Some(2_200));
 }
+
+#[tokio::test]
+async fn a_server_streams_a_few_exports_at_once() {
+    let app = app(true).await;
+    app.catch_up().await;
+    // Responses whose bodies are not read yet hold their exports open.
+    let mut open = Vec::new();
+    for _ in 0..sitrep_api::exports::MAX_CONCURRENT_EXPORTS {
+        let response = app.get("/export/incidents.csv", None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        open.push(response);
+    }
+    let (status, _, _, body) = app.fetch("/export/incidents.geojson", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(error_of(&body)["code"], "UNAVAILABLE");
+    // One read to its end, one dropped: two more may run.
+    let first = open.remove(0);
+    first.into_body().collect().await.expect("a body");
+    drop(open.remove(0));
+    for _ in 0..2 {
+        let response = app.get("/export/incidents.csv", None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        open.push(response);
+    }
+    let (status, _, _, _) = app.fetch("/export/incidents.csv", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
