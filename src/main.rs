@@ -9,12 +9,14 @@
 //! - [`replay`]: `sitrep replay`, read models as known at a recorded time, for audits;
 //! - [`token`]: `sitrep token issue|revoke|list`, the API's bearer tokens;
 //! - [`verify`]: `sitrep verify`, the integrity report of the log or a range of it;
-//! - [`events_transfer`]: `sitrep export events` and `sitrep import events`, the log as JSON lines.
+//! - [`events_transfer`]: `sitrep export events` and `sitrep import events`, the log as JSON lines;
+//! - [`incidents_export`]: `sitrep export incidents`, incidents as CSV, GeoJSON or ACLED's columns.
 
 mod cli;
 mod database;
 mod demo;
 mod events_transfer;
+mod incidents_export;
 mod rebuild;
 mod replay;
 mod serve;
@@ -79,6 +81,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(ExportCommand::Events(args)) => {
             let db = database::Database::open(&cli.database).await?;
             let exported = events_transfer::export(db.store(), &args).await;
+            let closed = db.close().await;
+            exported?;
+            closed?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportCommand::Incidents(args)) => {
+            let db = database::Database::open(&cli.database).await?;
+            let exported = incidents_export::export(db.store().pool(), &args).await;
             let closed = db.close().await;
             exported?;
             closed?;
