@@ -1,12 +1,17 @@
 //! The command line: `sitrep serve`, `sitrep migrate`, `sitrep verify`, `sitrep schema`,
 //! `sitrep demo`, `sitrep rebuild`, `sitrep replay`, `sitrep token`, `sitrep export events`,
-//! `sitrep import events`, `sitrep import acled`, `sitrep import ucdp`.
+//! `sitrep export incidents`, `sitrep import events`, `sitrep import acled`, `sitrep import ucdp`.
 //! Every flag can also be set by the environment variable named in its help.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
+use sitrep_domain::model::values::CountryCode;
+use sitrep_domain::model::vocab::EventType;
+use sitrep_interchange::export::selection;
+use uuid::Uuid;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,6 +74,9 @@ pub enum ExportCommand {
     /// Write the event log in feed order, one JSON object per event and line, with every
     /// column needed to reproduce it (seals are not exported: `import events` seals the copy).
     Events(ExportEventsArgs),
+    /// Write the incidents a filter selects (active ones, now or as known at --as-of) as CSV,
+    /// GeoJSON or ACLED's columns, oldest first, as the read models show them.
+    Incidents(ExportIncidentsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -87,6 +95,47 @@ pub struct ExportEventsArgs {
     /// Write to this file (written beside it first, then renamed) instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportIncidentsArgs {
+    /// csv: one row per incident with sitrep's fields; geojson: a FeatureCollection, one
+    /// feature per incident; acled: ACLED's 31 columns (imports back as the same incidents).
+    #[arg(long, value_enum, default_value_t = IncidentFormat::Csv)]
+    pub format: IncidentFormat,
+    /// Only incidents in this country (ISO 3166 alpha-3, e.g. IRQ); repeat for several.
+    #[arg(long = "country", value_name = "ISO3", value_parser = selection::parse_country)]
+    pub countries: Vec<CountryCode>,
+    /// Only incidents in this first-level division, spelled as recorded; repeat for several.
+    #[arg(long, value_name = "NAME", value_parser = selection::parse_admin1)]
+    pub admin1: Vec<String>,
+    /// Only incidents of this ACLED event type ("Battles", "Explosions/Remote violence", or
+    /// explosions_remote_violence); repeat for several.
+    #[arg(long = "event-type", value_name = "TYPE", value_parser = selection::parse_event_type)]
+    pub event_types: Vec<EventType>,
+    /// Only incidents whose span of days ends on or after this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = selection::parse_date)]
+    pub from: Option<NaiveDate>,
+    /// Only incidents whose span of days starts on or before this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = selection::parse_date)]
+    pub to: Option<NaiveDate>,
+    /// Only incidents involving this actor (its id), in any role.
+    #[arg(long, value_name = "UUID", value_parser = selection::parse_actor)]
+    pub actor: Option<Uuid>,
+    /// The incidents as known at this recorded time (RFC 3339: 2024-01-28T12:00:00Z).
+    #[arg(long = "as-of", value_name = "T", value_parser = selection::parse_as_of)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// Write to this file (written beside it first, then renamed) instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+/// How exported incidents are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IncidentFormat {
+    Csv,
+    Geojson,
+    Acled,
 }
 
 /// How exported events are written.

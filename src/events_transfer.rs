@@ -59,7 +59,7 @@ async fn write<W: AsyncWrite + Unpin>(
 }
 
 /// `events.jsonl` → `events.jsonl.partial`.
-fn partial_path(path: &Path) -> PathBuf {
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)

@@ -10,6 +10,7 @@
 //! - [`token`]: `sitrep token issue|revoke|list`, the API's bearer tokens;
 //! - [`verify`]: `sitrep verify`, the integrity report of the log or a range of it;
 //! - [`events_transfer`]: `sitrep export events` and `sitrep import events`, the log as JSON lines;
+//! - [`incidents_export`]: `sitrep export incidents`, incidents as CSV, GeoJSON or ACLED's columns;
 //! - [`dataset_import`]: `sitrep import acled|ucdp`, dataset files synced into the log.
 
 mod cli;
@@ -17,6 +18,7 @@ mod database;
 mod dataset_import;
 mod demo;
 mod events_transfer;
+mod incidents_export;
 mod rebuild;
 mod replay;
 mod serve;
@@ -93,6 +95,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Import(ImportCommand::Ucdp(args)) => {
             dataset_import::run(&cli.database, Dataset::Ucdp, &args).await
+        }
+        Command::Export(ExportCommand::Incidents(args)) => {
+            let db = database::Database::open(&cli.database).await?;
+            let exported = incidents_export::export(db.store().pool(), &args).await;
+            let closed = db.close().await;
+            exported?;
+            closed?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Import(ImportCommand::Events(args)) => {
             let db = database::Database::open(&cli.database).await?;

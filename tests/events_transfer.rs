@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{sitrep, stdout_of};
+use common::{rebuild_of_all, sitrep, stdout_of};
 use sitrep_testkit::TestDb;
 
 /// `projection: checksum` lines of `sitrep rebuild` (the generation number left out).
@@ -16,27 +16,6 @@ fn checksums(out: &str) -> Vec<String> {
             format!("{name}: {checksum}")
         })
         .collect()
-}
-
-/// `sitrep rebuild`'s output once every read model applied all `events`: the feed holds back
-/// events committed after a transaction still open anywhere in the cluster (another test's), so
-/// a rebuild may go live a little short of them.
-async fn rebuild_of_all(url: &str, events: u32) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let out = stdout_of(&sitrep(url, &["rebuild"]), "sitrep rebuild");
-        if out
-            .lines()
-            .all(|line| line.contains(&format!(" {events} events applied")))
-        {
-            return out;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "rebuilds stayed short:\n{out}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 }
 
 async fn count(db: &TestDb) -> i64 {

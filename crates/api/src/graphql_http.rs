@@ -118,6 +118,16 @@ impl Rejection {
         }
     }
 
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code of the refusal (`BAD_REQUEST` when it has no error of its own).
+    pub fn code(&self) -> &'static str {
+        self.error.as_ref().map_or("BAD_REQUEST", ApiError::code)
+    }
+
     /// A refusal with `status` and the code `BAD_REQUEST`.
     pub fn new(status: StatusCode, media_type: MediaType, message: impl Into<String>) -> Self {
         Self {

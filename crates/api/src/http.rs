@@ -1,7 +1,9 @@
 //! The axum router: `/graphql` (GraphQL over HTTP, see [`crate::graphql_http`], and GraphiQL for
-//! a browser; subscriptions over WebSocket), `/healthz`, `/readyz` and `/metrics`; every request
-//! passes [`crate::request_log::observe`].
+//! a browser; subscriptions over WebSocket), `/healthz`, `/readyz`, `/metrics` and the incident
+//! exports (`/export/incidents.geojson`, `.csv`, `.acled.csv`, see [`crate::exports`]); every
+//! request passes [`crate::request_log::observe`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
@@ -16,12 +18,14 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
+use sitrep_interchange::export::ExportFormat;
 use sitrep_projections::status::statuses;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::auth::{AccessPolicy, Caller};
 use crate::context::ApiContext;
 use crate::error::ApiError;
+use crate::exports::{export_incidents, ExportServer, MAX_CONCURRENT_EXPORTS};
 use crate::graphql_http::{self, MediaType, Rejection, MAX_BODY_BYTES, MAX_UPLOAD_BYTES};
 use crate::metrics::Metrics;
 use crate::request_log::observe;
@@ -69,6 +73,9 @@ struct Served {
     schema: SitrepSchema,
     request_timeout: Duration,
     shutdown: watch::Receiver<bool>,
+    access: AccessPolicy,
+    /// The exports streaming now.
+    exports: Arc<Semaphore>,
 }
 
 /// The whole HTTP surface of sitrep.
@@ -84,12 +91,17 @@ pub fn router(state: AppState) -> Router {
         schema: build_schema(context),
         request_timeout: state.request_timeout,
         shutdown: state.shutdown,
+        access: state.access,
+        exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
     };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/graphql", get(graphql).post(graphql))
         .route("/metrics", get(metrics_text))
+        .route("/export/incidents.geojson", get(export_geojson))
+        .route("/export/incidents.csv", get(export_csv))
+        .route("/export/incidents.acled.csv", get(export_acled))
         .with_state(served)
         .layer(middleware::from_fn_with_state(metrics, observe))
 }
@@ -190,6 +202,29 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         served.request_timeout,
     )
     .await
+}
+
+async fn export_geojson(State(served): State<Served>, request: Request) -> Response {
+    export(served, ExportFormat::GeoJson, request).await
+}
+
+async fn export_csv(State(served): State<Served>, request: Request) -> Response {
+    export(served, ExportFormat::Csv, request).await
+}
+
+async fn export_acled(State(served): State<Served>, request: Request) -> Response {
+    export(served, ExportFormat::Acled, request).await
+}
+
+/// The incidents as a file of `format` (see [`crate::exports`]).
+async fn export(served: Served, format: ExportFormat, request: Request) -> Response {
+    let server = ExportServer {
+        pool: served.store.pool(),
+        tokens: &served.tokens,
+        access: served.access,
+        running: &served.exports,
+    };
+    export_incidents(server, format, request.headers(), request.uri().query()).await
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {

@@ -42,6 +42,7 @@
 //!   time series;
 //! - [`troop_mutations`]: one mutation per troop-deployment command;
 //! - [`wakers`]: `NOTIFY` turned into wake-ups shared by every request (feed, read models);
+//! - [`exports`]: the incident exports over HTTP (GeoJSON, CSV, ACLED's columns), streamed;
 //! - [`http`]: the axum router that serves it.
 
 pub mod actor_mutations;
@@ -53,6 +54,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod graphql_http;
 pub mod history;
 pub mod http;

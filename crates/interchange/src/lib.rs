@@ -16,6 +16,7 @@ mod cell;
 pub mod countries;
 pub mod csv_file;
 pub mod dataset_file;
+pub mod export;
 pub mod import;
 pub mod record;
 pub mod rejected_file;

@@ -109,9 +109,9 @@ pub async fn actor_list(
 }
 
 /// The actors `ids` in generation `schema`, now or as known at `as_of` (those not known then
-/// are left out); one statement.
+/// are left out); one statement, on any executor (a pool, or an export's snapshot).
 pub async fn actors_by_ids(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     schema: &str,
     ids: &[Uuid],
     as_of: Option<DateTime<Utc>>,
@@ -125,7 +125,7 @@ pub async fn actors_by_ids(
     Ok(sqlx::query_as(&sql)
         .bind(as_of)
         .bind(ids)
-        .fetch_all(pool)
+        .fetch_all(executor)
         .await?)
 }
 

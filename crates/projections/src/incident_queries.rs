@@ -144,7 +144,7 @@ const ITEM_COLUMNS: &str = "v.incident_id, v.stream_version, v.valid_start, v.va
     v.fatalities_best, v.fatalities_high, v.verification, v.status, v.merged_into, v.actor_ids, \
     v.claimant_ids, v.tags, v.external_refs, v.recorded_from AS recorded_at";
 
-/// Where a page of the list starts: after this incident (newest first).
+/// Where a page of a list starts: after this incident (in the list's order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListCursor {
     pub valid_start: NaiveDate,
@@ -316,6 +316,59 @@ pub async fn incident_list(
         .fetch_all(pool)
         .await?;
     Ok(rows)
+}
+
+/// One incident of a selection in start order: which, from when, and the version that is
+/// selected (the current one, or the one known at the time asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct IncidentKey {
+    pub incident_id: Uuid,
+    pub valid_start: NaiveDate,
+    pub stream_version: i64,
+}
+
+impl IncidentKey {
+    /// Where the next page of the selection starts: after this incident.
+    pub fn cursor(&self) -> ListCursor {
+        ListCursor {
+            valid_start: self.valid_start,
+            incident_id: self.incident_id,
+        }
+    }
+}
+
+/// A page of the incidents `filter` selects in generation `schema`, oldest first (by the day
+/// they started, then id), after `after`, at most `limit`, now or as known at `as_of`: the
+/// selection an export walks through. Keyset-paginated like [`incident_list`], on any executor
+/// (an export reads every page in one snapshot).
+pub async fn incident_keys(
+    executor: impl sqlx::PgExecutor<'_>,
+    schema: &str,
+    filter: &IncidentFilter,
+    limit: u32,
+    after: Option<ListCursor>,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<IncidentKey>, ProjectionError> {
+    check_schema(schema)?;
+    let sql = format!(
+        "SELECT v.incident_id, v.valid_start, v.stream_version \
+           FROM {schema}.incident_versions v \
+          WHERE {time} AND {filter} AND v.valid_start IS NOT NULL AND {keyset} \
+          ORDER BY v.valid_start, v.incident_id \
+          LIMIT $17",
+        time = time_sql(as_of),
+        filter = filter_sql(filter),
+        keyset = match after {
+            Some(_) => "(v.valid_start, v.incident_id) > ($15::date, $16::uuid)",
+            None => "(($15::date, $16::uuid) IS NULL OR true)",
+        },
+    );
+    Ok(bind_filter!(sqlx::query_as(&sql), as_of, filter)
+        .bind(after.map(|c| c.valid_start))
+        .bind(after.map(|c| c.incident_id))
+        .bind(i64::from(limit))
+        .fetch_all(executor)
+        .await?)
 }
 
 /// One incident in generation `schema`, whatever its status (a retracted or merged incident

@@ -70,7 +70,9 @@ impl Projection for IncidentsProjection {
     fn version(&self) -> i32 {
         // 2: no stored states (`incident_state`); they come from the log.
         // 3: an index of every version by target and end (statistics as known at a past time).
-        3
+        // 4: an index of every version by start and id (exports and lists as known at a past
+        //    time, a page at a time).
+        4
     }
 
     fn ddl(&self) -> &'static str {

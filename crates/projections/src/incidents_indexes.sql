@@ -21,3 +21,7 @@ CREATE INDEX incident_versions_end ON incident_versions (valid_end);
 -- "As known at T", by what was attacked: the headline statistics of a past day (issue #6's
 -- benchmark) read the few versions of attacks on bases rather than every version since a date.
 CREATE INDEX incident_versions_target ON incident_versions (target_category, valid_end);
+-- "As known at T", in start order: an export's keyset pages (oldest first) and the list's
+-- (newest first, read backwards) walk it and stop after a page, instead of sorting every
+-- version visible at T for each page.
+CREATE INDEX incident_versions_start ON incident_versions (valid_start, incident_id);
