@@ -154,7 +154,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 /// `timestamptz_send`'s representation: microseconds since 2000-01-01 UTC.
-fn micros_since_2000(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros_since_2000(t: DateTime<Utc>) -> i64 {
     const UNIX_TO_2000_MICROS: i64 = 946_684_800_000_000;
     t.timestamp_micros() - UNIX_TO_2000_MICROS
 }
@@ -236,6 +236,11 @@ pub(crate) fn canonical_json(value: &Value) -> String {
     write_canonical(value, &mut out);
     // serde_json writes UTF-8, and so does everything else here.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`canonical_json`] appended to `out` (UTF-8), for writers that reuse a buffer.
+pub(crate) fn write_canonical_json(value: &Value, out: &mut Vec<u8>) {
+    write_canonical(value, out);
 }
 
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {

@@ -1,17 +1,20 @@
 //! The rules an append must meet before any SQL runs, so bad input costs no round trip and
 //! gets a typed error naming the field.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
 use super::error::StoreError;
-use super::event::{NewEvent, StreamRef};
+use super::event::{NewEvent, StreamAppend, StreamRef};
 
 /// The most events one append may carry (one statement, one transaction).
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
 /// The longest stream type, event type, precision or author name accepted.
 pub const MAX_NAME_LEN: usize = 200;
+/// The most events one bulk append may carry; a caller with more calls it again in the same
+/// transaction.
+pub const MAX_EVENTS_PER_BULK_APPEND: usize = 1_000_000;
 
 pub(crate) fn check_append(stream: &StreamRef, events: &[NewEvent]) -> Result<(), StoreError> {
     check_name("stream_type", &stream.stream_type)?;
@@ -38,6 +41,51 @@ pub(crate) fn check_append(stream: &StreamRef, events: &[NewEvent]) -> Result<()
         check_event(i, event)?;
     }
     Ok(())
+}
+
+/// A bulk append: every stream's part as [`check_append`] checks it (fields named
+/// `batch[i].…`), no stream named twice, no event id twice in the whole batch. Returns the
+/// number of events.
+pub(crate) fn check_batch(batch: &[StreamAppend]) -> Result<usize, StoreError> {
+    if batch.is_empty() {
+        return Err(StoreError::invalid(
+            "batch",
+            "a bulk append needs at least one stream",
+        ));
+    }
+    let total: usize = batch.iter().map(|s| s.events.len()).sum();
+    if total > MAX_EVENTS_PER_BULK_APPEND {
+        return Err(StoreError::invalid(
+            "batch",
+            format!("at most {MAX_EVENTS_PER_BULK_APPEND} events per bulk append"),
+        ));
+    }
+    let mut streams: HashMap<uuid::Uuid, usize> = HashMap::with_capacity(batch.len());
+    let mut ids: HashSet<uuid::Uuid> = HashSet::with_capacity(total);
+    for (i, part) in batch.iter().enumerate() {
+        check_append(&part.stream, &part.events).map_err(|e| match e {
+            StoreError::Invalid { field, rule } => StoreError::Invalid {
+                field: format!("batch[{i}].{field}"),
+                rule,
+            },
+            other => other,
+        })?;
+        if let Some(first) = streams.insert(part.stream.stream_id, i) {
+            return Err(StoreError::invalid(
+                format!("batch[{i}].stream.stream_id"),
+                format!("a stream may appear once in a batch (also at batch[{first}])"),
+            ));
+        }
+        for (k, event) in part.events.iter().enumerate() {
+            if !ids.insert(event.event_id) {
+                return Err(StoreError::invalid(
+                    format!("batch[{i}].events[{k}].event_id"),
+                    "event ids must be unique within a batch",
+                ));
+            }
+        }
+    }
+    Ok(total)
 }
 
 fn check_event(i: usize, event: &NewEvent) -> Result<(), StoreError> {
