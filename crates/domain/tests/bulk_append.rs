@@ -567,6 +567,52 @@ async fn bad_batches_are_refused_before_anything_runs() {
     assert_eq!(count_events(&store).await, 1);
 }
 
+/// The one rule checked while the rows are written, not before: no NUL character in the JSON.
+/// Found after the first megabyte of rows went out, it aborts the COPY; nothing is written and
+/// the transaction goes on.
+#[tokio::test]
+async fn a_nul_character_in_the_json_refuses_the_batch_after_rows_went_out() {
+    let (_db, store) = store().await;
+    let mut batch: Vec<StreamAppend> = (0..3_000)
+        .map(|n| part(&incident_stream(), ExpectedVersion::NoStream, vec![report(n)]))
+        .collect();
+    batch[2_500].events[0].payload["notes"] = json!("before\u{0}after");
+    let mut tx = store.pool().begin().await.expect("begin");
+    let err = store
+        .append_batch_in(&mut tx, &batch)
+        .await
+        .expect_err("NUL in the payload");
+    assert!(
+        matches!(&err, StoreError::Invalid { field, .. } if field == "batch[2500].events[0].payload"),
+        "{err}"
+    );
+    let mut metadata = report(1);
+    metadata.metadata = json!({ "k\u{0}": 1 });
+    let err = store
+        .append_batch_in(
+            &mut tx,
+            &[part(&incident_stream(), ExpectedVersion::NoStream, vec![report(0), metadata])],
+        )
+        .await
+        .expect_err("NUL in a metadata key");
+    assert!(
+        matches!(&err, StoreError::Invalid { field, .. } if field == "batch[0].events[1].metadata"),
+        "{err}"
+    );
+    let in_tx: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("count in the transaction");
+    assert_eq!(in_tx, 0);
+    batch[2_500].events[0].payload["notes"] = json!("fixed");
+    store
+        .append_batch_in(&mut tx, &batch)
+        .await
+        .expect("the corrected batch");
+    tx.commit().await.expect("commit");
+    assert_intact(&store, 3_000).await;
+}
+
 /// A batch that committed, sent again (a retry after a lost acknowledgement): the original
 /// result and nothing written; the same ids with one changed event, or beside new ones, are
 /// refused.

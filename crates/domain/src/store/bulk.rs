@@ -4,7 +4,12 @@
 //!
 //! [`EventStore::append_batch_in`] keeps every rule of a single append:
 //! 1. **Validated first**, as [`check_batch`] says: each stream's part as a single append's, no
-//!    stream twice, no event id twice. Nothing runs when it fails.
+//!    stream twice, no event id twice. Nothing is written when it fails (the checks run while
+//!    the database reserves the batch's positions, step 3, which writes nothing). One rule waits
+//!    for step 4:
+//!    no NUL character in the JSON, found while each event's canonical JSON is written (a
+//!    second walk of every JSON tree up front cost a fifth of the time); it fails the batch
+//!    with the same [`StoreError::Invalid`] under the savepoint, so nothing is written either.
 //! 2. **Optimistic concurrency**: the heads (version, hash, type) of the streams expected to
 //!    exist (`Exact`, `Any`) are read in one statement (`bulk_heads.sql`) and checked; a wrong
 //!    version is [`StoreError::Conflict`], another type [`StoreError::StreamTypeMismatch`].
@@ -47,7 +52,7 @@ use super::digest::{content_digest, to_micros_precision, DigestInput, GENESIS_HA
 use super::error::StoreError;
 use super::event::{AppendedStream, BulkAppendResult, ExpectedVersion, StoredEvent, StreamAppend};
 use super::row::{EventRow, EVENT_COLUMNS};
-use super::validate::check_batch;
+use super::validate::{batch_size, check_batch};
 use super::EventStore;
 
 /// The heads of the streams named, one probe each.
@@ -72,7 +77,14 @@ impl EventStore {
         conn: &mut PgConnection,
         batch: &[StreamAppend],
     ) -> Result<BulkAppendResult, StoreError> {
-        let total = check_batch(batch)?;
+        let total = batch_size(batch)?;
+        // The batch is checked while the database reserves its positions (nothing is written
+        // either way; a refused batch leaves a gap in the positions, as a rolled-back append).
+        let (reserved, checked) =
+            futures::future::join(reserve(conn, total), async { check_batch(batch, total) })
+                .await;
+        checked?;
+        let (recorded_at, positions) = reserved?;
         let expected_to_exist: Vec<Uuid> = batch
             .iter()
             .filter(|part| part.expected != ExpectedVersion::NoStream)
@@ -83,7 +95,6 @@ impl EventStore {
             Ok(links) => links,
             Err(refused) => return explain(conn, batch, Failure::Refused(refused)).await,
         };
-        let (recorded_at, positions) = reserve(conn, total).await?;
         let written = copy_guarded(conn, batch, &links, recorded_at, &positions).await;
         match written {
             Ok(()) => Ok(result_of(batch, &links, positions, recorded_at)),
@@ -199,7 +210,7 @@ async fn reserve(
             positions.len()
         ))));
     }
-    // Ascending by construction (the statement orders them); sorting costs nothing when so.
+    // The batch's rows take them in ascending order.
     positions.sort_unstable();
     Ok((to_micros_precision(recorded_at), positions))
 }
@@ -240,10 +251,10 @@ async fn copy_rows(
     let mut rows = CopyRows::new(SEND_AT + 64 * 1024);
     let mut sent: Result<(), StoreError> = Ok(());
     let mut position = positions.iter();
-    'streams: for (part, link) in batch.iter().zip(links) {
+    'streams: for (i, (part, link)) in batch.iter().zip(links).enumerate() {
         let mut prev_hash: [u8; 32];
         let mut prev: &[u8] = link.hash;
-        for (version, event) in (link.version + 1..).zip(&part.events) {
+        for (k, (version, event)) in (link.version + 1..).zip(&part.events).enumerate() {
             let Some(&position) = position.next() else {
                 sent = Err(StoreError::Database(sqlx::Error::Protocol(
                     "fewer positions than events".into(),
@@ -260,8 +271,11 @@ async fn copy_rows(
             };
             match rows.row(&row) {
                 Ok(hash) => prev_hash = hash,
-                Err(e) => {
-                    sent = Err(e);
+                Err(problem) => {
+                    sent = Err(StoreError::invalid(
+                        format!("batch[{i}].events[{k}].{}", problem.field),
+                        problem.rule,
+                    ));
                     break 'streams;
                 }
             }

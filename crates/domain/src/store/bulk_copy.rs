@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::digest::{link_hash, micros_since_2000, write_canonical_json, DigestInput};
-use super::error::StoreError;
 use super::event::{NewEvent, StreamRef};
+use super::validate::NUL_RULE;
 
 /// The `COPY … FROM STDIN (FORMAT binary)` statement the rows are written for.
 pub(crate) const COPY_SQL: &str = include_str!("bulk_copy.sql");
@@ -76,71 +76,126 @@ impl CopyRows {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
     }
 
-    /// Writes one event's row and returns its hash (the next event's `prev_hash`).
-    pub fn row(&mut self, row: &Row<'_>) -> Result<[u8; 32], StoreError> {
+    /// Writes one event's row and returns its hash (the next event's `prev_hash`), or the
+    /// rule the event breaks (nothing of it written then).
+    pub fn row(&mut self, row: &Row<'_>) -> Result<[u8; 32], RowProblem> {
         let event = row.event;
         self.payload.clear();
-        write_canonical_json(&event.payload, &mut self.payload);
+        let nul_in_payload = write_canonical_json(&event.payload, &mut self.payload);
         self.metadata.clear();
-        write_canonical_json(&event.metadata, &mut self.metadata);
+        let nul_in_metadata = write_canonical_json(&event.metadata, &mut self.metadata);
+        for (field, nul) in [("payload", nul_in_payload), ("metadata", nul_in_metadata)] {
+            if nul {
+                return Err(RowProblem {
+                    field,
+                    rule: NUL_RULE,
+                });
+            }
+        }
         let (Ok(payload), Ok(metadata)) = (
             std::str::from_utf8(&self.payload),
             std::str::from_utf8(&self.metadata),
         ) else {
             // serde_json writes UTF-8: unreachable, but no reason to panic over it.
-            return Err(StoreError::invalid(
-                "payload",
-                "canonical JSON must be UTF-8",
-            ));
+            return Err(RowProblem {
+                field: "payload",
+                rule: "canonical JSON must be UTF-8",
+            });
         };
         let digest = DigestInput::of_new(row.stream, event, payload, metadata).digest();
         let hash = link_hash(row.prev_hash, &digest, row.version, row.recorded_at);
-        let version = i64::try_from(row.version)
-            .map_err(|_| StoreError::invalid("version", "beyond the largest version"))?;
-        let valid = event.valid_time.as_ref();
+        let version = i64::try_from(row.version).map_err(|_| RowProblem {
+            field: "event_id",
+            rule: "the stream has no version left for it",
+        })?;
 
-        let out = &mut self.buf;
-        out.extend_from_slice(&COLUMNS.to_be_bytes());
-        int8(out, row.position);
-        text(out, &row.stream.stream_type)?;
-        uuid(out, row.stream.stream_id);
-        int8(out, version);
-        uuid(out, event.event_id);
-        text(out, &event.event_type)?;
-        field(out, &event.schema_version.to_be_bytes())?;
-        field(out, &self.payload)?;
-        optional(out, valid.map(|v| v.from), timestamptz)?;
-        optional(out, valid.and_then(|v| v.to), timestamptz)?;
-        optional(out, valid.and_then(|v| v.precision.as_deref()), text)?;
-        timestamptz(out, row.recorded_at)?;
-        text(out, &event.recorded_by)?;
-        optional(out, event.reason.as_deref(), text)?;
-        optional(out, event.causation_id, |out, id| {
-            uuid(out, id);
-            Ok(())
-        })?;
-        optional(out, event.correlation_id, |out, id| {
-            uuid(out, id);
-            Ok(())
-        })?;
-        field(out, &self.metadata)?;
-        field(out, row.prev_hash)?;
-        field(out, &hash)?;
-        Ok(hash)
+        let start = self.buf.len();
+        let written = write_fields(
+            &mut self.buf,
+            row,
+            version,
+            &self.payload,
+            &self.metadata,
+            &hash,
+        );
+        if written.is_err() {
+            self.buf.truncate(start);
+        }
+        written.map(|()| hash)
     }
 }
 
+/// Why an event's row cannot be written: its field and the rule it breaks.
+#[derive(Debug)]
+pub(crate) struct RowProblem {
+    pub field: &'static str,
+    pub rule: &'static str,
+}
+
+/// The row's fields in the order of `bulk_copy.sql`.
+fn write_fields(
+    out: &mut Vec<u8>,
+    row: &Row<'_>,
+    version: i64,
+    payload: &[u8],
+    metadata: &[u8],
+    hash: &[u8],
+) -> Result<(), RowProblem> {
+    let event = row.event;
+    let valid = event.valid_time.as_ref();
+    out.extend_from_slice(&COLUMNS.to_be_bytes());
+    int8(out, row.position);
+    field(out, "stream_type", row.stream.stream_type.as_bytes())?;
+    uuid(out, Some(row.stream.stream_id));
+    int8(out, version);
+    uuid(out, Some(event.event_id));
+    field(out, "event_type", event.event_type.as_bytes())?;
+    field(out, "schema_version", &event.schema_version.to_be_bytes())?;
+    field(out, "payload", payload)?;
+    timestamptz(out, valid.map(|v| v.from));
+    timestamptz(out, valid.and_then(|v| v.to));
+    optional_text(
+        out,
+        "valid_time.precision",
+        valid.and_then(|v| v.precision.as_deref()),
+    )?;
+    timestamptz(out, Some(row.recorded_at));
+    field(out, "recorded_by", event.recorded_by.as_bytes())?;
+    optional_text(out, "reason", event.reason.as_deref())?;
+    uuid(out, event.causation_id);
+    uuid(out, event.correlation_id);
+    field(out, "metadata", metadata)?;
+    field(out, "prev_hash", row.prev_hash)?;
+    field(out, "hash", hash)?;
+    Ok(())
+}
+
 /// A field: its length, then its bytes.
-fn field(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), StoreError> {
-    let len = i32::try_from(bytes.len())
-        .map_err(|_| StoreError::invalid("events", "a value of 2 GiB or more"))?;
+fn field(out: &mut Vec<u8>, name: &'static str, bytes: &[u8]) -> Result<(), RowProblem> {
+    let len = i32::try_from(bytes.len()).map_err(|_| RowProblem {
+        field: name,
+        rule: "must be smaller than 2 GiB",
+    })?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(bytes);
     Ok(())
 }
 
-fn text(out: &mut Vec<u8>, value: &str) -> Result<(), StoreError> {
-    field(out, value.as_bytes())
+/// The length of a NULL.
+const NULL: [u8; 4] = (-1i32).to_be_bytes();
+
+fn optional_text(
+    out: &mut Vec<u8>,
+    name: &'static str,
+    value: Option<&str>,
+) -> Result<(), RowProblem> {
+    match value {
+        Some(text) => field(out, name, text.as_bytes()),
+        None => {
+            out.extend_from_slice(&NULL);
+            Ok(())
+        }
+    }
 }
 
 fn int8(out: &mut Vec<u8>, value: i64) {
@@ -148,28 +203,21 @@ fn int8(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(&value.to_be_bytes());
 }
 
-fn uuid(out: &mut Vec<u8>, value: Uuid) {
-    out.extend_from_slice(&16i32.to_be_bytes());
-    out.extend_from_slice(value.as_bytes());
-}
-
-fn timestamptz(out: &mut Vec<u8>, value: DateTime<Utc>) -> Result<(), StoreError> {
-    int8(out, micros_since_2000(value));
-    Ok(())
-}
-
-/// A nullable field: -1 for NULL, else the value as `write` writes it.
-fn optional<T>(
-    out: &mut Vec<u8>,
-    value: Option<T>,
-    write: impl FnOnce(&mut Vec<u8>, T) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
+fn uuid(out: &mut Vec<u8>, value: Option<Uuid>) {
     match value {
-        None => {
-            out.extend_from_slice(&(-1i32).to_be_bytes());
-            Ok(())
+        Some(id) => {
+            out.extend_from_slice(&16i32.to_be_bytes());
+            out.extend_from_slice(id.as_bytes());
         }
-        Some(v) => write(out, v),
+        None => out.extend_from_slice(&NULL),
+    }
+}
+
+/// As `timestamptz_send` writes it: microseconds since 2000-01-01.
+fn timestamptz(out: &mut Vec<u8>, value: Option<DateTime<Utc>>) {
+    match value {
+        Some(t) => int8(out, micros_since_2000(t)),
+        None => out.extend_from_slice(&NULL),
     }
 }
 
