@@ -574,7 +574,13 @@ async fn bad_batches_are_refused_before_anything_runs() {
 async fn a_nul_character_in_the_json_refuses_the_batch_after_rows_went_out() {
     let (_db, store) = store().await;
     let mut batch: Vec<StreamAppend> = (0..3_000)
-        .map(|n| part(&incident_stream(), ExpectedVersion::NoStream, vec![report(n)]))
+        .map(|n| {
+            part(
+                &incident_stream(),
+                ExpectedVersion::NoStream,
+                vec![report(n)],
+            )
+        })
         .collect();
     batch[2_500].events[0].payload["notes"] = json!("before\u{0}after");
     let mut tx = store.pool().begin().await.expect("begin");
@@ -591,7 +597,11 @@ async fn a_nul_character_in_the_json_refuses_the_batch_after_rows_went_out() {
     let err = store
         .append_batch_in(
             &mut tx,
-            &[part(&incident_stream(), ExpectedVersion::NoStream, vec![report(0), metadata])],
+            &[part(
+                &incident_stream(),
+                ExpectedVersion::NoStream,
+                vec![report(0), metadata],
+            )],
         )
         .await
         .expect_err("NUL in a metadata key");

@@ -6,10 +6,9 @@
 //! 1. **Validated first**, as [`check_batch`] says: each stream's part as a single append's, no
 //!    stream twice, no event id twice. Nothing is written when it fails (the checks run while
 //!    the database reserves the batch's positions, step 3, which writes nothing). One rule waits
-//!    for step 4:
-//!    no NUL character in the JSON, found while each event's canonical JSON is written (a
-//!    second walk of every JSON tree up front cost a fifth of the time); it fails the batch
-//!    with the same [`StoreError::Invalid`] under the savepoint, so nothing is written either.
+//!    for step 4: no NUL character in the JSON, found while each event's canonical JSON is
+//!    written (a second walk of every JSON tree up front cost a fifth of the time); it fails the
+//!    batch with the same [`StoreError::Invalid`] under the savepoint, so nothing is written.
 //! 2. **Optimistic concurrency**: the heads (version, hash, type) of the streams expected to
 //!    exist (`Exact`, `Any`) are read in one statement (`bulk_heads.sql`) and checked; a wrong
 //!    version is [`StoreError::Conflict`], another type [`StoreError::StreamTypeMismatch`].
@@ -24,8 +23,9 @@
 //! 4. **One `COPY … FROM STDIN (FORMAT binary)`** (`bulk_copy.sql`) streams the rows in batch
 //!    order, in chunks of [`SEND_AT`] bytes that PostgreSQL consumes while the next are encoded.
 //!    Positions ascend in batch order and `tx_id` is the transaction's, so the feed yields the
-//!    batch in order once the caller commits. Measured against one `INSERT … SELECT FROM
-//!    unnest(…)` per 5,000 rows, the COPY was faster (see the module's report in BENCHMARKS.md).
+//!    batch in order once the caller commits. Measured (162,852 rows of 880 bytes of JSON into
+//!    a table shaped like `events`, no store logic on either side): `INSERT … SELECT FROM
+//!    unnest(…)` of 5,000 or 10,000 rows a statement took 65–79% of the binary COPY's rate.
 //! 5. **Idempotency**: event ids are unique in the table. When a batch fails (a conflict before
 //!    the insert, or a unique key during it), the store first looks its event ids up: a batch
 //!    whose every event is stored already, identically, is a retry of one that committed, and
@@ -81,8 +81,7 @@ impl EventStore {
         // The batch is checked while the database reserves its positions (nothing is written
         // either way; a refused batch leaves a gap in the positions, as a rolled-back append).
         let (reserved, checked) =
-            futures::future::join(reserve(conn, total), async { check_batch(batch, total) })
-                .await;
+            futures::future::join(reserve(conn, total), async { check_batch(batch, total) }).await;
         checked?;
         let (recorded_at, positions) = reserved?;
         let expected_to_exist: Vec<Uuid> = batch

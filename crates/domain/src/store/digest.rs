@@ -354,7 +354,10 @@ mod tests {
     #[test]
     fn the_canonical_writer_finds_nul_characters_in_strings_and_keys() {
         let mut out = Vec::new();
-        assert!(!write_canonical_json(&json!({"a": ["\\u0000", 1]}), &mut out));
+        assert!(!write_canonical_json(
+            &json!({"a": ["\\u0000", 1]}),
+            &mut out
+        ));
         assert!(write_canonical_json(&json!({"a": [1, "x\u{0}"]}), &mut out));
         assert!(write_canonical_json(&json!({"k\u{0}": 1}), &mut out));
     }
