@@ -32,10 +32,9 @@ pub fn row_event(n: u64) -> anyhow::Result<NewEvent> {
         facts.external_refs = vec![ExternalRef::new(&format!("acled:IRQ{}", 30_000 + n))?];
         facts.tags = vec!["acled-import".into(), format!("batch-{}", n / 10_000)];
         facts.notes = Some(format!(
-            "On {n}, unidentified militants fired several rockets at a base hosting \
-             international coalition forces near the town; the projectiles landed inside the \
-             perimeter and in open ground nearby. Security sources reported material damage; \
-             casualties were not confirmed at the time of reporting."
+            "Report {n}: militants fired rockets at a base hosting coalition forces near the \
+             town; the projectiles landed inside the perimeter. Casualties were not confirmed \
+             at the time of reporting."
         ));
     }
     let encoded = encode(&event)?;
