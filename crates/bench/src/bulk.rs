@@ -5,8 +5,8 @@
 //! Raw: the same rows as a binary `COPY` into `bench_raw_keyed` (the shape and indexes of
 //! `events`), their JSON and hashes prepared before the clock starts: what PostgreSQL alone
 //! takes to store them, with none of the store's work (validation, head read, digests and hash
-//! links, the savepoint). The sides take turns, [`ROUNDS`] times each, on tables that grow as
-//! they would over successive imports.
+//! links, the savepoint). The sides take turns, [`ROUNDS`] times each, each from a checkpoint,
+//! on tables that grow as they would over successive imports.
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use crate::measure::Measured;
 use crate::projections::{incident, Figure};
 
 /// Runs of each side.
-const ROUNDS: u32 = 2;
+const ROUNDS: u32 = 3;
 
 /// A report as an importer of ACLED rows would write it: the fill's incident with the place,
 /// references, tags and notes such a row carries.
@@ -60,6 +60,9 @@ pub async fn bulk_append(pool: &PgPool, n: u64) -> anyhow::Result<Figure> {
             .collect::<anyhow::Result<_>>()?;
         let raw_rows = raw_copy_data(&batch)?;
 
+        // Each side starts from a checkpoint, so that neither pays for the other's dirty pages
+        // (and both pay the full-page images of the pages they touch first).
+        sqlx::query("CHECKPOINT").execute(pool).await?;
         let began = Instant::now();
         let mut tx = pool.begin().await?;
         let result = store.append_batch_in(&mut tx, &batch).await?;
@@ -70,6 +73,7 @@ pub async fn bulk_append(pool: &PgPool, n: u64) -> anyhow::Result<Figure> {
         store_time += elapsed;
         drop(batch);
 
+        sqlx::query("CHECKPOINT").execute(pool).await?;
         let began = Instant::now();
         let mut tx = pool.begin().await?;
         let mut copy = tx.copy_in_raw(RAW_COPY_SQL).await?;
