@@ -8,6 +8,7 @@
 //! - [`projections`]: the read models' scenarios: rebuild, dashboard queries, lag;
 //! - [`api`]: the API's scenarios over HTTP against a `sitrep serve` of its own;
 //! - [`audit`]: the audit's scenarios: statistics as of a past time, folding a stream, verify;
+//! - [`bulk`]: the importers' write: many new streams in one transaction (`append_batch_in`);
 //! - [`raw`]: the baseline: the same rows through plain SQL, no store;
 //! - [`measure`]: running clients for a fixed time and counting what they did.
 
@@ -18,6 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod api;
 mod audit;
+mod bulk;
 mod measure;
 mod projections;
 mod raw;
@@ -46,7 +48,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     batch_clients: Vec<usize>,
     /// Only these scenarios (single, batch, feed, rebuild, queries, lag, api_writes,
-    /// api_queries, as_of, state_at, verify); all when empty.
+    /// api_queries, as_of, state_at, verify, bulk_append); all when empty.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Incident events in the log for the projections' scenarios.
@@ -61,6 +63,9 @@ struct Args {
     /// Events in the hash-linked log that `verify` checks.
     #[arg(long, default_value_t = 1_000_000)]
     verify_events: u64,
+    /// New streams (one event each) in the bulk append's transaction: an ACLED-sized file.
+    #[arg(long, default_value_t = 162_852)]
+    bulk_streams: u64,
     /// The `sitrep` binary the API scenarios start (default: beside this one).
     #[arg(long)]
     sitrep_bin: Option<std::path::PathBuf>,
@@ -142,6 +147,17 @@ async fn main() -> anyhow::Result<()> {
         if run("verify") {
             audit::verify(&db.pool, args.verify_events).await?.print();
         }
+    }
+
+    // The importers' bulk write, on a database of its own (an empty log, as for a first import).
+    if run("bulk_append") {
+        let db = sitrep_testkit::TestDb::with_pool_size(&sitrep_domain::MIGRATOR, 4).await;
+        raw::create_tables(&db.pool).await?;
+        println!();
+        println!("{}", projections::TABLE_HEADER);
+        bulk::bulk_append(&db.pool, args.bulk_streams)
+            .await?
+            .print();
     }
 
     // The API's mutations, on a database of their own that only real domain events reach.

@@ -5,12 +5,15 @@
 //!    found before anything is appended. Without `skip_invalid` any bad row stops the import
 //!    ([`ImportError::BadRows`], every one listed) and nothing is appended.
 //! 2. The log, in a few statements (SQL beside this module, in `import/`): the actor streams,
-//!    folded into a directory of names; the streams the rows name, in one query, folded with the
-//!    domain model, each with the `import.row` digest of its last import event; the dataset's
-//!    other incidents (through the index on the reports' `import.dataset`), folded the same way.
-//! 3. The plan, then every stream's events appended in one transaction at the version the plan
-//!    was made at ([`append_all`]). Another writer in between fails the import whole
-//!    ([`ImportError::Conflict`]: run it again).
+//!    folded into a directory of names; the heads of the streams the rows name (version and the
+//!    `import.row` digest of the last import event, from the metadata, in one query), then the
+//!    events of only those whose digest is not their row's (one query), folded with the domain
+//!    model; the dataset's other incidents (through the index on the reports'
+//!    `import.dataset`), folded the same way.
+//! 3. The plan (on a blocking thread), then every stream's events appended in one transaction
+//!    at the version the plan was made at, with the store's bulk append ([`append_all`]).
+//!    Another writer in between fails the import whole ([`ImportError::Conflict`]: run it
+//!    again).
 //!
 //! Every event carries the metadata `{"import": {"dataset", "row", "run"}}` (no `row` for a
 //! retraction) and the run's id as its correlation id.
@@ -26,7 +29,9 @@ use sitrep_domain::handler::valid_time_of;
 use sitrep_domain::model::actor::{Actor, ActorEvent};
 use sitrep_domain::model::incident::{ExternalRef, Incident, IncidentEvent};
 use sitrep_domain::model::{decode_text, encode, Aggregate, CodecError, DomainEvent};
-use sitrep_domain::store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamRef};
+use sitrep_domain::store::{
+    EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend, StreamRef,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -312,33 +317,25 @@ pub async fn run_import(
 // Appending
 // ---------------------------------------------------------------------------------------------
 
-/// One stream's part of the import's append: its events, if the stream is at `expected`.
-#[derive(Debug, Clone)]
-pub struct StreamAppend {
-    pub stream: StreamRef,
-    pub expected: ExpectedVersion,
-    pub events: Vec<NewEvent>,
-}
-
-/// Appends every stream's events inside the transaction `conn`, each at its expected version;
-/// the highest position written. The one place that knows how a batch is appended.
+/// Appends every stream's events inside the transaction `conn`, each at its expected version,
+/// with the store's bulk append (one `COPY`); the highest position written. The one place that
+/// knows how a batch is appended.
 async fn append_all(
     store: &EventStore,
     conn: &mut PgConnection,
     appends: &[StreamAppend],
 ) -> Result<Option<i64>, ImportError> {
-    let mut last = None;
-    for append in appends {
-        let result = store
-            .append_in(conn, &append.stream, append.expected, &append.events)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { stream_id, .. } => ImportError::Conflict { stream_id },
-                other => ImportError::Store(other),
-            })?;
-        last = last.max(result.positions.last().copied());
+    if appends.is_empty() {
+        return Ok(None);
     }
-    Ok(last)
+    let result = store
+        .append_batch_in(conn, appends)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { stream_id, .. } => ImportError::Conflict { stream_id },
+            other => ImportError::Store(other),
+        })?;
+    Ok(result.positions.iter().copied().max())
 }
 
 /// The plan as the store's appends: actors first (the incidents name them), then incidents.

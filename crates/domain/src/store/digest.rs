@@ -11,6 +11,8 @@
 //! them); that text is what the `json` columns keep verbatim and what the digest covers, so
 //! verification hashes the stored bytes themselves.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -154,7 +156,7 @@ fn micros(t: DateTime<Utc>) -> i64 {
 }
 
 /// `timestamptz_send`'s representation: microseconds since 2000-01-01 UTC.
-fn micros_since_2000(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros_since_2000(t: DateTime<Utc>) -> i64 {
     const UNIX_TO_2000_MICROS: i64 = 946_684_800_000_000;
     t.timestamp_micros() - UNIX_TO_2000_MICROS
 }
@@ -233,23 +235,44 @@ impl Decimal {
 /// JSON with object keys sorted and no white space.
 pub(crate) fn canonical_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(256);
-    write_canonical(value, &mut out);
+    write_canonical(value, &mut out, &mut false);
     // serde_json writes UTF-8, and so does everything else here.
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+/// [`canonical_json`] appended to `out` (UTF-8), for writers that reuse a buffer. Returns
+/// whether a string or key of it holds a NUL character (which the store refuses), found on the
+/// way at no extra walk of the tree.
+pub(crate) fn write_canonical_json(value: &Value, out: &mut Vec<u8>) -> bool {
+    let mut nul = false;
+    write_canonical(value, out, &mut nul);
+    nul
+}
+
+/// Whether serde_json's maps iterate in key order in this build (a `BTreeMap`, as without the
+/// `preserve_order` feature): then no object needs its keys compared (which showed in profiles
+/// of bulk appends).
+static MAPS_ITERATE_SORTED: LazyLock<bool> = LazyLock::new(|| {
+    let mut probe = serde_json::Map::new();
+    probe.insert("b".into(), Value::Null);
+    probe.insert("a".into(), Value::Null);
+    probe.keys().is_sorted()
+});
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>, nul: &mut bool) {
     match value {
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+        Value::String(s) => {
+            *nul |= s.contains('\0');
             write_leaf(value, out)
         }
+        Value::Null | Value::Bool(_) | Value::Number(_) => write_leaf(value, out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_canonical(item, out);
+                write_canonical(item, out, nul);
             }
             out.push(b']');
         }
@@ -257,26 +280,31 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             out.push(b'{');
             // serde_json's map iterates in key order unless a crate in the build turns on its
             // `preserve_order` feature; sort only then.
-            if map.keys().is_sorted() {
-                write_entries(map.iter(), out);
+            if *MAPS_ITERATE_SORTED || map.keys().is_sorted() {
+                write_entries(map.iter(), out, nul);
             } else {
                 let mut entries: Vec<(&String, &Value)> = map.iter().collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                write_entries(entries.into_iter(), out);
+                write_entries(entries.into_iter(), out, nul);
             }
             out.push(b'}');
         }
     }
 }
 
-fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+fn write_entries<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+    nul: &mut bool,
+) {
     for (i, (key, item)) in entries.enumerate() {
         if i > 0 {
             out.push(b',');
         }
+        *nul |= key.contains('\0');
         write_leaf(key, out);
         out.push(b':');
-        write_canonical(item, out);
+        write_canonical(item, out, nul);
     }
 }
 
@@ -333,6 +361,17 @@ mod tests {
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn the_canonical_writer_finds_nul_characters_in_strings_and_keys() {
+        let mut out = Vec::new();
+        assert!(!write_canonical_json(
+            &json!({"a": ["\\u0000", 1]}),
+            &mut out
+        ));
+        assert!(write_canonical_json(&json!({"a": [1, "x\u{0}"]}), &mut out));
+        assert!(write_canonical_json(&json!({"k\u{0}": 1}), &mut out));
     }
 
     #[test]

@@ -126,6 +126,58 @@ pub struct AppendResult {
     pub replayed: bool,
 }
 
+/// One stream's part of a bulk append ([`super::EventStore::append_batch_in`]): its events, to
+/// be appended if the stream is at `expected`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamAppend {
+    pub stream: StreamRef,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+}
+
+/// What a bulk append stored (or, for a retry of one that committed, had stored): per stream
+/// its new version, and the positions and ids of all the events in batch order, compactly (one
+/// array each for the whole batch rather than one per stream).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkAppendResult {
+    /// One per [`StreamAppend`] of the batch, in batch order.
+    pub streams: Vec<AppendedStream>,
+    /// Global positions of every event, in batch order (ascending, unless `replayed`: then as
+    /// the first run stored them).
+    pub positions: Vec<i64>,
+    /// The ids of every event, in batch order.
+    pub event_ids: Vec<Uuid>,
+    /// The recorded time of the events (the appending transaction's).
+    pub recorded_at: DateTime<Utc>,
+    /// True when every event was already stored, identically, and nothing was written.
+    pub replayed: bool,
+}
+
+/// One stream of a [`BulkAppendResult`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendedStream {
+    pub stream_id: Uuid,
+    /// The stream's version after the append.
+    pub version: u64,
+    /// Where the stream's events lie in [`BulkAppendResult::positions`] and
+    /// [`BulkAppendResult::event_ids`].
+    pub events: std::ops::Range<usize>,
+}
+
+impl BulkAppendResult {
+    /// How many events the batch held.
+    pub fn event_count(&self) -> usize {
+        self.event_ids.len()
+    }
+
+    /// The positions of one stream's events, in version order.
+    pub fn positions_of(&self, stream: &AppendedStream) -> &[i64] {
+        self.positions
+            .get(stream.events.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// An event as the store holds it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {

@@ -6,7 +6,7 @@
 //! `(stream_id, stream_version)` still refuses a second writer at v + 1, exactly as on the lookup
 //! path. Only committed facts go in: heads written by [`super::EventStore::append`] (its own
 //! transaction, committed when it returns) and read by [`super::EventStore::read_stream`], never
-//! those of `append_in`, whose transaction may still roll back.
+//! those of `append_in` or `append_batch_in`, whose transaction may still roll back.
 //!
 //! The map is bounded: when it is full it is emptied, and later appends look their heads up again.
 

@@ -5,6 +5,8 @@
 //! - [`validate`]: the rules an event must meet before any SQL runs;
 //! - [`digest`]: the content digest and hash link of an event;
 //! - [`append`]: appends with optimistic concurrency, idempotency and the hash link, in one statement;
+//! - [`bulk`]: many streams' events in the caller's transaction, in one `COPY` (the importers),
+//!   with the same concurrency, hash links and idempotency; [`bulk_copy`] writes its rows;
 //! - [`heads`]: stream heads already seen, so that an append can link to them without a lookup;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
@@ -17,6 +19,8 @@
 //! - [`error`]: the typed errors of all of the above.
 
 mod append;
+mod bulk;
+mod bulk_copy;
 mod digest;
 pub mod error;
 pub mod event;
@@ -39,7 +43,8 @@ use heads::StreamHeads;
 pub use digest::{content_digest, GENESIS_HASH};
 pub use error::StoreError;
 pub use event::{
-    AppendResult, ExpectedVersion, JsonText, NewEvent, StoredEvent, StreamRef, ValidTime,
+    AppendResult, AppendedStream, BulkAppendResult, ExpectedVersion, JsonText, NewEvent,
+    StoredEvent, StreamAppend, StreamRef, ValidTime,
 };
 pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
 pub use integrity::{
