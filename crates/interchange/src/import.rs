@@ -253,7 +253,7 @@ pub async fn run_import(
     );
 
     let planning_options = options.clone();
-    let (counts, appends, bad) = tokio::task::spawn_blocking(move || {
+    let (plan, bad) = tokio::task::spawn_blocking(move || {
         let options = planning_options;
         let plan = sync::plan(
             &SyncInput {
@@ -273,19 +273,19 @@ pub async fn run_import(
         if !bad.is_empty() && !options.skip_invalid {
             return Err(ImportError::BadRows { rows: bad });
         }
-        let appends = appends_of(&plan, &options, run)?;
-        Ok((plan.counts, appends, bad))
+        Ok((plan, bad))
     })
     .await
     .map_err(|e| ImportError::Interrupted(e.to_string()))??;
-
+    let counts = plan.counts;
     tracing::debug!(
         events = counts.events,
         seconds = loading.elapsed().as_secs_f64(),
         "import: planned"
     );
+
     let mut tx = store.pool().begin().await?;
-    let last_position = append_all(store, &mut tx, &appends).await?;
+    let last_position = append_plan(store, &mut tx, plan, options, run).await?;
     tx.commit().await?;
     if last_position.is_some() {
         store.notify_appended();
@@ -338,41 +338,86 @@ async fn append_all(
     Ok(result.positions.iter().copied().max())
 }
 
-/// The plan as the store's appends: actors first (the incidents name them), then incidents.
-fn appends_of(
-    plan: &SyncPlan,
+/// How many streams one bulk append takes: the events of a chunk are encoded while the one
+/// before it is written, and a chunk's JSON trees are freed before the next (the whole file's
+/// at once would take gigabytes for a large file).
+const STREAMS_PER_APPEND: usize = 8192;
+
+/// Appends `plan` inside the transaction `conn`: actors first (the incidents name them), then
+/// incidents, [`STREAMS_PER_APPEND`] streams at a time; their events encoded on a blocking
+/// thread, one chunk ahead of the appends. The highest position written.
+async fn append_plan(
+    store: &EventStore,
+    conn: &mut PgConnection,
+    plan: SyncPlan,
     options: &ImportOptions,
     run: Uuid,
-) -> Result<Vec<StreamAppend>, ImportError> {
-    let meta = RunMeta {
-        dataset: options.dataset,
-        run,
-        recorded_by: &options.recorded_by,
-    };
-    let mut appends = Vec::with_capacity(plan.registrations.len() + plan.changes.len());
-    for registration in &plan.registrations {
-        appends.push(StreamAppend {
+) -> Result<Option<i64>, ImportError> {
+    let (chunks, mut encoded) =
+        tokio::sync::mpsc::channel::<Result<Vec<StreamAppend>, ImportError>>(1);
+    let dataset = options.dataset;
+    let recorded_by = options.recorded_by.clone();
+    let encoder = tokio::task::spawn_blocking(move || {
+        let meta = RunMeta {
+            dataset,
+            run,
+            recorded_by: &recorded_by,
+        };
+        let total = plan.registrations.len() + plan.changes.len();
+        for start in (0..total).step_by(STREAMS_PER_APPEND) {
+            let end = (start + STREAMS_PER_APPEND).min(total);
+            let chunk = (start..end)
+                .map(|i| stream_append(&plan, i, &meta))
+                .collect::<Result<Vec<_>, _>>();
+            let failed = chunk.is_err();
+            // The receiver gone (an append failed): stop.
+            if chunks.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut last = None;
+    while let Some(chunk) = encoded.recv().await {
+        let written = append_all(store, conn, &chunk?).await?;
+        last = last.max(written);
+    }
+    encoder
+        .await
+        .map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    Ok(last)
+}
+
+/// The `i`-th stream of `plan` (its registrations, then its changes) as the store's append.
+fn stream_append(
+    plan: &SyncPlan,
+    i: usize,
+    meta: &RunMeta<'_>,
+) -> Result<StreamAppend, ImportError> {
+    if let Some(registration) = plan.registrations.get(i) {
+        return Ok(StreamAppend {
             stream: StreamRef::new(Actor::STREAM_TYPE, registration.actor),
             expected: ExpectedVersion::NoStream,
             events: vec![meta.new_event(&registration.event, Some(&registration.row))?],
         });
     }
-    for change in &plan.changes {
-        let events = change
-            .events
-            .iter()
-            .map(|event| meta.new_event(event, change.row.as_deref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        appends.push(StreamAppend {
-            stream: StreamRef::new(Incident::STREAM_TYPE, change.incident),
-            expected: match change.expected_version {
-                0 => ExpectedVersion::NoStream,
-                v => ExpectedVersion::Exact(v),
-            },
-            events,
-        });
-    }
-    Ok(appends)
+    let Some(change) = plan.changes.get(i - plan.registrations.len()) else {
+        return Err(ImportError::Interrupted(format!(
+            "no stream {i} in the plan"
+        )));
+    };
+    let events = change
+        .events
+        .iter()
+        .map(|event| meta.new_event(event, change.row.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StreamAppend {
+        stream: StreamRef::new(Incident::STREAM_TYPE, change.incident),
+        expected: match change.expected_version {
+            0 => ExpectedVersion::NoStream,
+            v => ExpectedVersion::Exact(v),
+        },
+        events,
+    })
 }
 
 /// What every event of a run carries.
