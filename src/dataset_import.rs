@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use sitrep_interchange::dataset_file::{self, DatasetFile};
-use sitrep_interchange::import::{run_import, FileRows, ImportError, ImportOptions};
+use sitrep_interchange::import::{run_import, FileRows, ImportError, ImportOptions, Stage};
 use sitrep_interchange::record::{Dataset, RowError};
 use sitrep_interchange::rejected_file::RejectedRows;
 
@@ -55,7 +55,7 @@ pub async fn run(
         db.store(),
         &options,
         rows,
-        std::sync::Arc::new(move |done| progress.set_position(done)),
+        std::sync::Arc::new(move |stage, done, total| show(&progress, stage, done, total)),
     )
     .await;
     bar.finish_and_clear();
@@ -162,22 +162,41 @@ fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-/// The bar of rows planned, with rows per second (hidden unless stderr is a terminal).
+/// Shows a stage's progress on `bar`: rows planned, then streams written (the bar starts
+/// again at each stage, so that its rate is the stage's).
+fn show(bar: &ProgressBar, stage: Stage, done: u64, total: u64) {
+    let (message, unit) = match stage {
+        Stage::Planning => ("planning", "rows"),
+        Stage::Writing => ("writing", "streams"),
+    };
+    if bar.message() != message {
+        bar.reset();
+        bar.set_message(message);
+        bar.set_prefix(unit);
+        bar.set_length(total);
+    }
+    bar.set_position(done);
+}
+
+/// The bar of an import's stages, with their rate (hidden unless stderr is a terminal).
 fn rows_bar(rows: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({rate})",
+        "{spinner} [{elapsed_precise}] {msg:8} {wide_bar} {pos}/{len} {prefix} ({rate})",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .with_key(
         "rate",
         |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{:.0} rows/s", state.per_sec());
+            let _ = write!(w, "{:.0}/s", state.per_sec());
         },
     );
-    let bar = ProgressBar::new(rows).with_style(style);
+    let bar = ProgressBar::new(rows)
+        .with_style(style)
+        .with_message("loading")
+        .with_prefix("rows");
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }

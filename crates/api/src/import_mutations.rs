@@ -153,9 +153,14 @@ async fn import_incidents(
         skip_invalid,
         started,
     };
-    let outcome = run_import(&api.store, &options, rows, std::sync::Arc::new(|_| {}))
-        .await
-        .map_err(api_error)?;
+    let outcome = run_import(
+        &api.store,
+        &options,
+        rows,
+        std::sync::Arc::new(|_, _, _| {}),
+    )
+    .await
+    .map_err(api_error)?;
     let summary = &outcome.summary;
     api.metrics.appended(
         "actor",

@@ -201,11 +201,21 @@ impl From<sqlx::Error> for ImportError {
     }
 }
 
-/// Told how many rows were planned, as the planning goes (from a blocking thread).
-pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+/// What an import is doing, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Deciding each row's events: `done` of `total` rows.
+    Planning,
+    /// Appending: `done` of `total` streams written.
+    Writing,
+}
+
+/// Told the stage, how much of it is done and of how much, as the import goes (from any
+/// thread).
+pub type Progress = Arc<dyn Fn(Stage, u64, u64) + Send + Sync>;
 
 /// Imports `file` into the log by the sync's rules: all of it in one transaction, or nothing.
-/// `progress` is told how many rows were planned as it goes. The planning and the encoding of
+/// `progress` is told how far the planning and the writing are. The planning and the encoding of
 /// the events (CPU work) run on a blocking thread, off the async workers.
 pub async fn run_import(
     store: &EventStore,
@@ -253,6 +263,7 @@ pub async fn run_import(
     );
 
     let planning_options = options.clone();
+    let writing_progress = progress.clone();
     let (plan, bad) = tokio::task::spawn_blocking(move || {
         let options = planning_options;
         let plan = sync::plan(
@@ -266,7 +277,7 @@ pub async fn run_import(
                 others: &others,
                 kept: &kept,
             },
-            &mut |done| progress(done as u64),
+            &mut |done| progress(Stage::Planning, done as u64, rows.len() as u64),
         );
         bad.extend(plan.rejected.iter().cloned());
         bad.sort_by_key(|e| e.line);
@@ -285,7 +296,7 @@ pub async fn run_import(
     );
 
     let mut tx = store.pool().begin().await?;
-    let last_position = append_plan(store, &mut tx, plan, options, run).await?;
+    let last_position = append_plan(store, &mut tx, plan, options, run, &writing_progress).await?;
     tx.commit().await?;
     if last_position.is_some() {
         store.notify_appended();
@@ -352,7 +363,10 @@ async fn append_plan(
     plan: SyncPlan,
     options: &ImportOptions,
     run: Uuid,
+    progress: &Progress,
 ) -> Result<Option<i64>, ImportError> {
+    let total = (plan.registrations.len() + plan.changes.len()) as u64;
+    progress(Stage::Writing, 0, total);
     let (chunks, mut encoded) =
         tokio::sync::mpsc::channel::<Result<Vec<StreamAppend>, ImportError>>(1);
     let dataset = options.dataset;
@@ -376,10 +390,13 @@ async fn append_plan(
             }
         }
     });
-    let mut last = None;
+    let (mut last, mut done) = (None, 0);
     while let Some(chunk) = encoded.recv().await {
-        let written = append_all(store, conn, &chunk?).await?;
+        let chunk = chunk?;
+        let written = append_all(store, conn, &chunk).await?;
         last = last.max(written);
+        done += chunk.len() as u64;
+        progress(Stage::Writing, done, total);
     }
     encoder
         .await

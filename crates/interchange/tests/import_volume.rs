@@ -92,7 +92,7 @@ async fn import_bytes(
         store,
         &options,
         FileRows::from(file),
-        std::sync::Arc::new(|_| {}),
+        std::sync::Arc::new(|_, _, _| {}),
     )
     .await
     .expect("import");

@@ -62,7 +62,7 @@ async fn import_file(store: &EventStore, dataset: Dataset, path: &Path) -> Impor
         store,
         &options(dataset, false),
         FileRows::from(file),
-        std::sync::Arc::new(|_| {}),
+        std::sync::Arc::new(|_, _, _| {}),
     )
     .await
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

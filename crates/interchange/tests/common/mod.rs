@@ -55,7 +55,7 @@ pub async fn import_results(
         store,
         &options(Dataset::Acled, skip_invalid),
         file,
-        std::sync::Arc::new(|_| {}),
+        std::sync::Arc::new(|_, _, _| {}),
     )
     .await
 }
