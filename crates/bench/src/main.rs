@@ -9,6 +9,8 @@
 //! - [`api`]: the API's scenarios over HTTP against a `sitrep serve` of its own;
 //! - [`audit`]: the audit's scenarios: statistics as of a past time, folding a stream, verify;
 //! - [`bulk`]: the importers' write: many new streams in one transaction (`append_batch_in`);
+//! - [`import`]: the dataset imports end to end, on the ACLED-shaped SIGACTS file ([`sigacts`])
+//!   and UCDP's Syria file;
 //! - [`raw`]: the baseline: the same rows through plain SQL, no store;
 //! - [`measure`]: running clients for a fixed time and counting what they did.
 
@@ -20,9 +22,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod api;
 mod audit;
 mod bulk;
+mod import;
 mod measure;
 mod projections;
 mod raw;
+mod sigacts;
 mod workload;
 
 use std::time::Duration;
@@ -48,7 +52,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     batch_clients: Vec<usize>,
     /// Only these scenarios (single, batch, feed, rebuild, queries, lag, api_writes,
-    /// api_queries, as_of, state_at, verify, bulk_append); all when empty.
+    /// api_queries, as_of, state_at, verify, bulk_append, import_acled, import_ucdp); all when
+    /// empty.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Incident events in the log for the projections' scenarios.
@@ -66,6 +71,9 @@ struct Args {
     /// New streams (one event each) in the bulk append's transaction: an ACLED-sized file.
     #[arg(long, default_value_t = 162_852)]
     bulk_streams: u64,
+    /// The folder of real conflict data (`../shared/data`) the import scenarios read.
+    #[arg(long, env = "SITREP_SHARED_DATA")]
+    shared_data: Option<std::path::PathBuf>,
     /// The `sitrep` binary the API scenarios start (default: beside this one).
     #[arg(long)]
     sitrep_bin: Option<std::path::PathBuf>,
@@ -158,6 +166,40 @@ async fn main() -> anyhow::Result<()> {
         bulk::bulk_append(&db.pool, args.bulk_streams)
             .await?
             .print();
+    }
+
+    // The dataset imports, each on a database of its own (an empty log, as for a first import).
+    for (scenario, dataset) in [
+        ("import_acled", sitrep_interchange::record::Dataset::Acled),
+        ("import_ucdp", sitrep_interchange::record::Dataset::Ucdp),
+    ] {
+        if !run(scenario) {
+            continue;
+        }
+        let Some(data) = args.shared_data.clone() else {
+            println!("({scenario} skipped: give --shared-data or SITREP_SHARED_DATA)");
+            continue;
+        };
+        let folder = std::env::temp_dir().join(format!("sitrep-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&folder)?;
+        let path = match dataset {
+            sitrep_interchange::record::Dataset::Acled => {
+                let path = folder.join("sigacts_as_acled.csv");
+                sigacts::write_acled_file(&data.join("sigacts/sigacts_iraq_2004-2007.csv"), &path)?;
+                path
+            }
+            sitrep_interchange::record::Dataset::Ucdp => {
+                data.join("ucdp/ucdp_ged_syria_2016-2019.csv")
+            }
+        };
+        let db = sitrep_testkit::TestDb::with_pool_size(&sitrep_domain::MIGRATOR, 8).await;
+        raw::create_tables(&db.pool).await?;
+        println!();
+        println!("{}", projections::TABLE_HEADER);
+        for figure in import::import(&db.pool, dataset, &path).await? {
+            figure.print();
+        }
+        std::fs::remove_dir_all(&folder)?;
     }
 
     // The API's mutations, on a database of their own that only real domain events reach.
