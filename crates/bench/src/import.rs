@@ -142,7 +142,13 @@ async fn import_once(
         skip_invalid: false,
         started: began,
     };
-    let outcome = run_import(store, &options, FileRows::from(file), Arc::new(|_| {})).await?;
+    let outcome = run_import(
+        store,
+        &options,
+        FileRows::from(file),
+        Arc::new(|_, _, _| {}),
+    )
+    .await?;
     Ok((outcome.summary, began.elapsed()))
 }
 

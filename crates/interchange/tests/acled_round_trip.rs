@@ -32,7 +32,7 @@ async fn import_bytes(store: &EventStore, bytes: &[u8]) -> ImportOutcome {
         store,
         &options(Dataset::Acled, false),
         rows,
-        Arc::new(|_| {}),
+        Arc::new(|_, _, _| {}),
     )
     .await
     .expect("import")
