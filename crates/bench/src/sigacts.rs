@@ -16,41 +16,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context as _;
-
-/// ACLED's columns, in its export order.
-const HEADER: [&str; 31] = [
-    "event_id_cnty",
-    "event_date",
-    "year",
-    "time_precision",
-    "disorder_type",
-    "event_type",
-    "sub_event_type",
-    "actor1",
-    "assoc_actor_1",
-    "inter1",
-    "actor2",
-    "assoc_actor_2",
-    "inter2",
-    "interaction",
-    "civilian_targeting",
-    "iso",
-    "region",
-    "country",
-    "admin1",
-    "admin2",
-    "admin3",
-    "location",
-    "latitude",
-    "longitude",
-    "geo_precision",
-    "source",
-    "source_scale",
-    "notes",
-    "fatalities",
-    "tags",
-    "timestamp",
-];
+use sitrep_interchange::acled_columns::ACLED_COLUMNS;
 
 /// Cities of the extract with their governorate and coordinates.
 const CITIES: &[(&str, &str, f64, f64)] = &[
@@ -83,7 +49,7 @@ pub fn write_acled_file(sigacts: &Path, out: &Path) -> anyhow::Result<u64> {
         csv::Reader::from_path(sigacts).with_context(|| format!("read {}", sigacts.display()))?;
     let file = std::fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
-    writer.write_record(HEADER)?;
+    writer.write_record(ACLED_COLUMNS)?;
     let mut last_date = String::from("2004-01-01");
     let mut rows = 0u64;
     for (index, record) in reader.records().enumerate() {
