@@ -15,7 +15,8 @@
 //!   or new in the row, `SourceAttached` for new sources; an incident retracted because the
 //!   source had removed it is restored first. Retracted for another reason, or merged: left
 //!   alone, counted as skipped. A diff that finds nothing appends nothing.
-//! - Incidents of the dataset in the file's [`Coverage`] that the file no longer has are
+//! - Incidents of the dataset in the file's [`Coverage`] (per country, the span of its rows' start
+//!   dates) that the file no longer has are
 //!   retracted ([`RetractionKind::RemovedBySource`], reason [`REMOVED_BY_SOURCE`]).
 //!
 //! What a dataset does not say is never overwritten by a source revision: the means, the
@@ -120,39 +121,41 @@ fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// What a file covers: its countries and the span of its events' start dates. An incident of
-/// the dataset inside it that the file lacks was removed by the source; one outside it is
-/// simply not in this extract.
+/// What a file covers: for each country it has rows of, the span of those rows' start dates.
+/// An incident of the dataset inside it that the file lacks was removed by the source; one
+/// outside it is simply not in this extract. The span is per country, so that a file of one
+/// country's month and another's years does not claim the first country's years.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coverage {
-    pub countries: HashSet<String>,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    /// Country (alpha-3) -> the earliest and latest start date of its rows.
+    pub spans: HashMap<String, (NaiveDate, NaiveDate)>,
 }
 
 impl Coverage {
     /// The coverage of `rows`; `None` for no rows (an empty file covers nothing).
     pub fn of(rows: &[ImportedRow]) -> Option<Self> {
-        let first = rows.first()?;
-        let mut coverage = Self {
-            countries: HashSet::new(),
-            from: first.facts.time.start,
-            to: first.facts.time.start,
-        };
-        for row in rows {
-            coverage
-                .countries
-                .insert(row.facts.place.country.as_str().to_owned());
-            coverage.from = coverage.from.min(row.facts.time.start);
-            coverage.to = coverage.to.max(row.facts.time.start);
+        if rows.is_empty() {
+            return None;
         }
-        Some(coverage)
+        let mut spans: HashMap<String, (NaiveDate, NaiveDate)> = HashMap::new();
+        for row in rows {
+            let start = row.facts.time.start;
+            spans
+                .entry(row.facts.place.country.as_str().to_owned())
+                .and_modify(|(from, to)| {
+                    *from = (*from).min(start);
+                    *to = (*to).max(start);
+                })
+                .or_insert((start, start));
+        }
+        Some(Self { spans })
     }
 
-    /// Whether an incident with `facts` lies inside: its country, its start date.
+    /// Whether an incident with `facts` lies inside: its country's span holds its start date.
     pub fn holds(&self, facts: &IncidentFacts) -> bool {
-        self.countries.contains(facts.place.country.as_str())
-            && (self.from..=self.to).contains(&facts.time.start)
+        self.spans
+            .get(facts.place.country.as_str())
+            .is_some_and(|(from, to)| (*from..=*to).contains(&facts.time.start))
     }
 }
 

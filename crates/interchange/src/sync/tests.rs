@@ -446,6 +446,34 @@ fn rows_gone_inside_the_coverage_are_retracted_and_outside_it_not() {
 }
 
 #[test]
+fn each_country_is_covered_only_over_the_span_of_its_own_rows() {
+    let chile = |line, id, day| {
+        let mut r = row(line, id, day);
+        r.facts.place.country = CountryCode::new("CHL").unwrap();
+        r
+    };
+    let june = row(2, "ARG1", "2022-06-10");
+    let january = row(3, "ARG2", "2022-01-15");
+    let (chile_2020, chile_2022, chile_2023) = (
+        chile(4, "CHL1", "2020-01-05"),
+        chile(5, "CHL2", "2022-03-01"),
+        chile(6, "CHL3", "2023-12-20"),
+    );
+    let log = synced(vec![
+        june.clone(),
+        january,
+        chile_2020.clone(),
+        chile_2022.clone(),
+        chile_2023.clone(),
+    ]);
+    // Argentina's June and Chile's 2020-2023: Argentina's January stays, though it lies in
+    // Chile's span; Chile's 2022 row, gone inside Chile's span, is retracted.
+    let plan = log.plan(vec![june, chile_2020, chile_2023], &HashSet::new());
+    assert_eq!(event_types(&plan), ["IncidentRetracted"]);
+    assert_eq!(plan.changes[0].incident, id_of(&chile_2022));
+}
+
+#[test]
 fn a_file_with_no_valid_rows_retracts_nothing() {
     let log = synced(vec![row(2, "ARG1", "2022-06-10")]);
     let plan = log.plan(vec![], &HashSet::new());
