@@ -22,7 +22,7 @@ use sitrep_interchange::export::ExportFormat;
 use sitrep_projections::status::statuses;
 use tokio::sync::{watch, Semaphore};
 
-use crate::auth::{AccessPolicy, Caller};
+use crate::auth::{AccessPolicy, Caller, OperationClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::exports::{export_incidents, ExportServer, MAX_CONCURRENT_EXPORTS};
@@ -76,7 +76,13 @@ struct Served {
     access: AccessPolicy,
     /// The exports streaming now.
     exports: Arc<Semaphore>,
+    /// The uploads (imports) being read or run now.
+    uploads: Arc<Semaphore>,
 }
+
+/// The most uploads (each up to [`MAX_UPLOAD_BYTES`], an import each) a server reads and runs at
+/// once; more are answered 503, so that uploads cannot take the server's memory.
+pub const MAX_CONCURRENT_UPLOADS: usize = 2;
 
 /// The whole HTTP surface of sitrep.
 pub fn router(state: AppState) -> Router {
@@ -93,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         shutdown: state.shutdown,
         access: state.access,
         exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
+        uploads: Arc::new(Semaphore::new(MAX_CONCURRENT_UPLOADS)),
     };
     Router::new()
         .route("/healthz", get(healthz))
@@ -131,8 +138,10 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         .into_response();
     };
     let multipart = graphql_http::is_multipart(&parts.method, &parts.headers);
-    // An upload is read only for a caller with a token: uploads serve mutations, and a large
-    // body is not read for nobody.
+    // An upload is read only for a caller allowed to record (uploads serve imports, and a large
+    // body is not read for anyone else), and only while fewer than MAX_CONCURRENT_UPLOADS run;
+    // the permit is held until the request is answered.
+    let mut _upload_permit = None;
     let early_caller = if multipart {
         match graphql_http::caller(&served.tokens, &parts.headers).await {
             Ok(Caller::Anonymous) => {
@@ -145,7 +154,26 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
                 )
                 .into_response()
             }
-            Ok(caller) => Some(caller),
+            Ok(caller) => {
+                if let Err(error) = served.access.authorize(&caller, OperationClass::Record) {
+                    return Rejection::with_error(StatusCode::FORBIDDEN, media_type, error)
+                        .into_response();
+                }
+                match served.uploads.clone().try_acquire_owned() {
+                    Ok(permit) => _upload_permit = Some(permit),
+                    Err(_) => {
+                        return Rejection::with_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            media_type,
+                            ApiError::Unavailable(format!(
+                                "an upload slot ({MAX_CONCURRENT_UPLOADS} run at once)"
+                            )),
+                        )
+                        .into_response()
+                    }
+                }
+                Some(caller)
+            }
             Err(rejection) => return rejection.into_response(),
         }
     } else {

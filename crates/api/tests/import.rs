@@ -236,6 +236,25 @@ async fn only_recorders_and_admins_may_import() {
     let auditor = app.token(Role::Auditor, "auditor").await;
     let (status, _) = app.upload(Some(&auditor), &file, false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The role is checked before the body is read: a viewer's unreadable upload is refused for
+    // the role, not for the body.
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::post("/graphql")
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                )
+                .header(header::ACCEPT, "application/graphql-response+json")
+                .header(header::AUTHORIZATION, format!("Bearer {viewer}"))
+                .body(Body::from("not a multipart body"))
+                .expect("request"),
+        )
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // Without a token the upload is refused before its body is read.
     let (status, answer) = app.upload(None, &file, false).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer:#}");
