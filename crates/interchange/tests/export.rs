@@ -808,3 +808,47 @@ async fn bad_requests_and_missing_read_models_are_refused_before_anything_is_wri
         .await;
     assert_eq!(text, format!("{}\r\n", ACLED_COLUMNS.join(",")));
 }
+
+#[tokio::test]
+async fn actors_the_actors_read_model_does_not_know_yet_are_named_from_the_log() {
+    let f = fixture().await;
+    let early = f.register("Militia A", ActorType::MilitiaGroups).await;
+    f.run(Uuid::new_v4(), report("2024-01-10", "IRQ", 1).into())
+        .await;
+    f.catch_up().await;
+    // Registered and named after both read models caught up; only the incidents' is caught up
+    // again, so the actors read model does not know the new actor.
+    let late = f.register("Militia B", ActorType::RebelForces).await;
+    let mut r = report("2024-01-12", "IRQ", 2);
+    r.actors = vec![
+        involvement(early, ActorRole::Perpetrator),
+        involvement(late, ActorRole::Target),
+    ];
+    f.run(Uuid::new_v4(), r.into()).await;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(f.pool())
+        .await
+        .expect("count");
+    let projector = Projector::new(
+        f.store.clone(),
+        Arc::new(IncidentsProjection::default()) as Arc<dyn Projection>,
+    );
+    let mut generation = projector.live_generation().await.expect("live");
+    while generation.events_applied < total {
+        projector.catch_up(&mut generation).await.expect("catch up");
+    }
+
+    let text = f
+        .export(ExportFormat::Acled, ExportFilter::default(), None)
+        .await;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().expect("header").clone();
+    let at = |name: &str| header.iter().position(|c| c == name).expect(name);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 2);
+    let named = &rows[1];
+    assert_eq!(&named[at("actor1")], "Militia A");
+    assert_eq!(&named[at("actor2")], "Militia B");
+    // The inter code of an actor recorded in sitrep comes from its registered type.
+    assert_eq!(&named[at("inter2")], "2");
+}

@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use sitrep_domain::model::actor::{Actor, ActorEvent};
 use sitrep_domain::model::incident::{Incident, IncidentEvent, IncidentStatus};
 use sitrep_domain::model::vocab::ActorType;
 use sitrep_domain::model::{decode_text, Aggregate};
@@ -36,6 +37,7 @@ use super::exported::{ExportedActor, ExportedIncident};
 use super::ExportError;
 
 const PAGE_EVENTS: &str = include_str!("page_events.sql");
+const ACTOR_EVENTS: &str = include_str!("actor_events.sql");
 
 /// The selection of an export, read page by page in one snapshot.
 pub struct Pages {
@@ -155,14 +157,13 @@ impl Pages {
         Ok(folded)
     }
 
-    /// The names and types of the actors of `folded`, as known at the export's time.
+    /// The names and types of the actors of `folded`, as known at the export's time: from the
+    /// actors read model, and for the actors it does not know yet (it follows the log on its
+    /// own and may lag behind the incidents'), folded from the log in the same snapshot.
     async fn actor_names(
         &mut self,
         folded: &HashMap<Uuid, Folded>,
     ) -> Result<HashMap<Uuid, (String, Option<ActorType>)>, ExportError> {
-        let Some(schema) = &self.actors_schema else {
-            return Ok(HashMap::new());
-        };
         let mut ids: Vec<Uuid> = folded
             .values()
             .flat_map(|f| f.state.actors().iter().map(|a| a.actor))
@@ -172,12 +173,49 @@ impl Pages {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let actors = actors_by_ids(&mut *self.snapshot, schema, &ids, self.as_of).await?;
-        Ok(actors
-            .into_iter()
-            .map(|a| {
+        let mut names: HashMap<Uuid, (String, Option<ActorType>)> = HashMap::new();
+        if let Some(schema) = &self.actors_schema {
+            let actors = actors_by_ids(&mut *self.snapshot, schema, &ids, self.as_of).await?;
+            names.extend(actors.into_iter().map(|a| {
                 let actor_type = a.actor_type.as_deref().and_then(actor_type_named);
                 (a.actor_id, (a.name, actor_type))
+            }));
+        }
+        let missing: Vec<Uuid> = ids
+            .into_iter()
+            .filter(|id| !names.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            names.extend(self.actors_from_log(&missing).await?);
+        }
+        Ok(names)
+    }
+
+    /// The names and types of `ids` folded from their streams in the log, as of the export's
+    /// time.
+    async fn actors_from_log(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (String, Option<ActorType>)>, ExportError> {
+        let rows: Vec<EventRow> = sqlx::query_as(ACTOR_EVENTS)
+            .bind(ids)
+            .bind(self.as_of)
+            .fetch_all(&mut *self.snapshot)
+            .await?;
+        let mut actors: HashMap<Uuid, Actor> = HashMap::new();
+        for row in rows {
+            let event: ActorEvent = decode_text(&row.event_type, row.schema_version, &row.payload)
+                .map_err(|source| ExportError::Unreadable {
+                    position: row.position,
+                    source,
+                })?;
+            actors.entry(row.stream_id).or_default().apply(&event);
+        }
+        Ok(actors
+            .into_iter()
+            .filter_map(|(id, actor)| {
+                let profile = actor.profile()?;
+                Some((id, (profile.name.clone(), Some(profile.actor_type))))
             })
             .collect())
     }
