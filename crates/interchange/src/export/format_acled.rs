@@ -68,6 +68,17 @@ pub fn record(incident: &ExportedIncident) -> [String; ACLED_COLUMNS.len()] {
         })
     };
     let actors = AcledActors::of(incident);
+    // The inter codes as the file had them, unless the actors changed since so that a code no
+    // longer fits its column (0 exactly when the column is empty): then the registered types'.
+    let fitting = |name: &str, actor: Option<&ExportedActor>| {
+        attribute(name).filter(|code| (code == "0") == actor.is_none())
+    };
+    let (written1, written2) = (
+        fitting("inter1", actors.actor1),
+        fitting("inter2", actors.actor2),
+    );
+    let refit = written1.is_none() && attribute("inter1").is_some()
+        || written2.is_none() && attribute("inter2").is_some();
     let inter1 = inter_code(actors.actor1);
     let inter2 = inter_code(actors.actor2);
     let country = countries::by_alpha3(place.country.as_str());
@@ -84,11 +95,13 @@ pub fn record(incident: &ExportedIncident) -> [String; ACLED_COLUMNS.len()] {
         facts.sub_event_type.label().to_owned(),
         actors.actor1.map_or_else(String::new, |a| a.name.clone()),
         actors.associates1.join(LIST_SEPARATOR),
-        attribute("inter1").unwrap_or_else(|| code_text(inter1)),
+        written1.unwrap_or_else(|| code_text(inter1)),
         actors.actor2.map_or_else(String::new, |a| a.name.clone()),
         actors.associates2.join(LIST_SEPARATOR),
-        attribute("inter2").unwrap_or_else(|| code_text(inter2)),
-        attribute("interaction").unwrap_or_else(|| interaction(inter1, inter2)),
+        written2.unwrap_or_else(|| code_text(inter2)),
+        attribute("interaction")
+            .filter(|_| !refit)
+            .unwrap_or_else(|| interaction(inter1, inter2)),
         optional("civilian_targeting", &|| {
             if facts.target_category == Some(TargetCategory::Civilians) {
                 "Civilian targeting".to_owned()
@@ -144,16 +157,37 @@ impl<'a> AcledActors<'a> {
                 }
             }
         }
-        // Without a perpetrator, the one who claimed it, or else the first suspected, is the
-        // actor of the event (ACLED always names one).
+        // Without a perpetrator, the one who claimed it, or else the first suspected, the first
+        // associate of the perpetrator or the first otherwise associated, is the actor of the
+        // event (ACLED names associates only beside an actor). The same for the target.
         if columns.actor1.is_none() {
-            let stand_in = [ActorRole::Claimant, ActorRole::Suspected]
-                .into_iter()
-                .find_map(|role| incident.actors.iter().find(|a| a.role == role));
+            let stand_in = [
+                ActorRole::Claimant,
+                ActorRole::Suspected,
+                ActorRole::PerpetratorAssociate,
+                ActorRole::Associated,
+            ]
+            .into_iter()
+            .find_map(|role| incident.actors.iter().find(|a| a.role == role));
             if let Some(actor) = stand_in {
                 columns.actor1 = Some(actor);
                 if let Some(i) = others.iter().position(|name| *name == actor.name) {
                     others.remove(i);
+                }
+                if let Some(i) = columns.associates1.iter().position(|n| *n == actor.name) {
+                    columns.associates1.remove(i);
+                }
+            }
+        }
+        if columns.actor2.is_none() {
+            if let Some(actor) = incident
+                .actors
+                .iter()
+                .find(|a| a.role == ActorRole::TargetAssociate)
+            {
+                columns.actor2 = Some(actor);
+                if let Some(i) = columns.associates2.iter().position(|n| *n == actor.name) {
+                    columns.associates2.remove(i);
                 }
             }
         }
@@ -344,6 +378,36 @@ mod tests {
             ],
             sources: vec![Source::named("People's Defense Forces"), Source::named("Rudaw")],
         }
+    }
+
+    #[test]
+    fn actors_withdrawn_since_the_import_leave_a_row_the_import_reads() {
+        let at = |name: &str| ACLED_COLUMNS.iter().position(|c| *c == name).unwrap();
+        // The perpetrator withdrawn: its first associate stands in, with the file's inter code.
+        let mut incident = imported();
+        incident.actors.retain(|a| a.role != ActorRole::Perpetrator);
+        let row = record(&incident);
+        assert_eq!(row[at("actor1")], "HPG: People's Defence Forces");
+        assert_eq!(row[at("assoc_actor_1")], "YBS: Sinjar Resistance Units");
+        assert_eq!(row[at("inter1")], "2");
+        assert_eq!(row[at("interaction")], "28");
+        // Every actor of the target's side withdrawn: no actor 2, so inter2 is 0 and the
+        // interaction follows the codes written.
+        let mut incident = imported();
+        incident
+            .actors
+            .retain(|a| !matches!(a.role, ActorRole::Target | ActorRole::TargetAssociate));
+        let row = record(&incident);
+        assert_eq!(row[at("actor2")], "");
+        assert_eq!(row[at("inter2")], "0");
+        assert_eq!(row[at("interaction")], "20");
+        // Only the target withdrawn: its associate stands in.
+        let mut incident = imported();
+        incident.actors.retain(|a| a.role != ActorRole::Target);
+        let row = record(&incident);
+        assert_eq!(row[at("actor2")], "Government of Turkey (2016-)");
+        assert_eq!(row[at("assoc_actor_2")], "");
+        assert_eq!(row[at("inter2")], "8");
     }
 
     #[test]
