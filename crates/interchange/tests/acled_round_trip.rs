@@ -16,10 +16,6 @@ use sitrep_interchange::dataset_file;
 use sitrep_interchange::export::{Export, ExportFilter, ExportFormat, ExportRequest};
 use sitrep_interchange::import::{run_import, FileRows, ImportOutcome};
 use sitrep_interchange::record::Dataset;
-use sitrep_projections::actors::ActorsProjection;
-use sitrep_projections::incidents::IncidentsProjection;
-use sitrep_projections::projection::Projection;
-use sitrep_projections::Projector;
 
 async fn import_bytes(store: &EventStore, bytes: &[u8]) -> ImportOutcome {
     let file = dataset_file::read(Dataset::Acled, bytes).expect("an ACLED file");
@@ -36,26 +32,6 @@ async fn import_bytes(store: &EventStore, bytes: &[u8]) -> ImportOutcome {
     )
     .await
     .expect("import")
-}
-
-/// Both read models an export reads, caught up with the whole log.
-async fn catch_up(store: &EventStore) {
-    let total = event_count(store).await;
-    let projections: [Arc<dyn Projection>; 2] = [
-        Arc::new(IncidentsProjection::default()),
-        Arc::new(ActorsProjection),
-    ];
-    for projection in projections {
-        let projector = Projector::new(store.clone(), projection);
-        let mut generation = projector.live_generation().await.expect("live");
-        let mut tries = 0;
-        while generation.events_applied < total {
-            projector.catch_up(&mut generation).await.expect("catch up");
-            tries += 1;
-            assert!(tries < 2000, "the read models did not catch up");
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    }
 }
 
 async fn export(store: &EventStore, format: ExportFormat) -> Vec<u8> {
@@ -107,7 +83,7 @@ async fn round_trip(path: &Path) {
     let original = std::fs::read(path).expect("read the file");
     let (_first_db, first) = setup().await;
     let outcome = import_bytes(&first, &original).await;
-    catch_up(&first).await;
+    read_models_caught_up(&first).await;
     let exported = export(&first, ExportFormat::Acled).await;
 
     // Every row comes back with every column as the file wrote it.
@@ -130,7 +106,7 @@ async fn round_trip(path: &Path) {
     // actors and sources, so the same exports.
     let (_second_db, second) = setup().await;
     import_bytes(&second, &exported).await;
-    catch_up(&second).await;
+    read_models_caught_up(&second).await;
     assert_eq!(export(&second, ExportFormat::Acled).await, exported);
     assert_eq!(
         without_recorded_times(&export(&second, ExportFormat::Csv).await),

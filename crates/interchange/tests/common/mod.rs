@@ -145,6 +145,26 @@ pub async fn incidents_caught_up(store: &EventStore) -> Generation {
     panic!("the incidents read model did not catch up");
 }
 
+/// Both read models an export reads (incidents and actors), caught up with the whole log.
+pub async fn read_models_caught_up(store: &EventStore) {
+    let total = event_count(store).await;
+    let projections: [Arc<dyn sitrep_projections::projection::Projection>; 2] = [
+        Arc::new(IncidentsProjection::default()),
+        Arc::new(sitrep_projections::actors::ActorsProjection),
+    ];
+    for projection in projections {
+        let projector = Projector::new(store.clone(), projection);
+        let mut generation = projector.live_generation().await.expect("live");
+        let mut tries = 0;
+        while generation.events_applied < total {
+            projector.catch_up(&mut generation).await.expect("catch up");
+            tries += 1;
+            assert!(tries < 2000, "the read models did not catch up");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// `SITREP_SHARED_DATA`, when it is set and the folder exists; otherwise says the test is
 /// skipped.
 pub fn shared_data() -> Option<std::path::PathBuf> {
