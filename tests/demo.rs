@@ -81,6 +81,20 @@ async fn demo_loads_the_story_once_and_verifies() {
     .expect("count tagged events");
     assert_eq!(tagged, 25);
 
+    // Every payload, written straight from the typed event (no JSON tree), is in the canonical
+    // form the tree writer gives: the same text, so digests and idempotent retries agree.
+    let payloads: Vec<String> = sqlx::query_scalar("SELECT payload::text FROM events")
+        .fetch_all(&db.pool)
+        .await
+        .expect("read the payloads");
+    for payload in &payloads {
+        let tree: Value = serde_json::from_str(payload).expect("JSON payload");
+        assert_eq!(
+            sitrep_domain::store::CanonicalJson::from(&tree).as_str(),
+            payload
+        );
+    }
+
     // Tower 22: reported with the first figures, corrected with a reason, then verified.
     let tower_22 = Uuid::parse_str(TOWER_22_INCIDENT).expect("uuid");
     let stream: Vec<(String, Option<String>, String)> = sqlx::query_as(

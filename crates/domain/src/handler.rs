@@ -22,7 +22,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::model::values::EventTime;
-use crate::model::{decode_text, encode, Aggregate, CodecError, DomainError, DomainEvent};
+use crate::model::{
+    decode_text, encode_canonical, Aggregate, CodecError, DomainError, DomainEvent,
+};
 use crate::store::{
     AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent, StreamRange,
     StreamRef, ValidTime,
@@ -411,7 +413,7 @@ fn to_new_events<E: DomainEvent>(
         .iter()
         .zip(0u32..)
         .map(|(event, index)| {
-            let encoded = encode(event).map_err(HandlerError::Unencodable)?;
+            let encoded = encode_canonical(event).map_err(HandlerError::Unencodable)?;
             let mut new = NewEvent::new(encoded.event_type, encoded.payload, &meta.recorded_by);
             if let Some(key) = &meta.idempotency_key {
                 new.event_id = event_id_for(key, index);

@@ -6,6 +6,8 @@
 //!   version it loaded (optimistic concurrency, idempotency keys).
 //! - [`audit`] rebuilds one stream for an auditor: every version with a field-level diff of
 //!   what it changed, and the aggregate as it stood at a version or a recorded time.
+//! - [`canonical`] writes any serialisable value as the canonical JSON text the store keeps and
+//!   hashes, without building a tree first.
 //! - [`store`] is the append-only event log in PostgreSQL: optimistic concurrency, idempotent
 //!   appends, hash links and seals, and the gap-free commit-ordered feed. It owns its SQL.
 //!
@@ -13,6 +15,7 @@
 //! [`MIGRATOR`], so the binary, the tests and the benchmarks all run the same migrations.
 
 pub mod audit;
+pub mod canonical;
 pub mod handler;
 pub mod model;
 pub mod store;

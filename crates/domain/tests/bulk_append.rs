@@ -98,7 +98,7 @@ fn assert_stored_as_given(stored: &StoredEvent, given: &NewEvent) {
     assert_eq!(stored.schema_version, given.schema_version);
     assert_eq!(
         stored.payload_as::<serde_json::Value>().expect("payload"),
-        given.payload
+        given.payload.to_value()
     );
     assert_eq!(
         stored
@@ -582,7 +582,9 @@ async fn a_nul_character_in_the_json_refuses_the_batch_after_rows_went_out() {
             )
         })
         .collect();
-    batch[2_500].events[0].payload["notes"] = json!("before\u{0}after");
+    let mut payload = batch[2_500].events[0].payload.to_value();
+    payload["notes"] = json!("before\u{0}after");
+    batch[2_500].events[0].payload = payload.into();
     let mut tx = store.pool().begin().await.expect("begin");
     let err = store
         .append_batch_in(&mut tx, &batch)
@@ -614,7 +616,9 @@ async fn a_nul_character_in_the_json_refuses_the_batch_after_rows_went_out() {
         .await
         .expect("count in the transaction");
     assert_eq!(in_tx, 0);
-    batch[2_500].events[0].payload["notes"] = json!("fixed");
+    let mut payload = batch[2_500].events[0].payload.to_value();
+    payload["notes"] = json!("fixed");
+    batch[2_500].events[0].payload = payload.into();
     store
         .append_batch_in(&mut tx, &batch)
         .await
@@ -650,7 +654,7 @@ async fn a_retried_batch_returns_its_first_result() {
     assert_eq!(count_events(&store).await, 5);
 
     let mut changed = batch.clone();
-    changed[2].events[0].payload = json!({ "notes": "another text" });
+    changed[2].events[0].payload = json!({ "notes": "another text" }).into();
     let err = commit_batch(&store, &changed).await.expect_err("changed");
     assert!(
         matches!(err, StoreError::IdempotencyMismatch { event_id } if event_id == batch[2].events[0].event_id),

@@ -368,7 +368,7 @@ async fn awkward_json_is_stored_canonically_and_verifies() {
         "m": null, "t": true, "ü": {}
     });
     let mut event = report(1);
-    event.payload = payload.clone();
+    event.payload = payload.clone().into();
     event.metadata = serde_json::json!({ "source": { "name": "ACLED", "id": "IRQ38819" } });
     let stream = incident_stream();
     store

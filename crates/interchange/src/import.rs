@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use sitrep_domain::handler::valid_time_of;
 use sitrep_domain::model::actor::{Actor, ActorEvent};
 use sitrep_domain::model::incident::{ExternalRef, Incident, IncidentEvent};
-use sitrep_domain::model::{decode_text, encode, Aggregate, CodecError, DomainEvent};
+use sitrep_domain::model::{decode_text, encode_canonical, Aggregate, CodecError, DomainEvent};
 use sitrep_domain::store::{
     EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend, StreamRef,
 };
@@ -452,7 +452,7 @@ impl RunMeta<'_> {
         event: &E,
         row: Option<&str>,
     ) -> Result<NewEvent, ImportError> {
-        let encoded = encode(event).map_err(ImportError::Unencodable)?;
+        let encoded = encode_canonical(event).map_err(ImportError::Unencodable)?;
         let mut new = NewEvent::new(encoded.event_type, encoded.payload, self.recorded_by);
         new.schema_version = encoded.schema_version;
         new.valid_time = event.valid_time().map(valid_time_of);

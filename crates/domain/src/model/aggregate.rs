@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::error::DomainError;
 use super::values::EventTime;
+use crate::canonical::CanonicalJson;
 
 /// An aggregate: its state is the fold of its events, and it decides what a command produces.
 pub trait Aggregate: Default + Clone + Debug {
@@ -168,6 +169,52 @@ pub fn encode<E: DomainEvent>(event: &E) -> Result<EncodedEvent, CodecError> {
     })
 }
 
+/// An event as the store keeps it, its payload already in canonical JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedCanonical {
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: CanonicalJson,
+}
+
+/// [`encode`] without the intermediate tree: the payload written straight to the canonical text
+/// the store keeps (what the bulk importers and the command handler append).
+pub fn encode_canonical<E: DomainEvent>(event: &E) -> Result<EncodedCanonical, CodecError> {
+    let tagged = CanonicalJson::of(event).map_err(CodecError::Serialize)?;
+    // Keys are sorted, so the adjacently tagged form reads `{"data":{...},"type":"Name"}`, or
+    // `{"type":"Name"}` for an event without data. The type is the last entry: its `,"type":`
+    // is the last one in the text, whatever the data holds.
+    let text = tagged.as_str();
+    let body = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or(CodecError::NotAdjacentlyTagged)?;
+    let (data, tag) = match body.strip_prefix("\"type\":") {
+        Some(tag) => (None, tag),
+        None => {
+            let data = body
+                .strip_prefix("\"data\":")
+                .ok_or(CodecError::NotAdjacentlyTagged)?;
+            let split = data
+                .rfind(",\"type\":")
+                .ok_or(CodecError::NotAdjacentlyTagged)?;
+            (Some(&data[..split]), &data[split + ",\"type\":".len()..])
+        }
+    };
+    let event_type: String =
+        serde_json::from_str(tag).map_err(|_| CodecError::NotAdjacentlyTagged)?;
+    let payload = match data {
+        None => CanonicalJson::of(&Map::new()).map_err(CodecError::Serialize)?,
+        Some(data) if data.starts_with('{') => CanonicalJson::from_canonical_part(&tagged, data),
+        Some(_) => return Err(CodecError::NotAdjacentlyTagged),
+    };
+    Ok(EncodedCanonical {
+        schema_version: E::schema_version(&event_type),
+        event_type,
+        payload,
+    })
+}
+
 /// The event stored as `event_type` at `schema_version` with the JSON text `payload`, as
 /// [`decode`] does; an event at its current schema is read straight from the text (the tag
 /// first, so serde does not buffer the payload), which is what projections do for every event.
@@ -218,4 +265,45 @@ pub fn decode<E: DomainEvent>(
         event_type: event_type.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::{encode, encode_canonical, DomainEvent};
+    use crate::canonical::CanonicalJson;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "type", content = "data")]
+    enum Probe {
+        Nothing,
+        Noted {
+            zed: String,
+            /// Holds `,"type":` of its own, which must not be taken for the tag.
+            inner: Vec<Probe>,
+        },
+    }
+
+    impl DomainEvent for Probe {}
+
+    #[test]
+    fn the_direct_encoding_equals_the_tree_encoding() {
+        let events = [
+            Probe::Nothing,
+            Probe::Noted {
+                zed: "\"type\":\"Fake\"}".into(),
+                inner: vec![Probe::Nothing, Probe::Nothing],
+            },
+        ];
+        for event in &events {
+            let tree = encode(event).expect("tree");
+            let direct = encode_canonical(event).expect("direct");
+            assert_eq!(direct.event_type, tree.event_type);
+            assert_eq!(direct.schema_version, tree.schema_version);
+            assert_eq!(direct.payload, CanonicalJson::from(&tree.payload));
+        }
+        let nothing = encode_canonical(&Probe::Nothing).expect("direct");
+        assert_eq!(nothing.payload.as_str(), "{}");
+    }
 }

@@ -24,6 +24,7 @@ pub mod values;
 pub mod vocab;
 
 pub use aggregate::{
-    decode, decode_text, encode, Aggregate, CodecError, DomainEvent, EncodedEvent, Reference,
+    decode, decode_text, encode, encode_canonical, Aggregate, CodecError, DomainEvent,
+    EncodedCanonical, EncodedEvent, Reference,
 };
 pub use error::DomainError;

@@ -242,7 +242,7 @@ async fn insert(
             .bind(columns.event_id[0])
             .bind(columns.event_type[0])
             .bind(columns.schema_version[0])
-            .bind(&columns.payload[0])
+            .bind(columns.payload[0])
             .bind(columns.valid_from[0])
             .bind(columns.valid_to[0])
             .bind(columns.valid_precision[0])
@@ -456,7 +456,7 @@ struct EventColumns<'a> {
     event_type: Vec<&'a str>,
     schema_version: Vec<i32>,
     /// Canonical JSON text ([`canonical_json`]): what is stored, and what the digest covers.
-    payload: Vec<String>,
+    payload: Vec<&'a str>,
     valid_from: Vec<Option<DateTime<Utc>>>,
     valid_to: Vec<Option<DateTime<Utc>>>,
     valid_precision: Vec<Option<&'a str>>,
@@ -471,7 +471,7 @@ struct EventColumns<'a> {
 
 impl<'a> EventColumns<'a> {
     fn new(stream: &StreamRef, events: &'a [NewEvent]) -> Self {
-        let payload: Vec<String> = events.iter().map(|e| canonical_json(&e.payload)).collect();
+        let payload: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
         let metadata: Vec<String> = events.iter().map(|e| canonical_json(&e.metadata)).collect();
         let digest = events
             .iter()

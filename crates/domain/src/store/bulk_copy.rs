@@ -81,7 +81,9 @@ impl CopyRows {
     pub fn row(&mut self, row: &Row<'_>) -> Result<[u8; 32], RowProblem> {
         let event = row.event;
         self.payload.clear();
-        let nul_in_payload = write_canonical_json(&event.payload, &mut self.payload);
+        self.payload
+            .extend_from_slice(event.payload.as_str().as_bytes());
+        let nul_in_payload = event.payload.has_nul();
         self.metadata.clear();
         let nul_in_metadata = write_canonical_json(&event.metadata, &mut self.metadata);
         for (field, nul) in [("payload", nul_in_payload), ("metadata", nul_in_metadata)] {

@@ -3,6 +3,7 @@
 //! A [`NewEvent`] is what a command decides; the store adds the stream, the version, the recorded
 //! time, the position, the transaction id and the hash link and hands back a [`StoredEvent`].
 
+use crate::canonical::CanonicalJson;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -78,7 +79,9 @@ pub struct NewEvent {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: i32,
-    pub payload: Value,
+    /// The payload, as the canonical JSON text the store keeps and hashes (from a
+    /// `serde_json::Value` with `.into()`, or straight from a value with [`CanonicalJson::of`]).
+    pub payload: CanonicalJson,
     pub valid_time: Option<ValidTime>,
     /// Who recorded it: a user, a client or an importer.
     pub recorded_by: String,
@@ -94,14 +97,14 @@ impl NewEvent {
     /// An event with a fresh id, schema version 1, no valid time, no reason and empty metadata.
     pub fn new(
         event_type: impl Into<String>,
-        payload: Value,
+        payload: impl Into<CanonicalJson>,
         recorded_by: impl Into<String>,
     ) -> Self {
         Self {
             event_id: Uuid::now_v7(),
             event_type: event_type.into(),
             schema_version: 1,
-            payload,
+            payload: payload.into(),
             valid_time: None,
             recorded_by: recorded_by.into(),
             reason: None,

@@ -21,7 +21,7 @@
 mod append;
 mod bulk;
 mod bulk_copy;
-mod digest;
+pub(crate) mod digest;
 pub mod error;
 pub mod event;
 pub mod feed;
@@ -40,6 +40,7 @@ use tokio::sync::Notify;
 
 use heads::StreamHeads;
 
+pub use crate::canonical::CanonicalJson;
 pub use digest::{content_digest, GENESIS_HASH};
 pub use error::StoreError;
 pub use event::{

@@ -157,10 +157,11 @@ fn check_event(place: Place, i: usize, event: &NewEvent, json: JsonScan) -> Resu
         }
     }
     if json == JsonScan::Here {
-        for (name, value) in [("payload", &event.payload), ("metadata", &event.metadata)] {
-            if contains_nul(value) {
-                return Err(StoreError::invalid(field(name), NUL_RULE));
-            }
+        if event.payload.has_nul() {
+            return Err(StoreError::invalid(field("payload"), NUL_RULE));
+        }
+        if contains_nul(&event.metadata) {
+            return Err(StoreError::invalid(field("metadata"), NUL_RULE));
         }
     }
     if let Some(reason) = &event.reason {
