@@ -162,12 +162,12 @@ fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-/// Shows a stage's progress on `bar`: rows planned, then streams written (the bar starts
-/// again at each stage, so that its rate is the stage's).
+/// Shows a stage's progress on `bar`: rows planned and appended, or, once bad rows stopped the
+/// writing, rows only checked (the bar starts again then, so that its rate is the stage's).
 fn show(bar: &ProgressBar, stage: Stage, done: u64, total: u64) {
     let (message, unit) = match stage {
-        Stage::Planning => ("planning", "rows"),
-        Stage::Writing => ("writing", "streams"),
+        Stage::Writing => ("importing", "rows"),
+        Stage::Planning => ("checking", "rows"),
     };
     if bar.message() != message {
         bar.reset();

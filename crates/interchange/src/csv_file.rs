@@ -270,7 +270,18 @@ impl<R: Read> CsvFile<R> {
     }
 }
 
-impl CsvRecord<'_> {
+impl<'a> CsvRecord<'a> {
+    /// The record `record`, which starts on `line` (one [`CsvFile::next_record`] gave and the
+    /// caller kept).
+    pub fn new(line: u64, record: &'a StringRecord) -> Self {
+        Self { line, record }
+    }
+
+    /// The record, owned (to map it on another thread).
+    pub fn to_owned_record(&self) -> StringRecord {
+        self.record.clone()
+    }
+
     /// The value of `column` as written (empty for a column the file lacks).
     pub fn get(&self, column: Column<'_>) -> &str {
         column

@@ -10,10 +10,14 @@
 //!    events of only those whose digest is not their row's (one query), folded with the domain
 //!    model; the dataset's other incidents (through the index on the reports'
 //!    `import.dataset`), folded the same way.
-//! 3. The plan (on a blocking thread), then every stream's events appended in one transaction
-//!    at the version the plan was made at, with the store's bulk append ([`append_all`]).
-//!    Another writer in between fails the import whole ([`ImportError::Conflict`]: run it
-//!    again).
+//! 3. The plan, made [`STREAMS_PER_APPEND`] rows at a time on a blocking thread
+//!    ([`ChunkedPlan`]: each chunk's actor registrations, then its incidents' events; the
+//!    retractions last), each chunk encoded there and appended in one transaction with the
+//!    store's bulk append ([`append_all`]) while the next is planned, every stream at the
+//!    version the plan was made at. Another writer in between fails the import whole
+//!    ([`ImportError::Conflict`]: run it again); a bad row the planning finds (the domain's
+//!    refusal) stops the writing, and the planning goes on only to list every bad row before
+//!    the transaction is rolled back.
 //!
 //! Every event carries the metadata `{"import": {"dataset", "row", "run"}}` (no `row` for a
 //! retraction) and the run's id as its correlation id.
@@ -38,7 +42,7 @@ use uuid::Uuid;
 use crate::dataset_file::DatasetFile;
 use crate::incident_id_for;
 use crate::record::{Dataset, ImportedRow, RowError};
-use crate::sync::{self, ActorDirectory, StreamState, SyncInput, SyncPlan};
+use crate::sync::{self, ActorDirectory, ChunkedPlan, StreamState, SyncInput, SyncPlan};
 
 const STREAM_EVENTS_SQL: &str = include_str!("import/stream_events.sql");
 const STREAM_HEADS_SQL: &str = include_str!("import/stream_heads.sql");
@@ -204,9 +208,9 @@ impl From<sqlx::Error> for ImportError {
 /// What an import is doing, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Deciding each row's events: `done` of `total` rows.
+    /// Only checking rows (bad rows were found, nothing will be appended): `done` of `total`.
     Planning,
-    /// Appending: `done` of `total` streams written.
+    /// Planning and appending: the events of `done` of `total` rows appended.
     Writing,
 }
 
@@ -262,45 +266,102 @@ pub async fn run_import(
         "import: the log read"
     );
 
-    let planning_options = options.clone();
-    let writing_progress = progress.clone();
-    let (plan, bad) = tokio::task::spawn_blocking(move || {
-        let options = planning_options;
-        let plan = sync::plan(
-            &SyncInput {
-                dataset: options.dataset,
-                run,
-                rows: &rows,
-                digests: &digests,
-                streams: &streams,
-                actors: &actors,
-                others: &others,
-                kept: &kept,
-            },
-            &mut |done| progress(Stage::Planning, done as u64, rows.len() as u64),
-        );
-        bad.extend(plan.rejected.iter().cloned());
-        bad.sort_by_key(|e| e.line);
-        if !bad.is_empty() && !options.skip_invalid {
-            return Err(ImportError::BadRows { rows: bad });
-        }
-        Ok((plan, bad))
-    })
-    .await
-    .map_err(|e| ImportError::Interrupted(e.to_string()))??;
-    let counts = plan.counts;
-    tracing::debug!(
-        events = counts.events,
-        seconds = loading.elapsed().as_secs_f64(),
-        "import: planned"
-    );
-
+    // Planned, encoded and appended a chunk at a time: the next chunk is planned and encoded on
+    // a blocking thread while the database stores the one before. Bad rows found on the way
+    // (without `skip_invalid`) stop the writing; the planning goes on to list every one, and
+    // the transaction is rolled back.
+    let write = bad.is_empty() || options.skip_invalid;
     let mut tx = store.pool().begin().await?;
-    let last_position = append_plan(store, &mut tx, plan, options, run, &writing_progress).await?;
+    let (chunks, mut encoded) =
+        tokio::sync::mpsc::channel::<Result<(Vec<StreamAppend>, u64), ImportError>>(1);
+    let planning_options = options.clone();
+    let total_rows = rows.len() as u64;
+    let writing_progress = progress.clone();
+    let planner = tokio::task::spawn_blocking(move || {
+        let options = planning_options;
+        let input = SyncInput {
+            dataset: options.dataset,
+            run,
+            rows: &rows,
+            digests: &digests,
+            streams: &streams,
+            actors: &actors,
+            others: &others,
+            kept: &kept,
+        };
+        let meta = RunMeta {
+            dataset: options.dataset,
+            run,
+            recorded_by: &options.recorded_by,
+        };
+        let mut planned = ChunkedPlan::new(&input);
+        let mut write = write;
+        let send = |plan: SyncPlan, rows_done: u64, bad: &mut Vec<RowError>, write: &mut bool| {
+            bad.extend(plan.rejected.iter().cloned());
+            *write &= bad.is_empty() || options.skip_invalid;
+            if !*write {
+                // Only checking the rest now, to list every bad row.
+                progress(Stage::Planning, rows_done, rows.len() as u64);
+                return;
+            }
+            let chunk = encode_plan(&plan, &meta).map(|appends| (appends, rows_done));
+            let failed = chunk.is_err();
+            // The receiver gone (an append failed), or nothing more to send: stop writing.
+            if chunks.blocking_send(chunk).is_err() || failed {
+                *write = false;
+            }
+        };
+        for start in (0..rows.len()).step_by(STREAMS_PER_APPEND) {
+            let end = (start + STREAMS_PER_APPEND).min(rows.len());
+            let plan = planned.rows(start..end);
+            send(plan, end as u64, &mut bad, &mut write);
+        }
+        let (last, counts) = planned.finish();
+        send(last, rows.len() as u64, &mut bad, &mut write);
+        bad.sort_by_key(|e| e.line);
+        (counts, bad)
+    });
+    let mut last_position = None;
+    let mut failure = None;
+    while let Some(chunk) = encoded.recv().await {
+        let appended = match chunk {
+            Ok((chunk, rows_done)) => append_all(store, &mut tx, &chunk)
+                .await
+                .map(|position| (position, rows_done)),
+            Err(error) => Err(error),
+        };
+        match appended {
+            Ok((position, rows_done)) => {
+                last_position = last_position.max(position);
+                writing_progress(Stage::Writing, rows_done, total_rows);
+            }
+            Err(error) => {
+                failure = Some(error);
+                // The planner sees the channel closed and stops writing.
+                encoded.close();
+                break;
+            }
+        }
+    }
+    drop(encoded);
+    let (counts, bad) = planner
+        .await
+        .map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    if !bad.is_empty() && !options.skip_invalid {
+        return Err(ImportError::BadRows { rows: bad });
+    }
     tx.commit().await?;
     if last_position.is_some() {
         store.notify_appended();
     }
+    tracing::debug!(
+        events = counts.events,
+        seconds = loading.elapsed().as_secs_f64(),
+        "import: planned and appended"
+    );
 
     let rejected_lines: HashSet<u64> = bad.iter().map(|e| e.line).collect();
     Ok(ImportOutcome {
@@ -349,59 +410,16 @@ async fn append_all(
     Ok(result.positions.iter().copied().max())
 }
 
-/// How many streams one bulk append takes: the events of a chunk are encoded while the one
-/// before it is written, and a chunk's JSON trees are freed before the next (the whole file's
-/// at once would take gigabytes for a large file).
+/// How many rows are planned, encoded and appended at a time: the events of a chunk are
+/// planned and encoded while the one before it is written, and a chunk's events are freed
+/// before the next (the whole file's at once would take gigabytes for a large file).
 const STREAMS_PER_APPEND: usize = 8192;
 
-/// Appends `plan` inside the transaction `conn`: actors first (the incidents name them), then
-/// incidents, [`STREAMS_PER_APPEND`] streams at a time; their events encoded on a blocking
-/// thread, one chunk ahead of the appends. The highest position written.
-async fn append_plan(
-    store: &EventStore,
-    conn: &mut PgConnection,
-    plan: SyncPlan,
-    options: &ImportOptions,
-    run: Uuid,
-    progress: &Progress,
-) -> Result<Option<i64>, ImportError> {
-    let total = (plan.registrations.len() + plan.changes.len()) as u64;
-    progress(Stage::Writing, 0, total);
-    let (chunks, mut encoded) =
-        tokio::sync::mpsc::channel::<Result<Vec<StreamAppend>, ImportError>>(1);
-    let dataset = options.dataset;
-    let recorded_by = options.recorded_by.clone();
-    let encoder = tokio::task::spawn_blocking(move || {
-        let meta = RunMeta {
-            dataset,
-            run,
-            recorded_by: &recorded_by,
-        };
-        let total = plan.registrations.len() + plan.changes.len();
-        for start in (0..total).step_by(STREAMS_PER_APPEND) {
-            let end = (start + STREAMS_PER_APPEND).min(total);
-            let chunk = (start..end)
-                .map(|i| stream_append(&plan, i, &meta))
-                .collect::<Result<Vec<_>, _>>();
-            let failed = chunk.is_err();
-            // The receiver gone (an append failed): stop.
-            if chunks.blocking_send(chunk).is_err() || failed {
-                return;
-            }
-        }
-    });
-    let (mut last, mut done) = (None, 0);
-    while let Some(chunk) = encoded.recv().await {
-        let chunk = chunk?;
-        let written = append_all(store, conn, &chunk).await?;
-        last = last.max(written);
-        done += chunk.len() as u64;
-        progress(Stage::Writing, done, total);
-    }
-    encoder
-        .await
-        .map_err(|e| ImportError::Interrupted(e.to_string()))?;
-    Ok(last)
+/// Every stream of `plan` (its registrations, then its changes) as the store's appends.
+fn encode_plan(plan: &SyncPlan, meta: &RunMeta<'_>) -> Result<Vec<StreamAppend>, ImportError> {
+    (0..plan.registrations.len() + plan.changes.len())
+        .map(|i| stream_append(plan, i, meta))
+        .collect()
 }
 
 /// The `i`-th stream of `plan` (its registrations, then its changes) as the store's append.

@@ -293,9 +293,24 @@ pub fn row_digest(row: &ImportedRow) -> String {
     hex::encode(hashing.0.finalize())
 }
 
-/// The digests of `rows`, in order.
+/// The digests of `rows`, in order; a large file's on two threads, half each.
 pub fn row_digests(rows: &[ImportedRow]) -> Vec<String> {
-    rows.iter().map(row_digest).collect()
+    let digest_all =
+        |rows: &[ImportedRow]| -> Vec<String> { rows.iter().map(row_digest).collect() };
+    if rows.len() < 1024 {
+        return digest_all(rows);
+    }
+    let (first, second) = rows.split_at(rows.len() / 2);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| digest_all(first));
+        let second = digest_all(second);
+        // A panic in a digest (a bug) is passed on as this thread's own.
+        let mut digests = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        digests.extend(second);
+        digests
+    })
 }
 
 /// The file's column that holds a row's id in the dataset.
@@ -331,36 +346,104 @@ pub fn unique_rows(dataset: Dataset, rows: Vec<ImportedRow>) -> (Vec<ImportedRow
 /// The plan that brings the log in line with `input`'s rows. `progress` is told how many rows
 /// were planned, every few thousand and at the end.
 pub fn plan(input: &SyncInput<'_>, progress: &mut dyn FnMut(usize)) -> SyncPlan {
-    let mut planner = Planner {
-        input,
-        new_actors: HashMap::new(),
-        plan: SyncPlan::default(),
-    };
-    // Digests that do not match the rows one for one are not trusted: computed again.
-    let computed;
-    let digests = if input.digests.len() == input.rows.len() {
-        input.digests
-    } else {
-        computed = row_digests(input.rows);
-        &computed
-    };
-    for (done, (row, digest)) in input.rows.iter().zip(digests).enumerate() {
-        planner.row(row, digest);
-        if (done + 1) % PROGRESS_EVERY == 0 {
-            progress(done + 1);
-        }
+    let mut chunks = ChunkedPlan::new(input);
+    let mut plan = SyncPlan::default();
+    let mut done = 0;
+    while done < input.rows.len() {
+        let end = (done + PROGRESS_EVERY).min(input.rows.len());
+        plan.extend(chunks.rows(done..end));
+        done = end;
+        progress(done);
     }
     progress(input.rows.len());
-    planner.retractions();
-    let plan = &mut planner.plan;
-    plan.counts.actors_registered = plan.registrations.len() as u64;
-    plan.counts.events = plan.registrations.len() as u64
-        + plan
-            .changes
-            .iter()
-            .map(|c| c.events.len() as u64)
-            .sum::<u64>();
-    planner.plan
+    let (last, counts) = chunks.finish();
+    plan.extend(last);
+    plan.counts = counts;
+    plan
+}
+
+impl SyncPlan {
+    /// Adds `later`'s registrations, changes and rejected rows after this plan's (counts are
+    /// left alone: [`ChunkedPlan::finish`] gives them).
+    pub fn extend(&mut self, later: SyncPlan) {
+        self.registrations.extend(later.registrations);
+        self.changes.extend(later.changes);
+        self.rejected.extend(later.rejected);
+    }
+}
+
+/// The plan of [`plan`], made a range of rows at a time, so that an importer can append the
+/// first rows' events while it plans the next. A chunk's registrations are the actors its rows
+/// name first (a later chunk reuses them); the retractions come with [`ChunkedPlan::finish`],
+/// when every row is known.
+pub struct ChunkedPlan<'a> {
+    planner: Planner<'a>,
+    /// The digests the rows are planned with (`input.digests`, or computed when they do not
+    /// match the rows one for one).
+    digests: std::borrow::Cow<'a, [String]>,
+    /// Events planned so far.
+    events: u64,
+}
+
+impl<'a> ChunkedPlan<'a> {
+    pub fn new(input: &'a SyncInput<'a>) -> Self {
+        // Digests that do not match the rows one for one are not trusted: computed again.
+        let digests = if input.digests.len() == input.rows.len() {
+            std::borrow::Cow::Borrowed(input.digests)
+        } else {
+            std::borrow::Cow::Owned(row_digests(input.rows))
+        };
+        Self {
+            planner: Planner {
+                input,
+                new_actors: HashMap::new(),
+                plan: SyncPlan::default(),
+            },
+            digests,
+            events: 0,
+        }
+    }
+
+    /// The plan of the rows `range` (indexes into `input.rows`), each row planned once, in
+    /// order: their registrations, changes and rejected rows. Counts stay with the planner.
+    pub fn rows(&mut self, range: std::ops::Range<usize>) -> SyncPlan {
+        let rows = self.planner.input.rows;
+        for i in range {
+            if let (Some(row), Some(digest)) = (rows.get(i), self.digests.get(i)) {
+                self.planner.row(row, digest);
+            }
+        }
+        self.take()
+    }
+
+    /// The retractions (incidents of the dataset in the file's coverage that the file lacks),
+    /// and the counts of the whole plan.
+    pub fn finish(mut self) -> (SyncPlan, SyncCounts) {
+        self.planner.retractions();
+        let last = self.take();
+        let mut counts = self.planner.plan.counts;
+        counts.events = self.events;
+        (last, counts)
+    }
+
+    /// What was planned since the last call, counted, leaving the counts.
+    fn take(&mut self) -> SyncPlan {
+        let plan = &mut self.planner.plan;
+        let taken = SyncPlan {
+            registrations: std::mem::take(&mut plan.registrations),
+            changes: std::mem::take(&mut plan.changes),
+            counts: SyncCounts::default(),
+            rejected: std::mem::take(&mut plan.rejected),
+        };
+        plan.counts.actors_registered += taken.registrations.len() as u64;
+        self.events += taken.registrations.len() as u64
+            + taken
+                .changes
+                .iter()
+                .map(|c| c.events.len() as u64)
+                .sum::<u64>();
+        taken
+    }
 }
 
 struct Planner<'a> {

@@ -311,3 +311,53 @@ async fn a_row_naming_a_stream_of_another_kind_imports_nothing() {
     assert_eq!((line, actual.as_str()), (5, "site"));
     assert_eq!(event_count(&store).await, 1);
 }
+
+/// A file longer than one chunk of the import (it appends 8,192 rows at a time while it plans
+/// the next), whose bad row the planning finds only after earlier chunks were appended: without
+/// `--skip-invalid` nothing stays, with it everything else does.
+#[tokio::test]
+async fn a_bad_row_found_after_the_first_chunks_were_appended_leaves_nothing() {
+    let (_db, store) = setup().await;
+    const ROWS: u64 = 20_000;
+    const BAD: u64 = 17_001;
+    let rows: Vec<Result<ImportedRow, RowError>> = (1..=ROWS)
+        .map(|n| {
+            let mut row = row(n + 1, &format!("BIG{n}"), (n % 28) as u32 + 1);
+            if n == BAD {
+                // The reader lets the name through; the Actor aggregate refuses it.
+                row.actors.push(named(
+                    &"x".repeat(301),
+                    ActorRole::TargetAssociate,
+                    ActorType::Civilians,
+                ));
+            }
+            Ok(row)
+        })
+        .collect();
+
+    let refused = import_results(&store, rows.clone(), false).await;
+    let Err(ImportError::BadRows { rows: bad }) = refused else {
+        panic!("expected the bad row, got {refused:?}");
+    };
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(
+        (bad[0].line, bad[0].column.as_str()),
+        (BAD + 1, "actors.name")
+    );
+    assert_eq!(
+        event_count(&store).await,
+        0,
+        "nothing of the earlier chunks stays"
+    );
+
+    let outcome = import_results(&store, rows, true).await.expect("import");
+    let s = &outcome.summary;
+    assert_eq!((s.read, s.new, s.rejected), (ROWS, ROWS - 1, 1), "{s:#?}");
+    assert_eq!(s.events_appended, ROWS - 1 + 2);
+    assert_eq!(event_count(&store).await, (ROWS - 1 + 2) as i64);
+    let last: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .expect("last position");
+    assert_eq!(s.last_position, Some(last));
+}

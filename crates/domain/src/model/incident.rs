@@ -564,7 +564,11 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), DomainE
                 ),
             ));
         }
-        check_text(&format!("attributes.{name}"), value, MAX_TEXT)?;
+        // The field's name is formatted only for an error (this runs for every attribute of
+        // every row an import reads).
+        if check_text("attributes", value, MAX_TEXT).is_err() {
+            check_text(&format!("attributes.{name}"), value, MAX_TEXT)?;
+        }
         if value.contains(['\n', '\r']) {
             return Err(DomainError::invalid(
                 format!("attributes.{name}"),
