@@ -117,10 +117,13 @@ pub fn write_acled_file(sigacts: &Path, out: &Path) -> anyhow::Result<u64> {
         rows += 1;
     }
     writer.flush()?;
-    writer
+    let mut file = writer
         .into_inner()
-        .map_err(|e| anyhow::anyhow!("write {}: {e}", out.display()))?
-        .flush()?;
+        .map_err(|e| anyhow::anyhow!("write {}: {e}", out.display()))?;
+    file.flush()?;
+    // On disk before anything is timed: the import read it back while the kernel still wrote
+    // its 55 MB out, competing with PostgreSQL's own writes.
+    file.get_ref().sync_all()?;
     Ok(rows)
 }
 

@@ -323,7 +323,10 @@ pub async fn run_import(
     });
     let mut last_position = None;
     let mut failure = None;
+    let mut waited = Instant::now();
     while let Some(chunk) = encoded.recv().await {
+        let waiting = waited.elapsed();
+        let appending = Instant::now();
         let appended = match chunk {
             Ok((chunk, rows_done)) => append_all(store, &mut tx, &chunk)
                 .await
@@ -334,6 +337,13 @@ pub async fn run_import(
             Ok((position, rows_done)) => {
                 last_position = last_position.max(position);
                 writing_progress(Stage::Writing, rows_done, total_rows);
+                tracing::debug!(
+                    rows_done,
+                    waited = waiting.as_secs_f64(),
+                    appended = appending.elapsed().as_secs_f64(),
+                    "import: a chunk appended"
+                );
+                waited = Instant::now();
             }
             Err(error) => {
                 failure = Some(error);

@@ -6,9 +6,9 @@
 //! 1. **Validated first**, as [`check_batch`] says: each stream's part as a single append's, no
 //!    stream twice, no event id twice. Nothing is written when it fails (the checks run while
 //!    the database reserves the batch's positions, step 3, which writes nothing). One rule waits
-//!    for step 4: no NUL character in the JSON, found while each event's canonical JSON is
-//!    written (a second walk of every JSON tree up front cost a fifth of the time); it fails the
-//!    batch with the same [`StoreError::Invalid`] under the savepoint, so nothing is written.
+//!    for step 4: no NUL character in the JSON (a payload knows it from when its canonical
+//!    text was written; the metadata is walked while its text is written); it fails the batch
+//!    with the same [`StoreError::Invalid`] under the savepoint, so nothing is written.
 //! 2. **Optimistic concurrency**: the heads (version, hash, type) of the streams expected to
 //!    exist (`Exact`, `Any`) are read in one statement (`bulk_heads.sql`) and checked; a wrong
 //!    version is [`StoreError::Conflict`], another type [`StoreError::StreamTypeMismatch`].
