@@ -4,7 +4,8 @@
 //! 1. The rows: bad rows (the reader's, repeated references, the domain's refusals) are all
 //!    found before anything is appended. Without `skip_invalid` any bad row stops the import
 //!    ([`ImportError::BadRows`], every one listed) and nothing is appended.
-//! 2. The log, in a few statements (SQL beside this module, in `import/`): the actor streams,
+//! 2. The import lock (a transaction-level advisory lock: imports run one at a time, so that
+//!    each sees what the one before registered), then the log, in a few statements (SQL beside this module, in `import/`): the actor streams,
 //!    folded into a directory of names; the heads of the streams the rows name (version and the
 //!    `import.row` digest of the last import event, from the metadata, in one query), then the
 //!    events of only those whose digest is not their row's (one query), folded with the domain
@@ -48,6 +49,8 @@ const STREAM_EVENTS_SQL: &str = include_str!("import/stream_events.sql");
 const STREAM_HEADS_SQL: &str = include_str!("import/stream_heads.sql");
 const ACTOR_EVENTS_SQL: &str = include_str!("import/actor_events.sql");
 const DATASET_INCIDENTS_SQL: &str = include_str!("import/dataset_incidents.sql");
+/// The import lock, held by an import's transaction from before it reads the log to its end.
+const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtext('sitrep dataset import'))";
 
 /// How an import runs.
 #[derive(Debug, Clone)]
@@ -253,12 +256,15 @@ pub async fn run_import(
     .await
     .map_err(|e| ImportError::Interrupted(e.to_string()))?;
 
+    // One import at a time: the import's transaction takes the import lock before it reads
+    // the log, so a second import waits for the first to commit and then sees its actors and
+    // incidents (two imports naming one new actor would otherwise both register it).
     let loading = Instant::now();
-    let mut conn = store.pool().acquire().await?;
-    let actors = load_actors(&mut conn).await?;
-    let streams = load_named_streams(&mut conn, &rows, &named, &digests).await?;
-    let others = load_dataset_incidents(&mut conn, options.dataset, &named).await?;
-    drop(conn);
+    let mut tx = store.pool().begin().await?;
+    sqlx::query(LOCK_SQL).execute(&mut *tx).await?;
+    let actors = load_actors(&mut tx).await?;
+    let streams = load_named_streams(&mut tx, &rows, &named, &digests).await?;
+    let others = load_dataset_incidents(&mut tx, options.dataset, &named).await?;
     tracing::debug!(
         streams = streams.len(),
         others = others.len(),
@@ -271,7 +277,6 @@ pub async fn run_import(
     // (without `skip_invalid`) stop the writing; the planning goes on to list every one, and
     // the transaction is rolled back.
     let write = bad.is_empty() || options.skip_invalid;
-    let mut tx = store.pool().begin().await?;
     let (chunks, mut encoded) =
         tokio::sync::mpsc::channel::<Result<(Vec<StreamAppend>, u64), ImportError>>(1);
     let planning_options = options.clone();

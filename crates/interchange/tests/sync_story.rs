@@ -248,6 +248,46 @@ async fn concurrent_imports_of_the_same_rows_append_them_once() {
     assert_eq!(actors, 2);
 }
 
+/// Two imports at once of different rows that name the same new actors: the second waits for
+/// the first (the import lock), then finds the actors it registered, so each actor is
+/// registered once and every incident names the same ids.
+#[tokio::test]
+async fn concurrent_imports_naming_the_same_new_actors_register_them_once() {
+    let (_db, store) = setup().await;
+    let first: Vec<_> = snapshot().into_iter().map(Ok).collect();
+    let second: Vec<_> = (13..=24)
+        .map(|n| Ok(row(n + 1, &format!("ARG{n}"), (n - 12) as u32 + 1)))
+        .collect();
+    let (a, b) = tokio::join!(
+        import_results(&store, first, false),
+        import_results(&store, second, false)
+    );
+    let (a, b) = (a.expect("first import"), b.expect("second import"));
+    assert_eq!(a.summary.new + b.summary.new, 24);
+    assert_eq!(
+        a.summary.actors_registered + b.summary.actors_registered,
+        2,
+        "{:#?} {:#?}",
+        a.summary,
+        b.summary
+    );
+    let actors: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'ActorRegistered'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(actors, 2);
+    let named: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT a->>'actor') FROM events, \
+                json_array_elements(payload->'actors') a \
+          WHERE event_type = 'IncidentReported'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(named, 2, "every incident names the same two actors");
+}
+
 /// The lookups an import makes use their indexes (with sequential scans off, which a tiny
 /// table would prefer).
 #[tokio::test]
