@@ -21,7 +21,7 @@
 //!
 //! What a dataset does not say is never overwritten by a source revision: the means, the
 //! target category, the injuries and the site of the place (no dataset maps them), UCDP's
-//! notes and tags (UCDP has none), external references other than the row's own, claims in
+//! notes, tags and third admin level (UCDP has none), external references other than the row's own, claims in
 //! roles the datasets do not use (claimant, suspected, associated) and sources (sources are
 //! only ever added).
 //!
@@ -711,6 +711,9 @@ fn corrections(
     if place.site.is_none() {
         place.site = current.place.site;
     }
+    if !dataset_maps_admin3(dataset) {
+        place.admin3.clone_from(&current.place.admin3);
+    }
     let owns_text = dataset_owns_notes_and_tags(dataset);
     let external_refs = (!current.external_refs.contains(&row.external_ref)).then(|| {
         let mut refs = current.external_refs.clone();
@@ -785,6 +788,14 @@ fn corrections(
 
 /// Whether the dataset fills the notes and the tags (ACLED does; UCDP has neither, so an
 /// analyst's notes and tags on a UCDP incident stay through its revisions).
+/// Whether the dataset has a column for the third admin level (UCDP stops at `adm_2`).
+fn dataset_maps_admin3(dataset: Dataset) -> bool {
+    match dataset {
+        Dataset::Acled => true,
+        Dataset::Ucdp => false,
+    }
+}
+
 fn dataset_owns_notes_and_tags(dataset: Dataset) -> bool {
     match dataset {
         Dataset::Acled => true,

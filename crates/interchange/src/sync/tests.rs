@@ -621,11 +621,15 @@ fn a_revision_keeps_what_the_dataset_does_not_say() {
 }
 
 #[test]
-fn a_ucdp_revision_keeps_the_analysts_notes_and_tags() {
+fn a_ucdp_revision_keeps_the_analysts_notes_tags_and_admin3() {
     let mut a = row(2, "1", "2017-03-01");
     a.external_ref = ExternalRef::new("ucdp:1").unwrap();
     a.facts.external_refs = vec![a.external_ref.clone()];
     a.facts.notes = None;
+    // UCDP has no third admin level: the analyst's stays.
+    a.facts.place.admin3 = None;
+    let mut analysts_place = a.facts.place.clone();
+    analysts_place.admin3 = Some("Al-Mayadin subdistrict".into());
     let mut log = Log::default();
     let plan = log.plan_unique(Dataset::Ucdp, std::slice::from_ref(&a), &HashSet::new());
     log.append(&plan);
@@ -635,6 +639,7 @@ fn a_ucdp_revision_keeps_the_analysts_notes_and_tags() {
             changes: IncidentAmendment {
                 notes: Some(Some("Also in ACLED as SYR1234.".into())),
                 tags: Some(vec!["checked".into()]),
+                place: Some(analysts_place),
                 ..IncidentAmendment::default()
             },
             reason: "cross-checked".into(),
@@ -642,8 +647,22 @@ fn a_ucdp_revision_keeps_the_analysts_notes_and_tags() {
     );
     let mut revised = a.clone();
     revised.facts.fatalities = UncertainCount::range(3, 4, 9);
-    let plan = log.plan_unique(Dataset::Ucdp, &[revised], &HashSet::new());
+    let plan = log.plan_unique(
+        Dataset::Ucdp,
+        std::slice::from_ref(&revised),
+        &HashSet::new(),
+    );
     assert_eq!(event_types(&plan), ["CasualtiesRevised"]);
+
+    // A revision of the place keeps the analyst's admin3 too.
+    revised.facts.place.admin2 = Some("Deir ez-Zor district".into());
+    let plan = log.plan_unique(Dataset::Ucdp, &[revised], &HashSet::new());
+    assert_eq!(event_types(&plan), ["IncidentAmended", "CasualtiesRevised"]);
+    let IncidentEvent::IncidentAmended { changes, .. } = &plan.changes[0].events[0] else {
+        panic!("{plan:?}")
+    };
+    let place = changes.place.as_ref().expect("the place changed");
+    assert_eq!(place.admin3.as_deref(), Some("Al-Mayadin subdistrict"));
 }
 
 #[test]
