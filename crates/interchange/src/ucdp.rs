@@ -20,8 +20,9 @@
 //! range is widened to hold `best` (`low = min(low, best)`, `high = max(high, best)`) and the
 //! figure the file wrote is kept in `attributes.low` or `attributes.high`.
 //!
-//! Required columns: [`REQUIRED_COLUMNS`]. Columns whose names cannot be attribute names are
-//! ignored and listed in [`DatasetFile::unmapped_columns`].
+//! Required columns: [`REQUIRED_COLUMNS`]. Columns whose names cannot be attribute names, and
+//! the `sitrep_line` / `sitrep_error` columns of a file of rejected rows, are ignored and listed
+//! in [`DatasetFile::unmapped_columns`].
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -97,7 +98,7 @@ pub fn read(reader: impl Read) -> Result<DatasetFile, FileError> {
     let file = CsvFile::open(reader, "a UCDP GED file", &REQUIRED_COLUMNS)?;
     let columns = Columns::of(&file);
     let unmapped = unmapped(file.header(), |c| {
-        FIELD_COLUMNS.contains(&c) || is_attribute_name(c)
+        FIELD_COLUMNS.contains(&c) || is_attribute_column(c)
     });
     read_rows(Dataset::Ucdp, file, columns.id, unmapped, |record| {
         columns.map(record)
@@ -137,7 +138,7 @@ impl Columns {
             .header()
             .iter()
             .enumerate()
-            .filter(|(_, name)| !FIELD_COLUMNS.contains(&name.as_str()) && is_attribute_name(name))
+            .filter(|(_, name)| is_attribute_column(name))
             .map(|(i, name)| (name.clone(), i))
             .collect();
         Self {
@@ -342,6 +343,15 @@ fn column_of(field: &str) -> String {
     column.to_owned()
 }
 
+/// Whether the column `name` goes to the attributes: not a column of a field, a possible
+/// attribute name, and not one of the two columns sitrep adds to a file of rejected rows (a
+/// corrected file of rejected rows is imported like the export it came from).
+fn is_attribute_column(name: &str) -> bool {
+    !FIELD_COLUMNS.contains(&name)
+        && !crate::rejected_file::EXTRA_COLUMNS.contains(&name)
+        && is_attribute_name(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +379,20 @@ mod tests {
         assert_eq!(row.sources, [Source::named("SOHR"), Source::named("VDC")]);
         assert_eq!(row.actors[0].actor_type, ActorType::MilitiaGroups);
         assert_eq!(row.actors[1].role, ActorRole::Target);
+    }
+
+    #[test]
+    fn the_columns_of_a_file_of_rejected_rows_are_not_attributes() {
+        let text = format!(
+            "{HEADER},sitrep_line,sitrep_error\n\
+             1,2016,2,IS,SDF,2,SOHR,,h,1,X,Y,,35.1,38.2,Syria,1,2016-01-01,2016-01-01,1,2,0,0,3,3,4,7,fixed\n"
+        );
+        let file = read(text.as_bytes()).unwrap();
+        assert!(file.rejected.is_empty(), "{:?}", file.rejected);
+        let attributes = &file.rows[0].facts.attributes;
+        assert!(!attributes.contains_key("sitrep_line"), "{attributes:?}");
+        assert!(!attributes.contains_key("sitrep_error"), "{attributes:?}");
+        assert_eq!(file.unmapped_columns, ["sitrep_line", "sitrep_error"]);
     }
 
     #[test]
