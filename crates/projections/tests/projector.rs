@@ -31,10 +31,34 @@ async fn some_history(handler: &sitrep_domain::handler::CommandHandler) -> Vec<i
     positions
 }
 
+/// Waits until the feed shows `events` events: a transaction open anywhere on the server (the
+/// horizon is the cluster's: another test's, another database's) holds newer events back, and a
+/// projector would stop early, caught up with what the feed shows.
+async fn feed_shows(store: &sitrep_domain::store::EventStore, events: usize) {
+    use sitrep_domain::store::FeedCursor;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let page = store
+            .read_feed(FeedCursor::START, 10_000)
+            .await
+            .expect("read the feed");
+        if page.events.len() >= events {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed shows {} of {events} events after a minute",
+            page.events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_crash_between_writing_and_committing_loses_and_repeats_nothing() {
     let (_db, store, handler) = setup(5).await;
-    some_history(&handler).await;
+    let positions = some_history(&handler).await;
+    feed_shows(&store, positions.len()).await;
 
     // Pages of 3 events; the third page fails after its rows are written, before the commit.
     let crashing = projector(&store)
