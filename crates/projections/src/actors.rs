@@ -24,9 +24,13 @@
 //!   incident is active and which actors it names in which role (`counted` = the incident is
 //!   active: reported, neither retracted nor merged). `actor_incident_counts` holds, per actor,
 //!   how many active incidents involve it in any role (`incidents`, distinct incidents) and how
-//!   many it claimed (`claimed`). After each page the counts of every actor the page touched
-//!   (registered, or named by an incident whose actors or status changed) are recounted from
-//!   the links, never incremented: they cannot drift, and do not depend on page boundaries.
+//!   many it claimed (`claimed`). Each page adds to the counts of every actor it touches
+//!   (registered, or named before or after the page by an incident whose actors or status
+//!   changed) exactly what its incidents count for after it less what they counted for before
+//!   it, from their stored status and links: sums over incidents do not depend on page
+//!   boundaries, and a page reads only its own incidents' links (an actor named by every
+//!   incident is not recounted on every page). `actor_incident_counts` always equals a recount
+//!   of the counted links.
 //!   `involvement_versions` keeps, versioned by recorded time like the actors, each actor's
 //!   part in an incident (incident, actor, role) with how it is known (`attribution`): the
 //!   actors of an incident version are those visible at its recorded time.
@@ -131,12 +135,12 @@ impl Projection for ActorsProjection {
 }
 
 async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
-    // The actors whose counts the page may change.
-    let mut recount: BTreeSet<Uuid> = BTreeSet::new();
-    apply_actors(conn, events, &mut recount).await?;
+    // How the page changes the counts of the actors it touches.
+    let mut counts = CountChanges::default();
+    apply_actors(conn, events, &mut counts).await?;
     apply_sites(conn, events).await?;
-    apply_incidents(conn, events, &mut recount).await?;
-    refresh_counts(conn, &recount).await
+    apply_incidents(conn, events, &mut counts).await?;
+    counts.store(conn).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +256,7 @@ async fn close_ids(
 async fn apply_actors(
     conn: &mut PgConnection,
     events: &[StoredEvent],
-    recount: &mut BTreeSet<Uuid>,
+    counts: &mut CountChanges,
 ) -> Result<(), ProjectionError> {
     let folded = fold::<Actor>(
         conn,
@@ -271,7 +275,8 @@ async fn apply_actors(
         actors.end(&id, stored.recorded_at);
         actors.start(id, ActorRow::new(stored, actor)?);
         if let ActorEvent::ActorRegistered { .. } = event {
-            recount.insert(id);
+            // Every registered actor has a row of counts, zeros until an incident names it.
+            counts.touch(id);
         }
         if let Some(affiliation_id) = affiliation_of(event) {
             let key = (id, affiliation_id);
@@ -583,7 +588,7 @@ struct Involved {
 async fn apply_incidents(
     conn: &mut PgConnection,
     events: &[StoredEvent],
-    recount: &mut BTreeSet<Uuid>,
+    counts: &mut CountChanges,
 ) -> Result<(), ProjectionError> {
     // Only the events that change an incident's actors or whether it is active.
     let mut relevant: Vec<(&StoredEvent, IncidentEvent)> = Vec::new();
@@ -614,9 +619,9 @@ async fn apply_incidents(
         .map(|(stored, event)| (stored.stream.stream_id, event))
         .collect();
     let mut incidents = load_involved(conn, &relevant).await?;
-    // The actors they named before the page lose or keep their counts...
+    // What they counted for before the page is taken away...
     for involved in incidents.values() {
-        recount.extend(involved.links.iter().map(|(actor, _)| *actor));
+        counts.add(involved, -1);
     }
     for (id, event) in &relevant {
         let involved = incidents.entry(*id).or_default();
@@ -640,9 +645,9 @@ async fn apply_incidents(
             _ => {}
         }
     }
-    // ...and so do the ones they name now.
+    // ...and what they count for now is added.
     for involved in incidents.values() {
-        recount.extend(involved.links.iter().map(|(actor, _)| *actor));
+        counts.add(involved, 1);
     }
     store_involved(conn, &incidents).await
 }
@@ -834,29 +839,71 @@ async fn store_involved(
     Ok(())
 }
 
-/// Recounts the active incidents of `actors` from their links.
-async fn refresh_counts(
-    conn: &mut PgConnection,
-    actors: &BTreeSet<Uuid>,
-) -> Result<(), ProjectionError> {
-    if actors.is_empty() {
-        return Ok(());
+/// How a page changes the incident counts of each actor it touches: the actors it registers,
+/// and every actor named, before or after the page, by an incident whose actors or status the
+/// page changes (with no change, possibly: their rows are written all the same, so every such
+/// actor has one).
+///
+/// The counts are sums over incidents (an active incident counts once for each actor it names
+/// in any role, and once more in `claimed` for each claimant), so a page changes them by what
+/// its incidents counted for after it less what they counted for before it: exact, whatever the
+/// page boundaries, and without reading any links but the page's own incidents' (an actor named
+/// by every incident of the log is not recounted on every page).
+#[derive(Default)]
+struct CountChanges {
+    /// (incidents, claimed) to add, by actor.
+    by_actor: BTreeMap<Uuid, [i64; 2]>,
+}
+
+impl CountChanges {
+    /// `actor`'s row is written, whether or not its counts change.
+    fn touch(&mut self, actor: Uuid) -> &mut [i64; 2] {
+        self.by_actor.entry(actor).or_default()
     }
-    let actors: Vec<Uuid> = actors.iter().copied().collect();
-    sqlx::query(
-        "INSERT INTO actor_incident_counts (actor_id, incidents, claimed) \
-         SELECT a.actor_id, count(DISTINCT l.incident_id)::int, \
-                (count(DISTINCT l.incident_id) FILTER (WHERE l.role = 'claimant'))::int \
-           FROM unnest($1::uuid[]) AS a(actor_id) \
-           LEFT JOIN incident_actor_links l ON l.actor_id = a.actor_id AND l.counted \
-          GROUP BY a.actor_id \
-         ON CONFLICT (actor_id) DO UPDATE \
-            SET incidents = EXCLUDED.incidents, claimed = EXCLUDED.claimed",
-    )
-    .bind(&actors)
-    .execute(conn)
-    .await?;
-    Ok(())
+
+    /// Adds what `incident` counts for, `sign` times (-1: takes it away).
+    fn add(&mut self, incident: &Involved, sign: i64) {
+        let active = incident.status == Some(ACTIVE);
+        // The links are ordered by actor, so an actor's roles are consecutive.
+        let mut previous: Option<Uuid> = None;
+        for (actor, role) in &incident.links {
+            let change = self.touch(*actor);
+            if active {
+                if previous != Some(*actor) {
+                    change[0] += sign;
+                }
+                if role == ActorRole::Claimant.as_str() {
+                    change[1] += sign;
+                }
+            }
+            previous = Some(*actor);
+        }
+    }
+
+    /// Adds the changes to the stored counts (an actor without a row yet has none to add to:
+    /// nothing stored names it, as every actor a link names has a row).
+    async fn store(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.by_actor.is_empty() {
+            return Ok(());
+        }
+        let actors: Vec<Uuid> = self.by_actor.keys().copied().collect();
+        let incidents: Vec<i64> = self.by_actor.values().map(|c| c[0]).collect();
+        let claimed: Vec<i64> = self.by_actor.values().map(|c| c[1]).collect();
+        sqlx::query(
+            "INSERT INTO actor_incident_counts AS c (actor_id, incidents, claimed) \
+             SELECT actor_id, incidents::int, claimed::int \
+               FROM unnest($1::uuid[], $2::int8[], $3::int8[]) AS d(actor_id, incidents, claimed) \
+             ON CONFLICT (actor_id) DO UPDATE \
+                SET incidents = c.incidents + EXCLUDED.incidents, \
+                    claimed = c.claimed + EXCLUDED.claimed",
+        )
+        .bind(&actors)
+        .bind(&incidents)
+        .bind(&claimed)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
