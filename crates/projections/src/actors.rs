@@ -41,7 +41,7 @@
 //! dashboards query by (names, aliases, members, places, top actors) in `actors_indexes.sql`,
 //! which a rebuild creates once it has caught up.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -55,6 +55,7 @@ use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::copy_rows::CopyStream;
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
 use crate::rows::{
@@ -578,7 +579,7 @@ const RETRACTED: &str = "retracted";
 const MERGED: &str = "merged";
 
 /// What the counts need of an incident: whether it is active and who it names in which role.
-#[derive(Default)]
+#[derive(Clone, Default, PartialEq)]
 struct Involved {
     status: Option<&'static str>,
     /// (actor, role).
@@ -613,18 +614,22 @@ async fn apply_incidents(
     if relevant.is_empty() {
         return Ok(());
     }
-    store_involvements(conn, &relevant).await?;
-    let relevant: Vec<(Uuid, IncidentEvent)> = relevant
-        .into_iter()
-        .map(|(stored, event)| (stored.stream.stream_id, event))
+    // The incidents whose report is in the page: nothing of them is stored yet (the feed orders
+    // a stream's events by version), so there is nothing to read, end or take away.
+    let reported: HashSet<Uuid> = relevant
+        .iter()
+        .filter(|(stored, _)| stored.stream_version == 1)
+        .map(|(stored, _)| stored.stream.stream_id)
         .collect();
-    let mut incidents = load_involved(conn, &relevant).await?;
+    store_involvements(conn, &relevant, &reported).await?;
+    let before = load_involved(conn, &relevant, &reported).await?;
     // What they counted for before the page is taken away...
-    for involved in incidents.values() {
+    for involved in before.values() {
         counts.add(involved, -1);
     }
-    for (id, event) in &relevant {
-        let involved = incidents.entry(*id).or_default();
+    let mut after = before.clone();
+    for (stored, event) in &relevant {
+        let involved = after.entry(stored.stream.stream_id).or_default();
         match event {
             IncidentEvent::IncidentReported { actors, .. } => {
                 involved.status = Some(ACTIVE);
@@ -646,10 +651,10 @@ async fn apply_incidents(
         }
     }
     // ...and what they count for now is added.
-    for involved in incidents.values() {
+    for involved in after.values() {
         counts.add(involved, 1);
     }
-    store_involved(conn, &incidents).await
+    store_involved(conn, &before, &after).await
 }
 
 /// One version of an actor's part in an incident, as a row of `involvement_versions`.
@@ -666,6 +671,7 @@ struct InvolvementRow {
 async fn store_involvements(
     conn: &mut PgConnection,
     relevant: &[(&StoredEvent, IncidentEvent)],
+    reported: &HashSet<Uuid>,
 ) -> Result<(), ProjectionError> {
     let mut involvements: Timeline<(Uuid, Uuid, &'static str), InvolvementRow> = Timeline::new();
     for (stored, event) in relevant {
@@ -714,6 +720,10 @@ async fn store_involvements(
             );
         }
     }
+    // An incident reported in the page has no stored rows to end.
+    involvements
+        .closed
+        .retain(|(incident_id, _, _), _| !reported.contains(incident_id));
     if !involvements.closed.is_empty() {
         let closed = &involvements.closed;
         let incidents: Vec<Uuid> = closed.keys().map(|k| k.0).collect();
@@ -737,34 +747,45 @@ async fn store_involvements(
     if involvements.rows.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO involvement_versions (incident_id, actor_id, role, stream_version, \
-                position, recorded_from, recorded_to, attribution) \
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::int8[], \
-                              $6::timestamptz[], $7::timestamptz[], $8::text[])",
-    )
-    .bind(involvements.column(|r| r.incident_id))
-    .bind(involvements.column(|r| r.actor_id))
-    .bind(involvements.column(|r| r.role))
-    .bind(involvements.column(|r| r.version.stream_version))
-    .bind(involvements.column(|r| r.version.position))
-    .bind(involvements.column(|r| r.version.recorded_from))
-    .bind(involvements.ends())
-    .bind(involvements.column(|r| r.attribution.clone()))
-    .execute(conn)
-    .await?;
+    let mut copy = CopyStream::start(conn, INVOLVEMENTS_COPY).await?;
+    for (row, recorded_to) in &involvements.rows {
+        copy.rows()
+            .column(&row.incident_id)
+            .column(&row.actor_id)
+            .column(&row.role)
+            .column(&row.version.stream_version)
+            .column(&row.version.position)
+            .column(&row.version.recorded_from)
+            .column(recorded_to)
+            .column(&row.attribution)
+            .end_row();
+        copy.flush_full().await?;
+    }
+    copy.finish().await?;
     Ok(())
 }
 
-/// The stored status and links of the incidents `relevant` touches.
+const INVOLVEMENTS_COPY: &str = "COPY involvement_versions (incident_id, actor_id, role, \
+    stream_version, position, recorded_from, recorded_to, attribution) FROM STDIN";
+
+/// The stored status and links of the incidents `relevant` touches, but those `reported` in
+/// the page.
 async fn load_involved(
     conn: &mut PgConnection,
-    relevant: &[(Uuid, IncidentEvent)],
+    relevant: &[(&StoredEvent, IncidentEvent)],
+    reported: &HashSet<Uuid>,
 ) -> Result<BTreeMap<Uuid, Involved>, ProjectionError> {
-    let mut ids: Vec<Uuid> = relevant.iter().map(|(id, _)| *id).collect();
+    let mut incidents: BTreeMap<Uuid, Involved> = BTreeMap::new();
+    let mut ids: Vec<Uuid> = relevant
+        .iter()
+        .map(|(stored, _)| stored.stream.stream_id)
+        .filter(|id| !reported.contains(id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(incidents);
+    }
     ids.sort_unstable();
     ids.dedup();
-    let mut incidents: BTreeMap<Uuid, Involved> = BTreeMap::new();
     let statuses: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT incident_id, status FROM incident_statuses WHERE incident_id = ANY($1)",
     )
@@ -791,53 +812,129 @@ async fn load_involved(
     Ok(incidents)
 }
 
-/// Writes the touched incidents' statuses and replaces their links.
+/// Writes what changed of the touched incidents' statuses and links from `before` the page
+/// (as stored) to `after` it: new rows, changed statuses, links gone, and links whose
+/// incident started or stopped counting.
 async fn store_involved(
     conn: &mut PgConnection,
-    incidents: &BTreeMap<Uuid, Involved>,
+    before: &BTreeMap<Uuid, Involved>,
+    after: &BTreeMap<Uuid, Involved>,
 ) -> Result<(), ProjectionError> {
-    let (ids, statuses): (Vec<Uuid>, Vec<&str>) = incidents
-        .iter()
-        .filter_map(|(id, i)| i.status.map(|s| (*id, s)))
-        .unzip();
-    sqlx::query(
-        "INSERT INTO incident_statuses (incident_id, status) \
-         SELECT * FROM unnest($1::uuid[], $2::text[]) \
-         ON CONFLICT (incident_id) DO UPDATE SET status = EXCLUDED.status",
-    )
-    .bind(&ids)
-    .bind(&statuses)
-    .execute(&mut *conn)
-    .await?;
-    let touched: Vec<Uuid> = incidents.keys().copied().collect();
-    sqlx::query("DELETE FROM incident_actor_links WHERE incident_id = ANY($1)")
-        .bind(&touched)
+    let none = Involved::default();
+    let mut new_statuses: Vec<(Uuid, &str)> = Vec::new();
+    let mut changed_statuses: Vec<(Uuid, &str)> = Vec::new();
+    let mut new_links: Vec<(Uuid, &(Uuid, String), bool)> = Vec::new();
+    let mut gone_links: Vec<(Uuid, &(Uuid, String))> = Vec::new();
+    let mut recounted_links: Vec<(Uuid, &(Uuid, String), bool)> = Vec::new();
+    for (id, now) in after {
+        let was = before.get(id).unwrap_or(&none);
+        if was == now {
+            continue;
+        }
+        match (was.status, now.status) {
+            (None, Some(status)) => new_statuses.push((*id, status)),
+            (Some(old), Some(status)) if old != status => changed_statuses.push((*id, status)),
+            _ => {}
+        }
+        // A link counts while its incident is active.
+        let (counted_before, counted) = (was.status == Some(ACTIVE), now.status == Some(ACTIVE));
+        for link in &now.links {
+            if !was.links.contains(link) {
+                new_links.push((*id, link, counted));
+            } else if counted != counted_before {
+                recounted_links.push((*id, link, counted));
+            }
+        }
+        gone_links.extend(
+            was.links
+                .iter()
+                .filter(|link| !now.links.contains(*link))
+                .map(|link| (*id, link)),
+        );
+    }
+    if !changed_statuses.is_empty() {
+        let (ids, statuses): (Vec<Uuid>, Vec<&str>) = changed_statuses.into_iter().unzip();
+        sqlx::query(
+            "UPDATE incident_statuses s SET status = c.status \
+               FROM unnest($1::uuid[], $2::text[]) AS c(incident_id, status) \
+              WHERE s.incident_id = c.incident_id",
+        )
+        .bind(&ids)
+        .bind(&statuses)
         .execute(&mut *conn)
         .await?;
-    let mut link_incidents = Vec::new();
-    let mut link_actors = Vec::new();
-    let mut link_roles = Vec::new();
-    let mut link_counted = Vec::new();
-    for (id, involved) in incidents {
-        for (actor, role) in &involved.links {
-            link_incidents.push(*id);
-            link_actors.push(*actor);
-            link_roles.push(role.as_str());
-            link_counted.push(involved.status == Some(ACTIVE));
-        }
     }
-    sqlx::query(
-        "INSERT INTO incident_actor_links (incident_id, actor_id, role, counted) \
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[])",
-    )
-    .bind(&link_incidents)
-    .bind(&link_actors)
-    .bind(&link_roles)
-    .bind(&link_counted)
-    .execute(conn)
-    .await?;
+    if !gone_links.is_empty() {
+        sqlx::query(
+            "DELETE FROM incident_actor_links l \
+              USING unnest($1::uuid[], $2::uuid[], $3::text[]) AS g(incident_id, actor_id, role) \
+              WHERE l.incident_id = g.incident_id AND l.actor_id = g.actor_id \
+                AND l.role = g.role",
+        )
+        .bind(gone_links.iter().map(|g| g.0).collect::<Vec<Uuid>>())
+        .bind(gone_links.iter().map(|g| g.1 .0).collect::<Vec<Uuid>>())
+        .bind(
+            gone_links
+                .iter()
+                .map(|g| g.1 .1.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !recounted_links.is_empty() {
+        sqlx::query(
+            "UPDATE incident_actor_links l SET counted = r.counted \
+               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[]) \
+                    AS r(incident_id, actor_id, role, counted) \
+              WHERE l.incident_id = r.incident_id AND l.actor_id = r.actor_id \
+                AND l.role = r.role",
+        )
+        .bind(recounted_links.iter().map(|r| r.0).collect::<Vec<Uuid>>())
+        .bind(
+            recounted_links
+                .iter()
+                .map(|r| r.1 .0)
+                .collect::<Vec<Uuid>>(),
+        )
+        .bind(
+            recounted_links
+                .iter()
+                .map(|r| r.1 .1.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .bind(recounted_links.iter().map(|r| r.2).collect::<Vec<bool>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !new_statuses.is_empty() {
+        let mut copy = CopyStream::start(&mut *conn, STATUSES_COPY).await?;
+        for (id, status) in &new_statuses {
+            copy.rows().column(id).column(status).end_row();
+            copy.flush_full().await?;
+        }
+        copy.finish().await?;
+    }
+    if !new_links.is_empty() {
+        let mut copy = CopyStream::start(&mut *conn, LINKS_COPY).await?;
+        for (id, (actor, role), counted) in &new_links {
+            copy.rows()
+                .column(id)
+                .column(actor)
+                .column(role)
+                .column(counted)
+                .end_row();
+            copy.flush_full().await?;
+        }
+        copy.finish().await?;
+    }
     Ok(())
 }
+
+const STATUSES_COPY: &str = "COPY incident_statuses (incident_id, status) FROM STDIN";
+
+const LINKS_COPY: &str =
+    "COPY incident_actor_links (incident_id, actor_id, role, counted) FROM STDIN";
 
 /// How a page changes the incident counts of each actor it touches: the actors it registers,
 /// and every actor named, before or after the page, by an incident whose actors or status the
