@@ -20,20 +20,21 @@
 //!   written?), and because "the members of X" needs its own index on `related_actor`, which
 //!   a `jsonb` state cannot give cheaply. Their valid time (`valid_from`, `valid_until`, both
 //!   ends included, NULL = open) is the affiliation's own period.
-//! - `incident_statuses` and `incident_actor_links` keep, from the incident events, whether each
-//!   incident is active and which actors it names in which role (`counted` = the incident is
-//!   active: reported, neither retracted nor merged). `actor_incident_counts` holds, per actor,
-//!   how many active incidents involve it in any role (`incidents`, distinct incidents) and how
-//!   many it claimed (`claimed`). Each page adds to the counts of every actor it touches
-//!   (registered, or named before or after the page by an incident whose actors or status
-//!   changed) exactly what its incidents count for after it less what they counted for before
-//!   it, from their stored status and links: sums over incidents do not depend on page
-//!   boundaries, and a page reads only its own incidents' links (an actor named by every
-//!   incident is not recounted on every page). `actor_incident_counts` always equals a recount
-//!   of the counted links.
-//!   `involvement_versions` keeps, versioned by recorded time like the actors, each actor's
-//!   part in an incident (incident, actor, role) with how it is known (`attribution`): the
-//!   actors of an incident version are those visible at its recorded time.
+//! - `incident_statuses` keeps, from the incident events, whether each incident is active
+//!   (reported, neither retracted nor merged). `involvement_versions` keeps, versioned by
+//!   recorded time like the actors, each actor's part in an incident (incident, actor, role)
+//!   with how it is known (`attribution`): the actors of an incident version are those visible
+//!   at its recorded time. `incident_actor_links` is a view of the two: the current
+//!   involvements (which actors each incident names now, in which role), `counted` while the
+//!   incident is active. `actor_incident_counts` holds, per actor, how many active incidents
+//!   involve it in any role (`incidents`, distinct incidents) and how many it claimed
+//!   (`claimed`). Each page adds to the counts of every actor it touches (registered, or named
+//!   before or after the page by an incident whose actors or status changed) exactly what its
+//!   incidents count for after it less what they counted for before it, from their stored
+//!   status and current involvements: sums over incidents do not depend on page boundaries,
+//!   and a page reads only its own incidents' involvements (an actor named by every incident
+//!   is not recounted on every page). `actor_incident_counts` always equals a recount of the
+//!   counted links.
 //!   **The counts are current only**, not as-of: for counts as known at an earlier time, count
 //!   the incidents read model's versions (`incident_versions.actor_ids`).
 //!
@@ -86,6 +87,7 @@ const TABLES: &[ChecksumTable] = &[
         name: "incident_statuses",
         order_by: "incident_id",
     },
+    // A view of the two tables around it; the checksum covers what it shows all the same.
     ChecksumTable {
         name: "incident_actor_links",
         order_by: "incident_id, actor_id, role",
@@ -107,7 +109,9 @@ impl Projection for ActorsProjection {
 
     fn version(&self) -> i32 {
         // 2: `involvement_versions` (each actor's part in an incident, with its attribution).
-        2
+        // 3: `incident_actor_links` is a view of the current involvements and the statuses
+        //    (it was a table holding the same rows).
+        3
     }
 
     fn ddl(&self) -> &'static str {
@@ -579,7 +583,7 @@ const RETRACTED: &str = "retracted";
 const MERGED: &str = "merged";
 
 /// What the counts need of an incident: whether it is active and who it names in which role.
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 struct Involved {
     status: Option<&'static str>,
     /// (actor, role).
@@ -621,8 +625,9 @@ async fn apply_incidents(
         .filter(|(stored, _)| stored.stream_version == 1)
         .map(|(stored, _)| stored.stream.stream_id)
         .collect();
-    store_involvements(conn, &relevant, &reported).await?;
+    // Read before the page's involvements are stored: the links are their current versions.
     let before = load_involved(conn, &relevant, &reported).await?;
+    store_involvements(conn, &relevant, &reported).await?;
     // What they counted for before the page is taken away...
     for involved in before.values() {
         counts.add(involved, -1);
@@ -654,7 +659,7 @@ async fn apply_incidents(
     for involved in after.values() {
         counts.add(involved, 1);
     }
-    store_involved(conn, &before, &after).await
+    store_statuses(conn, &before, &after).await
 }
 
 /// One version of an actor's part in an incident, as a row of `involvement_versions`.
@@ -800,8 +805,8 @@ async fn load_involved(
         });
     }
     let links: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT incident_id, actor_id, role FROM incident_actor_links \
-          WHERE incident_id = ANY($1)",
+        "SELECT incident_id, actor_id, role FROM involvement_versions \
+          WHERE incident_id = ANY($1) AND recorded_to IS NULL",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -812,48 +817,25 @@ async fn load_involved(
     Ok(incidents)
 }
 
-/// Writes what changed of the touched incidents' statuses and links from `before` the page
-/// (as stored) to `after` it: new rows, changed statuses, links gone, and links whose
-/// incident started or stopped counting.
-async fn store_involved(
+/// Writes the touched incidents' statuses where they changed from `before` the page (as
+/// stored) to `after` it. (Their links are their current involvements, which
+/// [`store_involvements`] wrote.)
+async fn store_statuses(
     conn: &mut PgConnection,
     before: &BTreeMap<Uuid, Involved>,
     after: &BTreeMap<Uuid, Involved>,
 ) -> Result<(), ProjectionError> {
-    let none = Involved::default();
-    let mut new_statuses: Vec<(Uuid, &str)> = Vec::new();
-    let mut changed_statuses: Vec<(Uuid, &str)> = Vec::new();
-    let mut new_links: Vec<(Uuid, &(Uuid, String), bool)> = Vec::new();
-    let mut gone_links: Vec<(Uuid, &(Uuid, String))> = Vec::new();
-    let mut recounted_links: Vec<(Uuid, &(Uuid, String), bool)> = Vec::new();
+    let mut new: Vec<(Uuid, &str)> = Vec::new();
+    let mut changed: Vec<(Uuid, &str)> = Vec::new();
     for (id, now) in after {
-        let was = before.get(id).unwrap_or(&none);
-        if was == now {
-            continue;
-        }
-        match (was.status, now.status) {
-            (None, Some(status)) => new_statuses.push((*id, status)),
-            (Some(old), Some(status)) if old != status => changed_statuses.push((*id, status)),
+        match (before.get(id).and_then(|was| was.status), now.status) {
+            (None, Some(status)) => new.push((*id, status)),
+            (Some(was), Some(status)) if was != status => changed.push((*id, status)),
             _ => {}
         }
-        // A link counts while its incident is active.
-        let (counted_before, counted) = (was.status == Some(ACTIVE), now.status == Some(ACTIVE));
-        for link in &now.links {
-            if !was.links.contains(link) {
-                new_links.push((*id, link, counted));
-            } else if counted != counted_before {
-                recounted_links.push((*id, link, counted));
-            }
-        }
-        gone_links.extend(
-            was.links
-                .iter()
-                .filter(|link| !now.links.contains(*link))
-                .map(|link| (*id, link)),
-        );
     }
-    if !changed_statuses.is_empty() {
-        let (ids, statuses): (Vec<Uuid>, Vec<&str>) = changed_statuses.into_iter().unzip();
+    if !changed.is_empty() {
+        let (ids, statuses): (Vec<Uuid>, Vec<&str>) = changed.into_iter().unzip();
         sqlx::query(
             "UPDATE incident_statuses s SET status = c.status \
                FROM unnest($1::uuid[], $2::text[]) AS c(incident_id, status) \
@@ -864,66 +846,10 @@ async fn store_involved(
         .execute(&mut *conn)
         .await?;
     }
-    if !gone_links.is_empty() {
-        sqlx::query(
-            "DELETE FROM incident_actor_links l \
-              USING unnest($1::uuid[], $2::uuid[], $3::text[]) AS g(incident_id, actor_id, role) \
-              WHERE l.incident_id = g.incident_id AND l.actor_id = g.actor_id \
-                AND l.role = g.role",
-        )
-        .bind(gone_links.iter().map(|g| g.0).collect::<Vec<Uuid>>())
-        .bind(gone_links.iter().map(|g| g.1 .0).collect::<Vec<Uuid>>())
-        .bind(
-            gone_links
-                .iter()
-                .map(|g| g.1 .1.as_str())
-                .collect::<Vec<&str>>(),
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !recounted_links.is_empty() {
-        sqlx::query(
-            "UPDATE incident_actor_links l SET counted = r.counted \
-               FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[]) \
-                    AS r(incident_id, actor_id, role, counted) \
-              WHERE l.incident_id = r.incident_id AND l.actor_id = r.actor_id \
-                AND l.role = r.role",
-        )
-        .bind(recounted_links.iter().map(|r| r.0).collect::<Vec<Uuid>>())
-        .bind(
-            recounted_links
-                .iter()
-                .map(|r| r.1 .0)
-                .collect::<Vec<Uuid>>(),
-        )
-        .bind(
-            recounted_links
-                .iter()
-                .map(|r| r.1 .1.as_str())
-                .collect::<Vec<&str>>(),
-        )
-        .bind(recounted_links.iter().map(|r| r.2).collect::<Vec<bool>>())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !new_statuses.is_empty() {
-        let mut copy = CopyStream::start(&mut *conn, STATUSES_COPY).await?;
-        for (id, status) in &new_statuses {
+    if !new.is_empty() {
+        let mut copy = CopyStream::start(conn, STATUSES_COPY).await?;
+        for (id, status) in &new {
             copy.rows().column(id).column(status).end_row();
-            copy.flush_full().await?;
-        }
-        copy.finish().await?;
-    }
-    if !new_links.is_empty() {
-        let mut copy = CopyStream::start(&mut *conn, LINKS_COPY).await?;
-        for (id, (actor, role), counted) in &new_links {
-            copy.rows()
-                .column(id)
-                .column(actor)
-                .column(role)
-                .column(counted)
-                .end_row();
             copy.flush_full().await?;
         }
         copy.finish().await?;
@@ -932,9 +858,6 @@ async fn store_involved(
 }
 
 const STATUSES_COPY: &str = "COPY incident_statuses (incident_id, status) FROM STDIN";
-
-const LINKS_COPY: &str =
-    "COPY incident_actor_links (incident_id, actor_id, role, counted) FROM STDIN";
 
 /// How a page changes the incident counts of each actor it touches: the actors it registers,
 /// and every actor named, before or after the page, by an incident whose actors or status the
