@@ -48,10 +48,13 @@ use std::hash::Hash;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use sitrep_domain::model::actor::{Actor, ActorEvent, Affiliation};
-use sitrep_domain::model::incident::{ActorRole, AttributionStatus, Incident, IncidentEvent};
+use sitrep_domain::model::incident::{
+    ActorInvolvement, ActorRole, AttributionStatus, Incident, IncidentEvent,
+};
 use sitrep_domain::model::site::Site;
-use sitrep_domain::model::Aggregate;
+use sitrep_domain::model::{Aggregate, CodecError, DomainEvent};
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -60,7 +63,7 @@ use crate::copy_rows::CopyStream;
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
 use crate::rows::{
-    array_literal, close_rows, decode_event, load_states, name, state_json, stream_ids,
+    array_literal, close_rows, decode_event, load_states, name, state_json, stream_ids, unreadable,
 };
 
 /// The actors and sites read model, with incident counts per actor.
@@ -596,23 +599,13 @@ async fn apply_incidents(
     counts: &mut CountChanges,
 ) -> Result<(), ProjectionError> {
     // Only the events that change an incident's actors or whether it is active.
-    let mut relevant: Vec<(&StoredEvent, IncidentEvent)> = Vec::new();
+    let mut relevant: Vec<(&StoredEvent, Change)> = Vec::new();
     for stored in events
         .iter()
         .filter(|e| e.stream.stream_type == Incident::STREAM_TYPE)
     {
-        let event: IncidentEvent = decode_event(stored)?;
-        if matches!(
-            event,
-            IncidentEvent::IncidentReported { .. }
-                | IncidentEvent::ClaimRecorded { .. }
-                | IncidentEvent::ClaimChanged { .. }
-                | IncidentEvent::ClaimWithdrawn { .. }
-                | IncidentEvent::IncidentRetracted { .. }
-                | IncidentEvent::IncidentRestored { .. }
-                | IncidentEvent::IncidentMerged { .. }
-        ) {
-            relevant.push((stored, event));
+        if let Some(change) = Change::of(stored)? {
+            relevant.push((stored, change));
         }
     }
     if relevant.is_empty() {
@@ -633,26 +626,22 @@ async fn apply_incidents(
         counts.add(involved, -1);
     }
     let mut after = before.clone();
-    for (stored, event) in &relevant {
+    for (stored, change) in &relevant {
         let involved = after.entry(stored.stream.stream_id).or_default();
-        match event {
-            IncidentEvent::IncidentReported { actors, .. } => {
+        match change {
+            Change::Reported(actors) => {
                 involved.status = Some(ACTIVE);
                 involved
                     .links
                     .extend(actors.iter().map(|a| (a.actor, a.role.as_str().to_owned())));
             }
-            IncidentEvent::ClaimRecorded { actor, role, .. }
-            | IncidentEvent::ClaimChanged { actor, role, .. } => {
+            Change::Claimed { actor, role, .. } => {
                 involved.links.insert((*actor, role.as_str().to_owned()));
             }
-            IncidentEvent::ClaimWithdrawn { actor, role, .. } => {
+            Change::Withdrawn { actor, role } => {
                 involved.links.remove(&(*actor, role.as_str().to_owned()));
             }
-            IncidentEvent::IncidentRetracted { .. } => involved.status = Some(RETRACTED),
-            IncidentEvent::IncidentRestored { .. } => involved.status = Some(ACTIVE),
-            IncidentEvent::IncidentMerged { .. } => involved.status = Some(MERGED),
-            _ => {}
+            Change::Status(status) => involved.status = Some(status),
         }
     }
     // ...and what they count for now is added.
@@ -660,6 +649,88 @@ async fn apply_incidents(
         counts.add(involved, 1);
     }
     store_statuses(conn, &before, &after).await
+}
+
+/// What an incident event changes of the incident's actors, or of whether it is active.
+enum Change {
+    /// Reported, naming these actors.
+    Reported(Vec<ActorInvolvement>),
+    /// An actor's involvement in a role recorded, or how it is known changed.
+    Claimed {
+        actor: Uuid,
+        role: ActorRole,
+        attribution: AttributionStatus,
+    },
+    /// An actor's involvement in a role withdrawn.
+    Withdrawn { actor: Uuid, role: ActorRole },
+    /// Retracted, restored or merged: the status it leaves.
+    Status(&'static str),
+}
+
+/// The stored type of a report.
+const REPORTED: &str = "IncidentReported";
+/// The schema version of reports [`ReportedActors`] reads.
+const REPORTED_SCHEMA: i32 = 2;
+
+/// The part of a report (`IncidentReported` at schema version [`REPORTED_SCHEMA`]) the read
+/// model needs: its actors, without the facts and sources that make most of its text.
+#[derive(Deserialize)]
+struct ReportedActors {
+    #[serde(default)]
+    actors: Vec<ActorInvolvement>,
+}
+
+impl Change {
+    /// What `stored` (an incident event) changes, if anything the read model keeps.
+    fn of(stored: &StoredEvent) -> Result<Option<Self>, ProjectionError> {
+        if stored.event_type == REPORTED
+            && stored.schema_version == REPORTED_SCHEMA
+            && IncidentEvent::schema_version(REPORTED) == REPORTED_SCHEMA
+        {
+            let report: ReportedActors =
+                serde_json::from_str(stored.payload.get()).map_err(|source| {
+                    unreadable(
+                        stored,
+                        CodecError::Decode {
+                            event_type: stored.event_type.clone(),
+                            source,
+                        },
+                    )
+                })?;
+            return Ok(Some(Self::Reported(report.actors)));
+        }
+        // The other events are read whole, upcast if they are older (as reports of older
+        // schemas are).
+        Ok(match decode_event::<IncidentEvent>(stored)? {
+            IncidentEvent::IncidentReported { actors, .. } => Some(Self::Reported(actors)),
+            IncidentEvent::ClaimRecorded {
+                actor,
+                role,
+                attribution,
+                ..
+            }
+            | IncidentEvent::ClaimChanged {
+                actor,
+                role,
+                attribution,
+                ..
+            } => Some(Self::Claimed {
+                actor,
+                role,
+                attribution,
+            }),
+            IncidentEvent::ClaimWithdrawn { actor, role, .. } => {
+                Some(Self::Withdrawn { actor, role })
+            }
+            IncidentEvent::IncidentRetracted { .. } => Some(Self::Status(RETRACTED)),
+            IncidentEvent::IncidentRestored { .. } => Some(Self::Status(ACTIVE)),
+            IncidentEvent::IncidentMerged { .. } => Some(Self::Status(MERGED)),
+            IncidentEvent::IncidentAmended { .. }
+            | IncidentEvent::CasualtiesRevised { .. }
+            | IncidentEvent::SourceAttached { .. }
+            | IncidentEvent::VerificationChanged { .. } => None,
+        })
+    }
 }
 
 /// One version of an actor's part in an incident, as a row of `involvement_versions`.
@@ -675,34 +746,27 @@ struct InvolvementRow {
 /// change, and ends the versions they replace.
 async fn store_involvements(
     conn: &mut PgConnection,
-    relevant: &[(&StoredEvent, IncidentEvent)],
+    relevant: &[(&StoredEvent, Change)],
     reported: &HashSet<Uuid>,
 ) -> Result<(), ProjectionError> {
     let mut involvements: Timeline<(Uuid, Uuid, &'static str), InvolvementRow> = Timeline::new();
     for (stored, event) in relevant {
         let incident_id = stored.stream.stream_id;
-        if let IncidentEvent::ClaimWithdrawn { actor, role, .. } = event {
-            involvements.end(&(incident_id, *actor, role.as_str()), stored.recorded_at);
-            continue;
-        }
         let parts: Vec<(Uuid, ActorRole, AttributionStatus)> = match event {
-            IncidentEvent::IncidentReported { actors, .. } => actors
+            Change::Withdrawn { actor, role } => {
+                involvements.end(&(incident_id, *actor, role.as_str()), stored.recorded_at);
+                continue;
+            }
+            Change::Reported(actors) => actors
                 .iter()
                 .map(|a| (a.actor, a.role, a.attribution))
                 .collect(),
-            IncidentEvent::ClaimRecorded {
+            Change::Claimed {
                 actor,
                 role,
                 attribution,
-                ..
-            }
-            | IncidentEvent::ClaimChanged {
-                actor,
-                role,
-                attribution,
-                ..
             } => vec![(*actor, *role, *attribution)],
-            _ => Vec::new(),
+            Change::Status(_) => continue,
         };
         // An actor holds a role once (the domain refuses repeats): the last one of an event
         // wins, as when the aggregate folds it.
@@ -777,7 +841,7 @@ const INVOLVEMENTS_COPY: &str = "COPY involvement_versions (incident_id, actor_i
 /// the page.
 async fn load_involved(
     conn: &mut PgConnection,
-    relevant: &[(&StoredEvent, IncidentEvent)],
+    relevant: &[(&StoredEvent, Change)],
     reported: &HashSet<Uuid>,
 ) -> Result<BTreeMap<Uuid, Involved>, ProjectionError> {
     let mut incidents: BTreeMap<Uuid, Involved> = BTreeMap::new();
@@ -944,8 +1008,63 @@ fn search_names(name: Option<&str>, aliases: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{array_literal, search_names, Timeline};
+    use super::{array_literal, search_names, ReportedActors, Timeline, REPORTED, REPORTED_SCHEMA};
     use chrono::{TimeZone, Utc};
+    use sitrep_domain::model::encode;
+    use sitrep_domain::model::incident::{
+        ActorInvolvement, ActorRole, AttributionStatus, IncidentEvent, IncidentFacts,
+    };
+    use sitrep_domain::model::values::{CountryCode, EventTime, Place, UncertainCount};
+    use sitrep_domain::model::vocab::{EventType, SubEventType};
+    use uuid::Uuid;
+
+    #[test]
+    fn a_report_is_read_for_its_actors_alone_as_the_domain_writes_it() {
+        let actors = vec![
+            ActorInvolvement {
+                actor: Uuid::new_v4(),
+                role: ActorRole::Perpetrator,
+                attribution: AttributionStatus::Suspected,
+                source: None,
+            },
+            ActorInvolvement {
+                actor: Uuid::new_v4(),
+                role: ActorRole::Claimant,
+                attribution: AttributionStatus::Claimed,
+                source: None,
+            },
+        ];
+        let facts = IncidentFacts {
+            time: EventTime::day("2024-01-28".parse().unwrap()),
+            place: Place::country(CountryCode::new("JOR").unwrap()),
+            event_type: EventType::ExplosionsRemoteViolence,
+            sub_event_type: SubEventType::AirDroneStrike,
+            means: Vec::new(),
+            target_category: None,
+            fatalities: UncertainCount::exactly(3),
+            injuries: None,
+            notes: Some("a \"note\"".into()),
+            tags: vec!["tower-22".into()],
+            external_refs: Vec::new(),
+            attributes: Default::default(),
+        };
+        for actors in [actors, Vec::new()] {
+            let encoded = encode(&IncidentEvent::IncidentReported {
+                facts: facts.clone(),
+                actors: actors.clone(),
+                sources: Vec::new(),
+            })
+            .unwrap();
+            // The current schema of reports is the one `ReportedActors` reads (else reports
+            // are read whole: update it).
+            assert_eq!(
+                (encoded.event_type.as_str(), encoded.schema_version),
+                (REPORTED, REPORTED_SCHEMA)
+            );
+            let read: ReportedActors = serde_json::from_str(&encoded.payload.to_string()).unwrap();
+            assert_eq!(read.actors, actors);
+        }
+    }
 
     #[test]
     fn array_literals_quote_every_element() {
