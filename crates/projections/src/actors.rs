@@ -20,16 +20,21 @@
 //!   written?), and because "the members of X" needs its own index on `related_actor`, which
 //!   a `jsonb` state cannot give cheaply. Their valid time (`valid_from`, `valid_until`, both
 //!   ends included, NULL = open) is the affiliation's own period.
-//! - `incident_statuses` and `incident_actor_links` keep, from the incident events, whether each
-//!   incident is active and which actors it names in which role (`counted` = the incident is
-//!   active: reported, neither retracted nor merged). `actor_incident_counts` holds, per actor,
-//!   how many active incidents involve it in any role (`incidents`, distinct incidents) and how
-//!   many it claimed (`claimed`). After each page the counts of every actor the page touched
-//!   (registered, or named by an incident whose actors or status changed) are recounted from
-//!   the links, never incremented: they cannot drift, and do not depend on page boundaries.
-//!   `involvement_versions` keeps, versioned by recorded time like the actors, each actor's
-//!   part in an incident (incident, actor, role) with how it is known (`attribution`): the
-//!   actors of an incident version are those visible at its recorded time.
+//! - `incident_statuses` keeps, from the incident events, whether each incident is active
+//!   (reported, neither retracted nor merged). `involvement_versions` keeps, versioned by
+//!   recorded time like the actors, each actor's part in an incident (incident, actor, role)
+//!   with how it is known (`attribution`): the actors of an incident version are those visible
+//!   at its recorded time. `incident_actor_links` is a view of the two: the current
+//!   involvements (which actors each incident names now, in which role), `counted` while the
+//!   incident is active. `actor_incident_counts` holds, per actor, how many active incidents
+//!   involve it in any role (`incidents`, distinct incidents) and how many it claimed
+//!   (`claimed`). Each page adds to the counts of every actor it touches (registered, or named
+//!   before or after the page by an incident whose actors or status changed) exactly what its
+//!   incidents count for after it less what they counted for before it, from their stored
+//!   status and current involvements: sums over incidents do not depend on page boundaries,
+//!   and a page reads only its own incidents' involvements (an actor named by every incident
+//!   is not recounted on every page). `actor_incident_counts` always equals a recount of the
+//!   counted links.
 //!   **The counts are current only**, not as-of: for counts as known at an earlier time, count
 //!   the incidents read model's versions (`incident_versions.actor_ids`).
 //!
@@ -37,24 +42,28 @@
 //! dashboards query by (names, aliases, members, places, top actors) in `actors_indexes.sql`,
 //! which a rebuild creates once it has caught up.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use sitrep_domain::model::actor::{Actor, ActorEvent, Affiliation};
-use sitrep_domain::model::incident::{ActorRole, AttributionStatus, Incident, IncidentEvent};
+use sitrep_domain::model::incident::{
+    ActorInvolvement, ActorRole, AttributionStatus, Incident, IncidentEvent,
+};
 use sitrep_domain::model::site::Site;
-use sitrep_domain::model::Aggregate;
+use sitrep_domain::model::{Aggregate, CodecError, DomainEvent};
 use sitrep_domain::store::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::copy_rows::CopyStream;
 use crate::error::ProjectionError;
 use crate::projection::{ChecksumTable, Projection};
 use crate::rows::{
-    array_literal, close_rows, decode_event, load_states, name, state_json, stream_ids,
+    array_literal, close_rows, decode_event, load_states, name, state_json, stream_ids, unreadable,
 };
 
 /// The actors and sites read model, with incident counts per actor.
@@ -81,6 +90,7 @@ const TABLES: &[ChecksumTable] = &[
         name: "incident_statuses",
         order_by: "incident_id",
     },
+    // A view of the two tables around it; the checksum covers what it shows all the same.
     ChecksumTable {
         name: "incident_actor_links",
         order_by: "incident_id, actor_id, role",
@@ -102,7 +112,9 @@ impl Projection for ActorsProjection {
 
     fn version(&self) -> i32 {
         // 2: `involvement_versions` (each actor's part in an incident, with its attribution).
-        2
+        // 3: `incident_actor_links` is a view of the current involvements and the statuses
+        //    (it was a table holding the same rows).
+        3
     }
 
     fn ddl(&self) -> &'static str {
@@ -131,12 +143,12 @@ impl Projection for ActorsProjection {
 }
 
 async fn apply(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
-    // The actors whose counts the page may change.
-    let mut recount: BTreeSet<Uuid> = BTreeSet::new();
-    apply_actors(conn, events, &mut recount).await?;
+    // How the page changes the counts of the actors it touches.
+    let mut counts = CountChanges::default();
+    apply_actors(conn, events, &mut counts).await?;
     apply_sites(conn, events).await?;
-    apply_incidents(conn, events, &mut recount).await?;
-    refresh_counts(conn, &recount).await
+    apply_incidents(conn, events, &mut counts).await?;
+    counts.store(conn).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +264,7 @@ async fn close_ids(
 async fn apply_actors(
     conn: &mut PgConnection,
     events: &[StoredEvent],
-    recount: &mut BTreeSet<Uuid>,
+    counts: &mut CountChanges,
 ) -> Result<(), ProjectionError> {
     let folded = fold::<Actor>(
         conn,
@@ -271,7 +283,8 @@ async fn apply_actors(
         actors.end(&id, stored.recorded_at);
         actors.start(id, ActorRow::new(stored, actor)?);
         if let ActorEvent::ActorRegistered { .. } = event {
-            recount.insert(id);
+            // Every registered actor has a row of counts, zeros until an incident names it.
+            counts.touch(id);
         }
         if let Some(affiliation_id) = affiliation_of(event) {
             let key = (id, affiliation_id);
@@ -573,7 +586,7 @@ const RETRACTED: &str = "retracted";
 const MERGED: &str = "merged";
 
 /// What the counts need of an incident: whether it is active and who it names in which role.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Involved {
     status: Option<&'static str>,
     /// (actor, role).
@@ -583,68 +596,141 @@ struct Involved {
 async fn apply_incidents(
     conn: &mut PgConnection,
     events: &[StoredEvent],
-    recount: &mut BTreeSet<Uuid>,
+    counts: &mut CountChanges,
 ) -> Result<(), ProjectionError> {
     // Only the events that change an incident's actors or whether it is active.
-    let mut relevant: Vec<(&StoredEvent, IncidentEvent)> = Vec::new();
+    let mut relevant: Vec<(&StoredEvent, Change)> = Vec::new();
     for stored in events
         .iter()
         .filter(|e| e.stream.stream_type == Incident::STREAM_TYPE)
     {
-        let event: IncidentEvent = decode_event(stored)?;
-        if matches!(
-            event,
-            IncidentEvent::IncidentReported { .. }
-                | IncidentEvent::ClaimRecorded { .. }
-                | IncidentEvent::ClaimChanged { .. }
-                | IncidentEvent::ClaimWithdrawn { .. }
-                | IncidentEvent::IncidentRetracted { .. }
-                | IncidentEvent::IncidentRestored { .. }
-                | IncidentEvent::IncidentMerged { .. }
-        ) {
-            relevant.push((stored, event));
+        if let Some(change) = Change::of(stored)? {
+            relevant.push((stored, change));
         }
     }
     if relevant.is_empty() {
         return Ok(());
     }
-    store_involvements(conn, &relevant).await?;
-    let relevant: Vec<(Uuid, IncidentEvent)> = relevant
-        .into_iter()
-        .map(|(stored, event)| (stored.stream.stream_id, event))
+    // The incidents whose report is in the page: nothing of them is stored yet (the feed orders
+    // a stream's events by version), so there is nothing to read, end or take away.
+    let reported: HashSet<Uuid> = relevant
+        .iter()
+        .filter(|(stored, _)| stored.stream_version == 1)
+        .map(|(stored, _)| stored.stream.stream_id)
         .collect();
-    let mut incidents = load_involved(conn, &relevant).await?;
-    // The actors they named before the page lose or keep their counts...
-    for involved in incidents.values() {
-        recount.extend(involved.links.iter().map(|(actor, _)| *actor));
+    // Read before the page's involvements are stored: the links are their current versions.
+    let before = load_involved(conn, &relevant, &reported).await?;
+    store_involvements(conn, &relevant, &reported).await?;
+    // What they counted for before the page is taken away...
+    for involved in before.values() {
+        counts.add(involved, -1);
     }
-    for (id, event) in &relevant {
-        let involved = incidents.entry(*id).or_default();
-        match event {
-            IncidentEvent::IncidentReported { actors, .. } => {
+    let mut after = before.clone();
+    for (stored, change) in &relevant {
+        let involved = after.entry(stored.stream.stream_id).or_default();
+        match change {
+            Change::Reported(actors) => {
                 involved.status = Some(ACTIVE);
                 involved
                     .links
                     .extend(actors.iter().map(|a| (a.actor, a.role.as_str().to_owned())));
             }
-            IncidentEvent::ClaimRecorded { actor, role, .. }
-            | IncidentEvent::ClaimChanged { actor, role, .. } => {
+            Change::Claimed { actor, role, .. } => {
                 involved.links.insert((*actor, role.as_str().to_owned()));
             }
-            IncidentEvent::ClaimWithdrawn { actor, role, .. } => {
+            Change::Withdrawn { actor, role } => {
                 involved.links.remove(&(*actor, role.as_str().to_owned()));
             }
-            IncidentEvent::IncidentRetracted { .. } => involved.status = Some(RETRACTED),
-            IncidentEvent::IncidentRestored { .. } => involved.status = Some(ACTIVE),
-            IncidentEvent::IncidentMerged { .. } => involved.status = Some(MERGED),
-            _ => {}
+            Change::Status(status) => involved.status = Some(status),
         }
     }
-    // ...and so do the ones they name now.
-    for involved in incidents.values() {
-        recount.extend(involved.links.iter().map(|(actor, _)| *actor));
+    // ...and what they count for now is added.
+    for involved in after.values() {
+        counts.add(involved, 1);
     }
-    store_involved(conn, &incidents).await
+    store_statuses(conn, &before, &after).await
+}
+
+/// What an incident event changes of the incident's actors, or of whether it is active.
+enum Change {
+    /// Reported, naming these actors.
+    Reported(Vec<ActorInvolvement>),
+    /// An actor's involvement in a role recorded, or how it is known changed.
+    Claimed {
+        actor: Uuid,
+        role: ActorRole,
+        attribution: AttributionStatus,
+    },
+    /// An actor's involvement in a role withdrawn.
+    Withdrawn { actor: Uuid, role: ActorRole },
+    /// Retracted, restored or merged: the status it leaves.
+    Status(&'static str),
+}
+
+/// The stored type of a report.
+const REPORTED: &str = "IncidentReported";
+/// The schema version of reports [`ReportedActors`] reads.
+const REPORTED_SCHEMA: i32 = 2;
+
+/// The part of a report (`IncidentReported` at schema version [`REPORTED_SCHEMA`]) the read
+/// model needs: its actors, without the facts and sources that make most of its text.
+#[derive(Deserialize)]
+struct ReportedActors {
+    #[serde(default)]
+    actors: Vec<ActorInvolvement>,
+}
+
+impl Change {
+    /// What `stored` (an incident event) changes, if anything the read model keeps.
+    fn of(stored: &StoredEvent) -> Result<Option<Self>, ProjectionError> {
+        if stored.event_type == REPORTED
+            && stored.schema_version == REPORTED_SCHEMA
+            && IncidentEvent::schema_version(REPORTED) == REPORTED_SCHEMA
+        {
+            let report: ReportedActors =
+                serde_json::from_str(stored.payload.get()).map_err(|source| {
+                    unreadable(
+                        stored,
+                        CodecError::Decode {
+                            event_type: stored.event_type.clone(),
+                            source,
+                        },
+                    )
+                })?;
+            return Ok(Some(Self::Reported(report.actors)));
+        }
+        // The other events are read whole, upcast if they are older (as reports of older
+        // schemas are).
+        Ok(match decode_event::<IncidentEvent>(stored)? {
+            IncidentEvent::IncidentReported { actors, .. } => Some(Self::Reported(actors)),
+            IncidentEvent::ClaimRecorded {
+                actor,
+                role,
+                attribution,
+                ..
+            }
+            | IncidentEvent::ClaimChanged {
+                actor,
+                role,
+                attribution,
+                ..
+            } => Some(Self::Claimed {
+                actor,
+                role,
+                attribution,
+            }),
+            IncidentEvent::ClaimWithdrawn { actor, role, .. } => {
+                Some(Self::Withdrawn { actor, role })
+            }
+            IncidentEvent::IncidentRetracted { .. } => Some(Self::Status(RETRACTED)),
+            IncidentEvent::IncidentRestored { .. } => Some(Self::Status(ACTIVE)),
+            IncidentEvent::IncidentMerged { .. } => Some(Self::Status(MERGED)),
+            IncidentEvent::IncidentAmended { .. }
+            | IncidentEvent::CasualtiesRevised { .. }
+            | IncidentEvent::SourceAttached { .. }
+            | IncidentEvent::VerificationChanged { .. } => None,
+        })
+    }
 }
 
 /// One version of an actor's part in an incident, as a row of `involvement_versions`.
@@ -660,33 +746,27 @@ struct InvolvementRow {
 /// change, and ends the versions they replace.
 async fn store_involvements(
     conn: &mut PgConnection,
-    relevant: &[(&StoredEvent, IncidentEvent)],
+    relevant: &[(&StoredEvent, Change)],
+    reported: &HashSet<Uuid>,
 ) -> Result<(), ProjectionError> {
     let mut involvements: Timeline<(Uuid, Uuid, &'static str), InvolvementRow> = Timeline::new();
     for (stored, event) in relevant {
         let incident_id = stored.stream.stream_id;
-        if let IncidentEvent::ClaimWithdrawn { actor, role, .. } = event {
-            involvements.end(&(incident_id, *actor, role.as_str()), stored.recorded_at);
-            continue;
-        }
         let parts: Vec<(Uuid, ActorRole, AttributionStatus)> = match event {
-            IncidentEvent::IncidentReported { actors, .. } => actors
+            Change::Withdrawn { actor, role } => {
+                involvements.end(&(incident_id, *actor, role.as_str()), stored.recorded_at);
+                continue;
+            }
+            Change::Reported(actors) => actors
                 .iter()
                 .map(|a| (a.actor, a.role, a.attribution))
                 .collect(),
-            IncidentEvent::ClaimRecorded {
+            Change::Claimed {
                 actor,
                 role,
                 attribution,
-                ..
-            }
-            | IncidentEvent::ClaimChanged {
-                actor,
-                role,
-                attribution,
-                ..
             } => vec![(*actor, *role, *attribution)],
-            _ => Vec::new(),
+            Change::Status(_) => continue,
         };
         // An actor holds a role once (the domain refuses repeats): the last one of an event
         // wins, as when the aggregate folds it.
@@ -709,6 +789,10 @@ async fn store_involvements(
             );
         }
     }
+    // An incident reported in the page has no stored rows to end.
+    involvements
+        .closed
+        .retain(|(incident_id, _, _), _| !reported.contains(incident_id));
     if !involvements.closed.is_empty() {
         let closed = &involvements.closed;
         let incidents: Vec<Uuid> = closed.keys().map(|k| k.0).collect();
@@ -732,34 +816,45 @@ async fn store_involvements(
     if involvements.rows.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO involvement_versions (incident_id, actor_id, role, stream_version, \
-                position, recorded_from, recorded_to, attribution) \
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::int8[], \
-                              $6::timestamptz[], $7::timestamptz[], $8::text[])",
-    )
-    .bind(involvements.column(|r| r.incident_id))
-    .bind(involvements.column(|r| r.actor_id))
-    .bind(involvements.column(|r| r.role))
-    .bind(involvements.column(|r| r.version.stream_version))
-    .bind(involvements.column(|r| r.version.position))
-    .bind(involvements.column(|r| r.version.recorded_from))
-    .bind(involvements.ends())
-    .bind(involvements.column(|r| r.attribution.clone()))
-    .execute(conn)
-    .await?;
+    let mut copy = CopyStream::start(conn, INVOLVEMENTS_COPY).await?;
+    for (row, recorded_to) in &involvements.rows {
+        copy.rows()
+            .column(&row.incident_id)
+            .column(&row.actor_id)
+            .column(&row.role)
+            .column(&row.version.stream_version)
+            .column(&row.version.position)
+            .column(&row.version.recorded_from)
+            .column(recorded_to)
+            .column(&row.attribution)
+            .end_row();
+        copy.flush_full().await?;
+    }
+    copy.finish().await?;
     Ok(())
 }
 
-/// The stored status and links of the incidents `relevant` touches.
+const INVOLVEMENTS_COPY: &str = "COPY involvement_versions (incident_id, actor_id, role, \
+    stream_version, position, recorded_from, recorded_to, attribution) FROM STDIN";
+
+/// The stored status and links of the incidents `relevant` touches, but those `reported` in
+/// the page.
 async fn load_involved(
     conn: &mut PgConnection,
-    relevant: &[(Uuid, IncidentEvent)],
+    relevant: &[(&StoredEvent, Change)],
+    reported: &HashSet<Uuid>,
 ) -> Result<BTreeMap<Uuid, Involved>, ProjectionError> {
-    let mut ids: Vec<Uuid> = relevant.iter().map(|(id, _)| *id).collect();
+    let mut incidents: BTreeMap<Uuid, Involved> = BTreeMap::new();
+    let mut ids: Vec<Uuid> = relevant
+        .iter()
+        .map(|(stored, _)| stored.stream.stream_id)
+        .filter(|id| !reported.contains(id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(incidents);
+    }
     ids.sort_unstable();
     ids.dedup();
-    let mut incidents: BTreeMap<Uuid, Involved> = BTreeMap::new();
     let statuses: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT incident_id, status FROM incident_statuses WHERE incident_id = ANY($1)",
     )
@@ -774,8 +869,8 @@ async fn load_involved(
         });
     }
     let links: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT incident_id, actor_id, role FROM incident_actor_links \
-          WHERE incident_id = ANY($1)",
+        "SELECT incident_id, actor_id, role FROM involvement_versions \
+          WHERE incident_id = ANY($1) AND recorded_to IS NULL",
     )
     .bind(&ids)
     .fetch_all(&mut *conn)
@@ -786,77 +881,113 @@ async fn load_involved(
     Ok(incidents)
 }
 
-/// Writes the touched incidents' statuses and replaces their links.
-async fn store_involved(
+/// Writes the touched incidents' statuses where they changed from `before` the page (as
+/// stored) to `after` it. (Their links are their current involvements, which
+/// [`store_involvements`] wrote.)
+async fn store_statuses(
     conn: &mut PgConnection,
-    incidents: &BTreeMap<Uuid, Involved>,
+    before: &BTreeMap<Uuid, Involved>,
+    after: &BTreeMap<Uuid, Involved>,
 ) -> Result<(), ProjectionError> {
-    let (ids, statuses): (Vec<Uuid>, Vec<&str>) = incidents
-        .iter()
-        .filter_map(|(id, i)| i.status.map(|s| (*id, s)))
-        .unzip();
-    sqlx::query(
-        "INSERT INTO incident_statuses (incident_id, status) \
-         SELECT * FROM unnest($1::uuid[], $2::text[]) \
-         ON CONFLICT (incident_id) DO UPDATE SET status = EXCLUDED.status",
-    )
-    .bind(&ids)
-    .bind(&statuses)
-    .execute(&mut *conn)
-    .await?;
-    let touched: Vec<Uuid> = incidents.keys().copied().collect();
-    sqlx::query("DELETE FROM incident_actor_links WHERE incident_id = ANY($1)")
-        .bind(&touched)
-        .execute(&mut *conn)
-        .await?;
-    let mut link_incidents = Vec::new();
-    let mut link_actors = Vec::new();
-    let mut link_roles = Vec::new();
-    let mut link_counted = Vec::new();
-    for (id, involved) in incidents {
-        for (actor, role) in &involved.links {
-            link_incidents.push(*id);
-            link_actors.push(*actor);
-            link_roles.push(role.as_str());
-            link_counted.push(involved.status == Some(ACTIVE));
+    let mut new: Vec<(Uuid, &str)> = Vec::new();
+    let mut changed: Vec<(Uuid, &str)> = Vec::new();
+    for (id, now) in after {
+        match (before.get(id).and_then(|was| was.status), now.status) {
+            (None, Some(status)) => new.push((*id, status)),
+            (Some(was), Some(status)) if was != status => changed.push((*id, status)),
+            _ => {}
         }
     }
-    sqlx::query(
-        "INSERT INTO incident_actor_links (incident_id, actor_id, role, counted) \
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[])",
-    )
-    .bind(&link_incidents)
-    .bind(&link_actors)
-    .bind(&link_roles)
-    .bind(&link_counted)
-    .execute(conn)
-    .await?;
+    if !changed.is_empty() {
+        let (ids, statuses): (Vec<Uuid>, Vec<&str>) = changed.into_iter().unzip();
+        sqlx::query(
+            "UPDATE incident_statuses s SET status = c.status \
+               FROM unnest($1::uuid[], $2::text[]) AS c(incident_id, status) \
+              WHERE s.incident_id = c.incident_id",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !new.is_empty() {
+        let mut copy = CopyStream::start(conn, STATUSES_COPY).await?;
+        for (id, status) in &new {
+            copy.rows().column(id).column(status).end_row();
+            copy.flush_full().await?;
+        }
+        copy.finish().await?;
+    }
     Ok(())
 }
 
-/// Recounts the active incidents of `actors` from their links.
-async fn refresh_counts(
-    conn: &mut PgConnection,
-    actors: &BTreeSet<Uuid>,
-) -> Result<(), ProjectionError> {
-    if actors.is_empty() {
-        return Ok(());
+const STATUSES_COPY: &str = "COPY incident_statuses (incident_id, status) FROM STDIN";
+
+/// How a page changes the incident counts of each actor it touches: the actors it registers,
+/// and every actor named, before or after the page, by an incident whose actors or status the
+/// page changes (with no change, possibly: their rows are written all the same, so every such
+/// actor has one).
+///
+/// The counts are sums over incidents (an active incident counts once for each actor it names
+/// in any role, and once more in `claimed` for each claimant), so a page changes them by what
+/// its incidents counted for after it less what they counted for before it: exact, whatever the
+/// page boundaries, and without reading any links but the page's own incidents' (an actor named
+/// by every incident of the log is not recounted on every page).
+#[derive(Default)]
+struct CountChanges {
+    /// (incidents, claimed) to add, by actor.
+    by_actor: BTreeMap<Uuid, [i64; 2]>,
+}
+
+impl CountChanges {
+    /// `actor`'s row is written, whether or not its counts change.
+    fn touch(&mut self, actor: Uuid) -> &mut [i64; 2] {
+        self.by_actor.entry(actor).or_default()
     }
-    let actors: Vec<Uuid> = actors.iter().copied().collect();
-    sqlx::query(
-        "INSERT INTO actor_incident_counts (actor_id, incidents, claimed) \
-         SELECT a.actor_id, count(DISTINCT l.incident_id)::int, \
-                (count(DISTINCT l.incident_id) FILTER (WHERE l.role = 'claimant'))::int \
-           FROM unnest($1::uuid[]) AS a(actor_id) \
-           LEFT JOIN incident_actor_links l ON l.actor_id = a.actor_id AND l.counted \
-          GROUP BY a.actor_id \
-         ON CONFLICT (actor_id) DO UPDATE \
-            SET incidents = EXCLUDED.incidents, claimed = EXCLUDED.claimed",
-    )
-    .bind(&actors)
-    .execute(conn)
-    .await?;
-    Ok(())
+
+    /// Adds what `incident` counts for, `sign` times (-1: takes it away).
+    fn add(&mut self, incident: &Involved, sign: i64) {
+        let active = incident.status == Some(ACTIVE);
+        // The links are ordered by actor, so an actor's roles are consecutive.
+        let mut previous: Option<Uuid> = None;
+        for (actor, role) in &incident.links {
+            let change = self.touch(*actor);
+            if active {
+                if previous != Some(*actor) {
+                    change[0] += sign;
+                }
+                if role == ActorRole::Claimant.as_str() {
+                    change[1] += sign;
+                }
+            }
+            previous = Some(*actor);
+        }
+    }
+
+    /// Adds the changes to the stored counts (an actor without a row yet has none to add to:
+    /// nothing stored names it, as every actor a link names has a row).
+    async fn store(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.by_actor.is_empty() {
+            return Ok(());
+        }
+        let actors: Vec<Uuid> = self.by_actor.keys().copied().collect();
+        let incidents: Vec<i64> = self.by_actor.values().map(|c| c[0]).collect();
+        let claimed: Vec<i64> = self.by_actor.values().map(|c| c[1]).collect();
+        sqlx::query(
+            "INSERT INTO actor_incident_counts AS c (actor_id, incidents, claimed) \
+             SELECT actor_id, incidents::int, claimed::int \
+               FROM unnest($1::uuid[], $2::int8[], $3::int8[]) AS d(actor_id, incidents, claimed) \
+             ON CONFLICT (actor_id) DO UPDATE \
+                SET incidents = c.incidents + EXCLUDED.incidents, \
+                    claimed = c.claimed + EXCLUDED.claimed",
+        )
+        .bind(&actors)
+        .bind(&incidents)
+        .bind(&claimed)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -877,8 +1008,63 @@ fn search_names(name: Option<&str>, aliases: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{array_literal, search_names, Timeline};
+    use super::{array_literal, search_names, ReportedActors, Timeline, REPORTED, REPORTED_SCHEMA};
     use chrono::{TimeZone, Utc};
+    use sitrep_domain::model::encode;
+    use sitrep_domain::model::incident::{
+        ActorInvolvement, ActorRole, AttributionStatus, IncidentEvent, IncidentFacts,
+    };
+    use sitrep_domain::model::values::{CountryCode, EventTime, Place, UncertainCount};
+    use sitrep_domain::model::vocab::{EventType, SubEventType};
+    use uuid::Uuid;
+
+    #[test]
+    fn a_report_is_read_for_its_actors_alone_as_the_domain_writes_it() {
+        let actors = vec![
+            ActorInvolvement {
+                actor: Uuid::new_v4(),
+                role: ActorRole::Perpetrator,
+                attribution: AttributionStatus::Suspected,
+                source: None,
+            },
+            ActorInvolvement {
+                actor: Uuid::new_v4(),
+                role: ActorRole::Claimant,
+                attribution: AttributionStatus::Claimed,
+                source: None,
+            },
+        ];
+        let facts = IncidentFacts {
+            time: EventTime::day("2024-01-28".parse().unwrap()),
+            place: Place::country(CountryCode::new("JOR").unwrap()),
+            event_type: EventType::ExplosionsRemoteViolence,
+            sub_event_type: SubEventType::AirDroneStrike,
+            means: Vec::new(),
+            target_category: None,
+            fatalities: UncertainCount::exactly(3),
+            injuries: None,
+            notes: Some("a \"note\"".into()),
+            tags: vec!["tower-22".into()],
+            external_refs: Vec::new(),
+            attributes: Default::default(),
+        };
+        for actors in [actors, Vec::new()] {
+            let encoded = encode(&IncidentEvent::IncidentReported {
+                facts: facts.clone(),
+                actors: actors.clone(),
+                sources: Vec::new(),
+            })
+            .unwrap();
+            // The current schema of reports is the one `ReportedActors` reads (else reports
+            // are read whole: update it).
+            assert_eq!(
+                (encoded.event_type.as_str(), encoded.schema_version),
+                (REPORTED, REPORTED_SCHEMA)
+            );
+            let read: ReportedActors = serde_json::from_str(&encoded.payload.to_string()).unwrap();
+            assert_eq!(read.actors, actors);
+        }
+    }
 
     #[test]
     fn array_literals_quote_every_element() {

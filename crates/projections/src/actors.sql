@@ -82,19 +82,6 @@ CREATE TABLE incident_statuses (
     status       text NOT NULL
 );
 
--- Each incident's actors by role, now; counted = the incident is active.
-CREATE TABLE incident_actor_links (
-    incident_id  uuid    NOT NULL,
-    actor_id     uuid    NOT NULL,
-    role         text    NOT NULL,
-    counted      boolean NOT NULL,
-    PRIMARY KEY (incident_id, actor_id, role)
-);
-
--- The counts' refresh of an actor, and "the current incidents of actor X (in role R)".
-CREATE INDEX incident_actor_links_actor ON incident_actor_links (actor_id, role)
-    WHERE counted;
-
 -- One row per version of each actor's part in an incident (incident, actor, role): how it is
 -- known (attribution), from recorded_from until a change of it was recorded (recorded_to, NULL
 -- for the current row). An incident's retraction or merge ends no row: incident_statuses says
@@ -111,9 +98,17 @@ CREATE TABLE involvement_versions (
     PRIMARY KEY (incident_id, actor_id, role, stream_version)
 );
 
--- The projector's lookup of each involvement's newest row.
+-- The projector's lookup of each involvement's newest row, and of an incident's current ones.
 CREATE UNIQUE INDEX involvement_versions_current ON involvement_versions (incident_id, actor_id, role)
     WHERE recorded_to IS NULL;
+
+-- Each incident's actors by role, now (its current involvements); counted = the incident is
+-- active. A view of the two tables above, which hold the same facts.
+CREATE VIEW incident_actor_links AS
+SELECT v.incident_id, v.actor_id, v.role, coalesce(s.status = 'active', false) AS counted
+  FROM involvement_versions v
+  LEFT JOIN incident_statuses s ON s.incident_id = v.incident_id
+ WHERE v.recorded_to IS NULL;
 
 -- Per actor (every registered actor, and any actor an incident names): how many active
 -- incidents involve it in any role, and how many it claimed. Current only.

@@ -10,6 +10,10 @@
 //!   database; when the leader dies its connection closes, the lock is released and another
 //!   process takes over.
 //! - **Wake-ups.** It listens for the feed's NOTIFY and polls as a fallback.
+//! - **Pages.** It reads 1,000 events at a time while it keeps up, and pages twice as large
+//!   after each full one (up to 10,000) while it is behind, as after a dataset import: fewer
+//!   statements and round trips per event, and back to small pages (a low lag under a stream
+//!   of writes) once it has caught up. [`Projector::with_page_size`] fixes the size.
 //! - **Rebuilds.** [`Projector::rebuild`] builds a new generation from the start of the feed
 //!   beside the live one, catches it up and switches it live (blue/green).
 
@@ -37,14 +41,39 @@ const HELD_BACK_RECHECK: Duration = Duration::from_millis(10);
 const LIVE_RECHECK: Duration = Duration::from_secs(1);
 /// How often a standby tries to become the leader.
 const STANDBY_INTERVAL: Duration = Duration::from_millis(500);
+/// The pages a projector reads by default: this many events while it keeps up...
+const PAGE_SIZE: u32 = 1_000;
+/// ...growing (doubling while the pages come back full) up to this many when it is far behind.
+const MAX_PAGE_SIZE: u32 = 10_000;
 
 /// Applies the feed to one projection.
 #[derive(Clone)]
 pub struct Projector {
     store: EventStore,
     projection: Arc<dyn Projection>,
-    page_size: u32,
+    pages: PageSizes,
     failpoint: Option<Arc<Failpoint>>,
+}
+
+/// How many events a projector reads at a time: `first` after it caught up, doubling for each
+/// full page up to `max`. Small pages keep the lag low under a stream of writes (each page's
+/// transaction commits sooner); large ones apply a backlog (an import, a projector that was
+/// down) with fewer statements and round trips per event.
+#[derive(Clone, Copy, Debug)]
+struct PageSizes {
+    first: u32,
+    max: u32,
+}
+
+impl PageSizes {
+    /// The size of the page after one of `size` that held `events` events.
+    fn next(self, size: u32, events: usize) -> u32 {
+        if events >= size as usize {
+            size.saturating_mul(2).min(self.max)
+        } else {
+            self.first
+        }
+    }
 }
 
 /// Stops the projector between writing a page and committing it, as a crash would (tests).
@@ -75,6 +104,8 @@ struct Followed {
     applied: u64,
     /// Why it stopped.
     stop: Stop,
+    /// The size of the next page to read.
+    page_size: u32,
 }
 
 enum Stop {
@@ -91,14 +122,22 @@ impl Projector {
         Self {
             store,
             projection,
-            page_size: 1000,
+            pages: PageSizes {
+                first: PAGE_SIZE,
+                max: MAX_PAGE_SIZE,
+            },
             failpoint: None,
         }
     }
 
-    /// The same with pages of `events` events.
+    /// The same with pages of `events` events, always (by default pages grow while the
+    /// projector is behind).
     pub fn with_page_size(mut self, events: u32) -> Self {
-        self.page_size = events.max(1);
+        let events = events.max(1);
+        self.pages = PageSizes {
+            first: events,
+            max: events,
+        };
         self
     }
 
@@ -146,27 +185,29 @@ impl Projector {
     /// Applies the feed to `generation` until nothing more is visible; returns the number of
     /// events applied.
     pub async fn catch_up(&self, generation: &mut Generation) -> Result<u64, ProjectionError> {
-        Ok(self.follow(generation, None).await?.applied)
+        Ok(self
+            .follow(generation, None, self.pages.first)
+            .await?
+            .applied)
     }
 
-    /// Applies page after page until the feed shows nothing more. The next page is read while
-    /// the current one is applied (reading the log does not depend on the read model), so the
-    /// database reads the feed while the projection folds and writes.
-    /// Stops at `deadline`, if any, between pages.
+    /// Applies page after page until the feed shows nothing more, starting with a page of
+    /// `page_size` events. The next page is read while the current one is applied (reading the
+    /// log does not depend on the read model), so the database reads the feed while the
+    /// projection folds and writes. Stops at `deadline`, if any, between pages.
     async fn follow(
         &self,
         generation: &mut Generation,
         deadline: Option<Instant>,
+        mut page_size: u32,
     ) -> Result<Followed, ProjectionError> {
         let mut applied = 0;
-        let mut page = self
-            .store
-            .read_feed(generation.cursor, self.page_size)
-            .await?;
+        let mut page = self.store.read_feed(generation.cursor, page_size).await?;
         while !page.events.is_empty() {
+            page_size = self.pages.next(page_size, page.events.len());
             let (written, next) = tokio::join!(
                 self.apply_page(generation, &page),
-                self.store.read_feed(page.next, self.page_size)
+                self.store.read_feed(page.next, page_size)
             );
             written?;
             applied += page.events.len() as u64;
@@ -174,16 +215,15 @@ impl Projector {
                 return Ok(Followed {
                     applied,
                     stop: Stop::Deadline,
+                    page_size,
                 });
             }
             page = next?;
             if page.events.is_empty() {
                 // Read while the page's own transaction was open, whose id held the feed's
                 // horizon back: only a read after its commit can say the feed is caught up.
-                page = self
-                    .store
-                    .read_feed(generation.cursor, self.page_size)
-                    .await?;
+                page_size = self.pages.first;
+                page = self.store.read_feed(generation.cursor, page_size).await?;
             }
         }
         let stop = if page.held_back {
@@ -191,7 +231,11 @@ impl Projector {
         } else {
             Stop::CaughtUp
         };
-        Ok(Followed { applied, stop })
+        Ok(Followed {
+            applied,
+            stop,
+            page_size: self.pages.first,
+        })
     }
 
     /// Rebuilds the projection into a new generation from the start of the feed, beside the
@@ -235,6 +279,7 @@ impl Projector {
         listener.listen(FEED_CHANNEL).await?;
         let mut generation = self.live_generation().await?;
         let mut checked = Instant::now();
+        let mut page_size = self.pages.first;
         loop {
             // The live generation is read again now and then: a rebuild in another process may
             // have switched it. (A checkpoint moved by anyone else fails the next page with
@@ -244,7 +289,12 @@ impl Projector {
                 checked = Instant::now();
             }
             let deadline = Instant::now() + LIVE_RECHECK;
-            match self.follow(&mut generation, Some(deadline)).await?.stop {
+            let followed = self
+                .follow(&mut generation, Some(deadline), page_size)
+                .await?;
+            // Still behind after a deadline: go on with pages as large as they had grown.
+            page_size = followed.page_size;
+            match followed.stop {
                 Stop::Deadline => {}
                 Stop::HeldBack => tokio::time::sleep(HELD_BACK_RECHECK).await,
                 Stop::CaughtUp => {
@@ -344,4 +394,25 @@ fn lock_key(projection: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageSizes;
+
+    #[test]
+    fn pages_double_while_full_and_shrink_once_not() {
+        let pages = PageSizes {
+            first: 1_000,
+            max: 10_000,
+        };
+        assert_eq!(pages.next(1_000, 1_000), 2_000);
+        assert_eq!(pages.next(2_000, 2_000), 4_000);
+        assert_eq!(pages.next(8_000, 8_000), 10_000);
+        assert_eq!(pages.next(10_000, 10_000), 10_000);
+        assert_eq!(pages.next(10_000, 9_999), 1_000);
+        assert_eq!(pages.next(1_000, 3), 1_000);
+        let fixed = PageSizes { first: 3, max: 3 };
+        assert_eq!(fixed.next(3, 3), 3);
+    }
 }

@@ -919,3 +919,131 @@ async fn a_withdrawn_claim_leaves_the_links_the_counts_and_the_current_involveme
             .expect("checksum"),
     );
 }
+
+/// Every actor's counts as a recount of the counted links gives them, for every actor with a
+/// row of counts or a counted link: (actor, incidents, claimed), ordered by actor.
+async fn recounted(store: &EventStore, schema: &str) -> Vec<(Uuid, i32, i32)> {
+    sqlx::query_as(&format!(
+        "SELECT coalesce(c.actor_id, r.actor_id), coalesce(r.incidents, 0), \
+                coalesce(r.claimed, 0) \
+           FROM {schema}.actor_incident_counts c \
+           FULL JOIN (SELECT actor_id, count(DISTINCT incident_id)::int AS incidents, \
+                             (count(DISTINCT incident_id) \
+                                FILTER (WHERE role = 'claimant'))::int AS claimed \
+                        FROM {schema}.incident_actor_links WHERE counted \
+                       GROUP BY actor_id) r USING (actor_id) \
+          ORDER BY 1"
+    ))
+    .fetch_all(store.pool())
+    .await
+    .expect("recount")
+}
+
+#[tokio::test]
+async fn counts_go_up_and_down_as_a_recount_of_the_links_says() {
+    let (_db, store, handler) = setup(5).await;
+    let [a, b, c, d] = [(); 4].map(|()| Uuid::new_v4());
+    for (id, name) in [(a, "Alpha"), (b, "Bravo"), (c, "Charlie")] {
+        actor(
+            &handler,
+            id,
+            register(name, ActorType::MilitiaGroups, "IRQ", &[]),
+        )
+        .await;
+    }
+    // An event a page, every page checked against a recount of the links.
+    let projector = Projector::new(store.clone(), Arc::new(ActorsProjection)).with_page_size(1);
+    let mut live = projector.live_generation().await.expect("live");
+    let mut check = async |expected: Vec<(Uuid, i32, i32)>| {
+        catch_up_fully(&projector, &store, &mut live).await;
+        let counts = counts(&store, &live.schema).await;
+        assert_eq!(counts, recounted(&store, &live.schema).await);
+        assert_eq!(counts, sorted(expected));
+    };
+    check(vec![(a, 0, 0), (b, 0, 0), (c, 0, 0)]).await;
+
+    use ActorRole as R;
+    use AttributionStatus as A;
+    let (inc1, inc2) = (Uuid::new_v4(), Uuid::new_v4());
+    // Alpha in two roles of one incident counts it once, and once as its claimant.
+    run(
+        &handler,
+        inc1,
+        report_naming(
+            "2024-01-10",
+            vec![
+                involvement(a, R::Perpetrator, A::AttributedBySource),
+                involvement(a, R::Claimant, A::Claimed),
+                involvement(b, R::Target, A::AttributedBySource),
+            ],
+        ),
+    )
+    .await;
+    check(vec![(a, 1, 1), (b, 1, 0), (c, 0, 0)]).await;
+    // An actor registered since has its row of zeros, then counts.
+    actor(
+        &handler,
+        d,
+        register("Delta", ActorType::MilitiaGroups, "IRQ", &[]),
+    )
+    .await;
+    check(vec![(a, 1, 1), (b, 1, 0), (c, 0, 0), (d, 0, 0)]).await;
+    run(
+        &handler,
+        inc2,
+        report_naming(
+            "2024-01-11",
+            vec![
+                involvement(a, R::Claimant, A::Claimed),
+                involvement(c, R::Perpetrator, A::Suspected),
+                involvement(d, R::Associated, A::Suspected),
+            ],
+        ),
+    )
+    .await;
+    check(vec![(a, 2, 2), (b, 1, 0), (c, 1, 0), (d, 1, 0)]).await;
+    run(&handler, inc1, claim(c, R::Claimant, A::Claimed, None)).await;
+    check(vec![(a, 2, 2), (b, 1, 0), (c, 2, 1), (d, 1, 0)]).await;
+    // A changed claim changes no count.
+    run(
+        &handler,
+        inc2,
+        claim(
+            c,
+            R::Perpetrator,
+            A::AttributedBySource,
+            Some("a source confirms it"),
+        ),
+    )
+    .await;
+    check(vec![(a, 2, 2), (b, 1, 0), (c, 2, 1), (d, 1, 0)]).await;
+    // Alpha withdrawn as inc1's claimant is still its perpetrator.
+    let withdraw = |actor, role| {
+        IncidentCommand::WithdrawClaim(WithdrawClaim {
+            actor,
+            role,
+            reason: "source revision".into(),
+        })
+    };
+    run(&handler, inc1, withdraw(a, R::Claimant)).await;
+    check(vec![(a, 2, 1), (b, 1, 0), (c, 2, 1), (d, 1, 0)]).await;
+    run(&handler, inc2, retract()).await;
+    check(vec![(a, 1, 0), (b, 1, 0), (c, 1, 1), (d, 0, 0)]).await;
+    run(&handler, inc2, restore()).await;
+    check(vec![(a, 2, 1), (b, 1, 0), (c, 2, 1), (d, 1, 0)]).await;
+    run(&handler, inc1, withdraw(b, R::Target)).await;
+    check(vec![(a, 2, 1), (b, 0, 0), (c, 2, 1), (d, 1, 0)]).await;
+    run(&handler, inc2, merge_into(inc1)).await;
+    let last = vec![(a, 1, 0), (b, 0, 0), (c, 1, 1), (d, 0, 0)];
+    check(last.clone()).await;
+
+    // Built in pages of three events, and in one page, the counts are the same.
+    for page_size in [3, 1000] {
+        let builder =
+            Projector::new(store.clone(), Arc::new(ActorsProjection)).with_page_size(page_size);
+        let mut built = builder.rebuild().await.expect("rebuild");
+        catch_up_fully(&builder, &store, &mut built).await;
+        assert_eq!(counts(&store, &built.schema).await, sorted(last.clone()));
+        assert_eq!(recounted(&store, &built.schema).await, sorted(last.clone()));
+    }
+}
