@@ -16,6 +16,7 @@ use csv::StringRecord;
 
 use crate::csv_file::{Column, CsvFile, CsvRecord, FileError};
 use crate::record::{Dataset, ImportedRow, RowError};
+use crate::two_threads::map_in_halves;
 
 /// A dataset file, read and checked row by row.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +88,9 @@ pub(crate) fn read_rows<R: Read>(
         if batch.is_empty() {
             break;
         }
-        let mapped = map_batch(&batch, &map);
+        let mapped = map_in_halves(&batch, 64, |(line, record)| {
+            map(&CsvRecord::new(*line, record))
+        });
         for ((line, record), mapped) in batch.iter().zip(mapped) {
             let record = CsvRecord::new(*line, record);
             let id = record.get(id_column).trim();
@@ -125,33 +128,6 @@ pub(crate) fn read_rows<R: Read>(
         rows,
         rejected,
         unmapped_columns,
-    })
-}
-
-/// `batch` mapped in order: its first half on a second thread, the rest on this one.
-fn map_batch(
-    batch: &[(u64, StringRecord)],
-    map: &(impl Fn(&CsvRecord<'_>) -> Result<ImportedRow, RowError> + Sync),
-) -> Vec<Result<ImportedRow, RowError>> {
-    let map_all = |records: &[(u64, StringRecord)]| -> Vec<Result<ImportedRow, RowError>> {
-        records
-            .iter()
-            .map(|(line, record)| map(&CsvRecord::new(*line, record)))
-            .collect()
-    };
-    if batch.len() < 64 {
-        return map_all(batch);
-    }
-    let (first, second) = batch.split_at(batch.len() / 2);
-    std::thread::scope(|scope| {
-        let first = scope.spawn(|| map_all(first));
-        let second = map_all(second);
-        // A panic in the mapping (a bug) is passed on as this thread's own.
-        let mut mapped = first
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        mapped.extend(second);
-        mapped
     })
 }
 

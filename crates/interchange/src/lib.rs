@@ -21,6 +21,7 @@ pub mod import;
 pub mod record;
 pub mod rejected_file;
 pub mod sync;
+mod two_threads;
 pub mod ucdp;
 
 use sitrep_domain::model::incident::ExternalRef;

@@ -295,22 +295,7 @@ pub fn row_digest(row: &ImportedRow) -> String {
 
 /// The digests of `rows`, in order; a large file's on two threads, half each.
 pub fn row_digests(rows: &[ImportedRow]) -> Vec<String> {
-    let digest_all =
-        |rows: &[ImportedRow]| -> Vec<String> { rows.iter().map(row_digest).collect() };
-    if rows.len() < 1024 {
-        return digest_all(rows);
-    }
-    let (first, second) = rows.split_at(rows.len() / 2);
-    std::thread::scope(|scope| {
-        let first = scope.spawn(|| digest_all(first));
-        let second = digest_all(second);
-        // A panic in a digest (a bug) is passed on as this thread's own.
-        let mut digests = first
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        digests.extend(second);
-        digests
-    })
+    crate::two_threads::map_in_halves(rows, 1024, row_digest)
 }
 
 /// The file's column that holds a row's id in the dataset.
