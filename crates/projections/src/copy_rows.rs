@@ -169,7 +169,7 @@ macro_rules! displayed {
 }
 
 // Their `Display` forms are PostgreSQL input forms and never need escaping.
-displayed!(i32, i64, bool, Uuid);
+displayed!(i32, i64, Uuid);
 
 impl CopyValue for f64 {
     fn write(&self, out: &mut String) {
