@@ -34,7 +34,13 @@ impl ActorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new actor.")] input: RegisterActorInput,
     ) -> async_graphql::Result<ActorPayload> {
-        let id = new_id(input.actor_id, &key_namespaces::ACTOR, "", &input.options);
+        let id = new_id(
+            ctx,
+            input.actor_id,
+            &key_namespaces::ACTOR,
+            "",
+            &input.options,
+        );
         let command = ActorCommand::RegisterActor(domain::RegisterActor {
             name: input.name,
             actor_type: input.actor_type.into(),
@@ -126,6 +132,7 @@ impl ActorMutation {
         input: RecordAffiliationInput,
     ) -> async_graphql::Result<ActorPayload> {
         let affiliation_id = new_id(
+            ctx,
             input.affiliation_id,
             &key_namespaces::AFFILIATION,
             "",

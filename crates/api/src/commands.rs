@@ -37,10 +37,25 @@ pub mod key_namespaces {
 }
 
 /// The id of something a mutation creates: the client's (`given`), else one derived from the
-/// idempotency key (UUID v5 in `namespace` of `scope` followed by the key, so that a retry lands
-/// on the same one), else a fresh one. `scope` tells apart the things one namespace holds (the
-/// parts of one negotiation, say); it is empty where the namespace holds one kind of thing.
+/// caller's idempotency key, else a fresh one (see [`derive_id`]).
 pub fn new_id(
+    ctx: &Context<'_>,
+    given: Option<Uuid>,
+    namespace: &Uuid,
+    scope: &str,
+    options: &CommandOptions,
+) -> Uuid {
+    let caller = ctx.data_opt::<Caller>().unwrap_or(&Caller::Anonymous);
+    derive_id(caller.name(), given, namespace, scope, options)
+}
+
+/// The id of something `author` creates: the client's (`given`), else one derived from the
+/// idempotency key (UUID v5 in `namespace` of the author, `scope` and the key, so that a retry
+/// by the same author lands on the same one, and another author's key of the same text on
+/// another), else a fresh one. `scope` tells apart the things one namespace holds (the parts of
+/// one negotiation, say); it is empty where the namespace holds one kind of thing.
+pub fn derive_id(
+    author: &str,
     given: Option<Uuid>,
     namespace: &Uuid,
     scope: &str,
@@ -48,7 +63,11 @@ pub fn new_id(
 ) -> Uuid {
     match (given, &options.idempotency_key) {
         (Some(id), _) => id,
-        (None, Some(key)) => Uuid::new_v5(namespace, format!("{scope}{key}").as_bytes()),
+        // The author's length first, so that no two (author, scope + key) pairs name alike.
+        (None, Some(key)) => Uuid::new_v5(
+            namespace,
+            format!("{}:{author}/{scope}{key}", author.len()).as_bytes(),
+        ),
         (None, None) => Uuid::now_v7(),
     }
 }
@@ -59,8 +78,9 @@ pub struct CommandOptions {
     /// The version of the changed entity the client based the change on; a different version
     /// fails with `CONFLICT` (saying the actual one) and changes nothing.
     pub expected_version: Option<i32>,
-    /// A key the client makes up for this request (at most 200 characters): a retry with the
-    /// same key returns the first answer and appends nothing.
+    /// A key the client makes up for this request (at most 200 bytes): a retry with the same
+    /// key returns the first answer and appends nothing. Keys are each token's own: another
+    /// token's request with the same key is another request.
     pub idempotency_key: Option<String>,
     /// Ties this change to others of one piece of work (an import, an editor's session).
     pub correlation_id: Option<Uuid>,
@@ -151,35 +171,39 @@ pub fn api_context<'a>(ctx: &Context<'a>) -> Result<&'a ApiContext, ApiError> {
 mod tests {
     use uuid::Uuid;
 
-    use super::{key_namespaces, new_id, CommandOptions};
+    use super::{derive_id, key_namespaces, CommandOptions};
 
     #[test]
-    fn new_ids_are_the_clients_else_follow_from_the_key_else_fresh() {
+    fn new_ids_are_the_clients_else_follow_from_the_authors_key_else_fresh() {
         let keyed = CommandOptions {
             idempotency_key: Some("tower-22".into()),
             ..CommandOptions::default()
         };
+        let id = |author: &str, namespace: &Uuid, scope: &str, options: &CommandOptions| {
+            derive_id(author, None, namespace, scope, options)
+        };
         let given = Uuid::from_u128(7);
         assert_eq!(
-            new_id(Some(given), &key_namespaces::INCIDENT, "", &keyed),
+            derive_id("desk", Some(given), &key_namespaces::INCIDENT, "", &keyed),
             given
         );
-        let derived = new_id(None, &key_namespaces::INCIDENT, "", &keyed);
-        assert_eq!(derived, new_id(None, &key_namespaces::INCIDENT, "", &keyed));
+        let derived = id("desk", &key_namespaces::INCIDENT, "", &keyed);
+        assert_eq!(derived, id("desk", &key_namespaces::INCIDENT, "", &keyed));
         assert_eq!(
             derived,
-            Uuid::new_v5(&key_namespaces::INCIDENT, b"tower-22"),
+            Uuid::new_v5(&key_namespaces::INCIDENT, b"4:desk/tower-22"),
             "fixed forever: retries after an upgrade derive the same id"
         );
-        assert_ne!(derived, new_id(None, &key_namespaces::ACTOR, "", &keyed));
+        assert_ne!(derived, id("field", &key_namespaces::INCIDENT, "", &keyed));
+        assert_ne!(derived, id("desk", &key_namespaces::ACTOR, "", &keyed));
         assert_ne!(
             derived,
-            new_id(None, &key_namespaces::INCIDENT, "open/", &keyed)
+            id("desk", &key_namespaces::INCIDENT, "open/", &keyed)
         );
         let fresh = CommandOptions::default();
         assert_ne!(
-            new_id(None, &key_namespaces::INCIDENT, "", &fresh),
-            new_id(None, &key_namespaces::INCIDENT, "", &fresh)
+            id("desk", &key_namespaces::INCIDENT, "", &fresh),
+            id("desk", &key_namespaces::INCIDENT, "", &fresh)
         );
     }
 

@@ -41,6 +41,7 @@ impl IncidentMutation {
     ) -> async_graphql::Result<IncidentPayload> {
         // A retry must land on the same incident: its id follows from the key.
         let id = new_id(
+            ctx,
             input.incident_id,
             &key_namespaces::INCIDENT,
             "",

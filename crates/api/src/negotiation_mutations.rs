@@ -46,6 +46,7 @@ impl NegotiationMutation {
     ) -> async_graphql::Result<NegotiationPayload> {
         // A retry must land on the same negotiation: its id follows from the key.
         let id = new_id(
+            ctx,
             input.negotiation_id,
             &key_namespaces::NEGOTIATION,
             "open/",
@@ -68,7 +69,7 @@ impl NegotiationMutation {
         #[graphql(desc = "The negotiation and the session held.")] input: RecordSessionInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
-        let session_id = part_id(input.session_id, id, "session", &input.options);
+        let session_id = part_id(ctx, input.session_id, id, "session", &input.options);
         let command = domain::RecordSession {
             session_id,
             held: input.held.into_domain(),
@@ -92,7 +93,7 @@ impl NegotiationMutation {
         input: FormWorkingGroupInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
-        let group_id = part_id(input.group_id, id, "working group", &input.options);
+        let group_id = part_id(ctx, input.group_id, id, "working group", &input.options);
         let command = domain::FormWorkingGroup {
             group_id,
             name: input.name,
@@ -136,7 +137,7 @@ impl NegotiationMutation {
         input: CommitTimelineInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
-        let milestone_id = part_id(input.milestone_id, id, "milestone", &input.options);
+        let milestone_id = part_id(ctx, input.milestone_id, id, "milestone", &input.options);
         let command = domain::CommitTimeline {
             milestone_id,
             description: input.description,
@@ -180,7 +181,7 @@ impl NegotiationMutation {
         #[graphql(desc = "The negotiation and the agreement reached.")] input: RecordAgreementInput,
     ) -> async_graphql::Result<NegotiationPayload> {
         let id = input.negotiation_id;
-        let agreement_id = part_id(input.agreement_id, id, "agreement", &input.options);
+        let agreement_id = part_id(ctx, input.agreement_id, id, "agreement", &input.options);
         let command = domain::RecordAgreement {
             agreement_id,
             name: input.name,
@@ -220,9 +221,15 @@ impl NegotiationMutation {
 
 /// The id of a new part (`what`) of negotiation `negotiation`: the client's, else one that
 /// follows from the idempotency key (a retry names the same part), else a new one.
-fn part_id(given: Option<Uuid>, negotiation: Uuid, what: &str, options: &CommandOptions) -> Uuid {
+fn part_id(
+    ctx: &Context<'_>,
+    given: Option<Uuid>,
+    negotiation: Uuid,
+    what: &str,
+    options: &CommandOptions,
+) -> Uuid {
     let scope = format!("{negotiation}/{what}/");
-    new_id(given, &key_namespaces::NEGOTIATION, &scope, options)
+    new_id(ctx, given, &key_namespaces::NEGOTIATION, &scope, options)
 }
 
 fn participants(inputs: Vec<ParticipantInput>) -> Vec<Participant> {

@@ -33,7 +33,13 @@ impl SiteMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new site.")] input: RegisterSiteInput,
     ) -> async_graphql::Result<SitePayload> {
-        let id = new_id(input.site_id, &key_namespaces::SITE, "", &input.options);
+        let id = new_id(
+            ctx,
+            input.site_id,
+            &key_namespaces::SITE,
+            "",
+            &input.options,
+        );
         let command = SiteCommand::RegisterSite(domain::RegisterSite {
             name: input.name,
             kind: input.kind.into(),

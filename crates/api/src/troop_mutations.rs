@@ -57,7 +57,7 @@ impl TroopMutation {
         #[graphql(desc = "The deployment and the source's estimate.")] input: ReportTroopLevelInput,
     ) -> async_graphql::Result<TroopPayload> {
         let id = input.deployment_id;
-        let estimate_id = part_id(input.estimate_id, id, "estimate", &input.options);
+        let estimate_id = part_id(ctx, input.estimate_id, id, "estimate", &input.options);
         let command = domain::ReportTroopLevel {
             estimate_id,
             as_of: input.as_of.into_domain(),
@@ -101,7 +101,7 @@ impl TroopMutation {
         #[graphql(desc = "The deployment and the planned change.")] input: AnnounceTroopChangeInput,
     ) -> async_graphql::Result<TroopPayload> {
         let id = input.deployment_id;
-        let change_id = part_id(input.change_id, id, "change", &input.options);
+        let change_id = part_id(ctx, input.change_id, id, "change", &input.options);
         let command = domain::AnnounceTroopChange {
             change_id,
             kind: input.kind.into(),
@@ -169,9 +169,15 @@ impl TroopMutation {
 
 /// The id of a new estimate or change (`what`) of deployment `deployment`: the client's, else
 /// one that follows from the idempotency key (a retry names the same one), else a new one.
-fn part_id(given: Option<Uuid>, deployment: Uuid, what: &str, options: &CommandOptions) -> Uuid {
+fn part_id(
+    ctx: &Context<'_>,
+    given: Option<Uuid>,
+    deployment: Uuid,
+    what: &str,
+    options: &CommandOptions,
+) -> Uuid {
     let scope = format!("{deployment}/{what}/");
-    new_id(given, &key_namespaces::TROOPS, &scope, options)
+    new_id(ctx, given, &key_namespaces::TROOPS, &scope, options)
 }
 
 /// Runs `command` on deployment `id` and answers with the payload (`item`: the id of the

@@ -54,9 +54,14 @@ impl Api {
     /// The whole response as JSON (`data` and `errors`).
     async fn run(&self, query: &str, variables: Value) -> Value {
         // Access control has its own tests (`tests/access.rs`); these run as a recorder.
+        self.run_as("test recorder", query, variables).await
+    }
+
+    /// The whole response to a request of the recorder named `name`.
+    async fn run_as(&self, name: &str, query: &str, variables: Value) -> Value {
         let recorder = Caller::Token(TokenHolder {
             token_id: uuid::Uuid::nil(),
-            name: "test recorder".to_owned(),
+            name: name.to_owned(),
             role: Role::Recorder,
         });
         let request = Request::new(query)
@@ -235,6 +240,43 @@ async fn a_retried_request_with_its_idempotency_key_appends_nothing() {
         first["reportIncident"]["incidentId"]
     );
     assert_eq!(api.events_stored().await, 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_each_tokens_own() {
+    let api = api().await;
+    let mut input = tower_22("2024-01-28");
+    input["idempotencyKey"] = json!("report-1");
+    let mut other_report = tower_22("2024-01-29");
+    other_report["idempotencyKey"] = json!("report-1");
+    let run = |name: &'static str, input: &Value| {
+        let api = &api;
+        let variables = json!({ "input": input.clone() });
+        async move {
+            let response = api.run_as(name, REPORT, variables).await;
+            assert!(response.get("errors").is_none(), "{response:#}");
+            response["data"]["reportIncident"].clone()
+        }
+    };
+    let desk = run("desk editor", &input).await;
+    // Another token, the same key and another report: recorded, as an incident of its own.
+    let field = run("field office", &other_report).await;
+    assert_eq!(field["replayed"], false);
+    assert_ne!(field["incidentId"], desk["incidentId"]);
+    assert_ne!(field["eventIds"], desk["eventIds"]);
+    // Another token, the same key and the same report: not a replay of the first token's.
+    let wire = run("wire desk", &input).await;
+    assert_eq!(wire["replayed"], false);
+    assert_ne!(wire["incidentId"], desk["incidentId"]);
+    // Each token's retry is its own first answer.
+    let desk_retry = run("desk editor", &input).await;
+    assert_eq!(desk_retry["replayed"], true);
+    assert_eq!(desk_retry["incidentId"], desk["incidentId"]);
+    assert_eq!(desk_retry["eventIds"], desk["eventIds"]);
+    let field_retry = run("field office", &other_report).await;
+    assert_eq!(field_retry["replayed"], true);
+    assert_eq!(field_retry["eventIds"], field["eventIds"]);
+    assert_eq!(api.events_stored().await, 3);
 }
 
 #[tokio::test]

@@ -13,9 +13,10 @@
 //! - **Identity and references.** Rules that need the stream id ([`Aggregate::check_identity`])
 //!   and the existence of the aggregates a command refers to ([`Aggregate::references`]) are
 //!   checked here, before the aggregate decides.
-//! - **Idempotency keys.** With a key, the events' ids are derived from it ([`event_id_for`]), so a
-//!   retried request finds its first result (`replayed: true`, nothing appended) instead of
-//!   deciding again; a key reused for a different command or stream is refused.
+//! - **Idempotency keys.** With a key, the events' ids are derived from it and from the author
+//!   ([`event_id_for`]), so a retried request finds its first result (`replayed: true`, nothing
+//!   appended) instead of deciding again; a key reused by the same author for a different
+//!   command or stream is refused; another author's key of the same text is another request.
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use sha2::{Digest, Sha256};
@@ -44,7 +45,8 @@ pub struct CommandMeta {
     pub recorded_by: String,
     /// The stream version the client based the command on; `None` takes the current one.
     pub expected_version: Option<u64>,
-    /// A client's key for this request: a retry with the same key appends nothing.
+    /// A client's key for this request: a retry with the same key appends nothing. Keys are
+    /// the author's own: the same key sent by another `recorded_by` is another request.
     pub idempotency_key: Option<String>,
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
@@ -200,11 +202,13 @@ impl CommandHandler {
             if let Some(key) = &meta.idempotency_key {
                 if let Some(first) = self
                     .store
-                    .event_by_id(event_id_for(key, 0))
+                    .event_by_id(event_id_for(&meta.recorded_by, key, 0))
                     .await
                     .map_err(HandlerError::Store)?
                 {
-                    return self.replay::<A>(stream_id, command, key, &first).await;
+                    return self
+                        .replay::<A>(stream_id, command, meta, key, &first)
+                        .await;
                 }
             }
             if let Some(expected) = meta.expected_version {
@@ -280,12 +284,14 @@ impl CommandHandler {
         Ok(())
     }
 
-    /// The first result of the request with idempotency key `key`, whose first event is
-    /// `first`, after checking that this request is the same command on the same stream.
+    /// The first result of the request with idempotency key `key` (sent by `meta`'s author),
+    /// whose first event is `first`, after checking that this request is the same command on
+    /// the same stream.
     async fn replay<A: Aggregate>(
         &self,
         stream_id: Uuid,
         command: &A::Command,
+        meta: &CommandMeta,
         key: &str,
         first: &StoredEvent,
     ) -> Result<Executed<A>, HandlerError> {
@@ -309,7 +315,7 @@ impl CommandHandler {
             .iter()
             .filter(|e| e.stream_version > before)
             .zip(0..)
-            .take_while(|(e, i)| e.event_id == event_id_for(key, *i))
+            .take_while(|(e, i)| e.event_id == event_id_for(&meta.recorded_by, key, *i))
             .map(|(e, _)| e)
             .collect();
         let prior_events = decode_all::<A>(stream_id, prior.iter().copied())?;
@@ -339,13 +345,18 @@ impl CommandHandler {
     }
 }
 
-/// The id of the `index`-th event decided by the request with idempotency key `key`: the same
-/// key always gives the same ids, so the store recognises a retry.
-pub fn event_id_for(key: &str, index: u32) -> Uuid {
+/// The id of the `index`-th event decided by the request that `recorded_by` sent with
+/// idempotency key `key`: the same author and key always give the same ids, so the store
+/// recognises a retry; another author's key of the same text gives other ids (keys are scoped
+/// per author, so one client cannot replay or block another's requests by guessing its keys).
+pub fn event_id_for(recorded_by: &str, key: &str, index: u32) -> Uuid {
     let mut hasher = Sha256::new();
     hasher.update(b"sitrep idempotency key\0");
-    hasher.update(key.as_bytes());
-    hasher.update(b"\0");
+    // Each part with its length first, so that no two (author, key) pairs hash alike.
+    for part in [recorded_by, key] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
     hasher.update(index.to_be_bytes());
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
@@ -416,7 +427,7 @@ fn to_new_events<E: DomainEvent>(
             let encoded = encode_canonical(event).map_err(HandlerError::Unencodable)?;
             let mut new = NewEvent::new(encoded.event_type, encoded.payload, &meta.recorded_by);
             if let Some(key) = &meta.idempotency_key {
-                new.event_id = event_id_for(key, index);
+                new.event_id = event_id_for(&meta.recorded_by, key, index);
             }
             new.schema_version = encoded.schema_version;
             new.valid_time = event.valid_time().map(valid_time_of);
@@ -468,10 +479,22 @@ mod tests {
 
     #[test]
     fn keys_give_stable_distinct_ids() {
-        assert_eq!(event_id_for("k", 0), event_id_for("k", 0));
-        assert_ne!(event_id_for("k", 0), event_id_for("k", 1));
-        assert_ne!(event_id_for("k", 0), event_id_for("l", 0));
-        assert_eq!(event_id_for("k", 0).get_version_num(), 8);
+        assert_eq!(event_id_for("a", "k", 0), event_id_for("a", "k", 0));
+        assert_ne!(event_id_for("a", "k", 0), event_id_for("a", "k", 1));
+        assert_ne!(event_id_for("a", "k", 0), event_id_for("a", "l", 0));
+        assert_eq!(event_id_for("a", "k", 0).get_version_num(), 8);
+    }
+
+    #[test]
+    fn keys_are_scoped_by_author() {
+        assert_ne!(event_id_for("a", "k", 0), event_id_for("b", "k", 0));
+        // The parts are length-prefixed: moving text between author and key changes the id.
+        assert_ne!(event_id_for("ab", "c", 0), event_id_for("a", "bc", 0));
+        // Pinned: a retry after an upgrade must find the ids its first request stored.
+        assert_eq!(
+            event_id_for("desk editor", "tower-22", 0).to_string(),
+            "3a02369d-e0a9-8686-a5b7-069bcacff703"
+        );
     }
 
     #[test]

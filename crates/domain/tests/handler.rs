@@ -473,3 +473,45 @@ mod real_aggregates {
         assert_eq!(count_events(&store).await, 2);
     }
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_each_authors_own() {
+    let (_db, store) = store().await;
+    let handler = CommandHandler::new(store.clone());
+    let id = Uuid::new_v4();
+    handler
+        .execute::<Tally>(id, &open(), &CommandMeta::by("analyst"))
+        .await
+        .expect("open");
+
+    let mine = CommandMeta::by("desk editor").with_key("request-1");
+    let theirs = CommandMeta::by("field office").with_key("request-1");
+    let first = handler
+        .execute::<Tally>(id, &add(2), &mine)
+        .await
+        .expect("first");
+    // The same key and the same command from another author: a request of its own, not a
+    // replay of the first author's.
+    let other = handler
+        .execute::<Tally>(id, &add(2), &theirs)
+        .await
+        .expect("another author's key");
+    assert!(!other.replayed);
+    assert_ne!(other.event_ids, first.event_ids);
+    assert_eq!(other.state.total, 4);
+    // Each author's retry finds that author's first result.
+    let retry = handler
+        .execute::<Tally>(id, &add(2), &mine)
+        .await
+        .expect("retry");
+    assert!(retry.replayed);
+    assert_eq!(retry.event_ids, first.event_ids);
+    assert_eq!(retry.state.total, 2);
+    let their_retry = handler
+        .execute::<Tally>(id, &add(2), &theirs)
+        .await
+        .expect("their retry");
+    assert!(their_retry.replayed);
+    assert_eq!(their_retry.event_ids, other.event_ids);
+    assert_eq!(count_events(&store).await, 3);
+}
