@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{issue_token, Server};
+use common::{issue_token, sitrep, Server};
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{json, Value};
 use sitrep_domain::store::{EventStore, FeedCursor};
@@ -84,6 +84,21 @@ impl Subscriber {
         }
     }
 
+    /// The code of the close frame the server ends the connection with (other messages are
+    /// skipped); `None` when the connection ends without one.
+    async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
+                .await
+                .expect("the connection closes within 30 s")?;
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|frame| u16::from(frame.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({
@@ -93,9 +108,13 @@ impl Subscriber {
         .await;
     }
 
-    /// The `data` of the next result, or the errors of a failed subscription.
+    /// The `data` of the next result, or the errors of a failed operation.
     async fn result(&mut self) -> Result<Value, Value> {
-        let message = self.next().await.expect("a result");
+        let mut message = self.next().await.expect("a result");
+        // The end of an earlier operation (a query's, say) is not a result.
+        while message["type"] == "complete" {
+            message = self.next().await.expect("a result");
+        }
         let next = if self.legacy { "data" } else { "next" };
         if message["type"] == next {
             match message["payload"].get("errors") {
@@ -353,4 +372,119 @@ async fn subscriptions_obey_access_control() {
     let data = viewer_socket.result().await.expect("an event");
     assert_eq!(data["eventRecorded"]["recordedBy"], "desk editor");
     server.stop();
+}
+
+#[tokio::test]
+async fn revoking_a_token_closes_its_subscriptions_and_no_others() {
+    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let url = db.url();
+    let server = Server::on(&url, &[]).await;
+    let old_screen = issue_token(&url, "viewer", "old wall screen");
+    let newsroom = issue_token(&url, "viewer", "newsroom wall");
+    let recorder = issue_token(&url, "recorder", "desk editor");
+    let mut revoked = Vec::new();
+    for legacy in [false, true] {
+        let mut socket = Subscriber::connect(&server, legacy, Some(&old_screen))
+            .await
+            .expect("connect");
+        socket
+            .subscribe(
+                "1",
+                EVENTS,
+                json!({ "after": FeedCursor::START.to_string() }),
+            )
+            .await;
+        revoked.push(socket);
+    }
+    let mut kept = Subscriber::connect(&server, false, Some(&newsroom))
+        .await
+        .expect("connect");
+    kept.subscribe(
+        "1",
+        EVENTS,
+        json!({ "after": FeedCursor::START.to_string() }),
+    )
+    .await;
+    server
+        .data(Some(&recorder), REPORT, report("IRQ", "Ain al-Asad"))
+        .await;
+    for socket in revoked.iter_mut().chain([&mut kept]) {
+        let data = socket.result().await.expect("the first event");
+        assert_eq!(data["eventRecorded"]["recordedBy"], "desk editor");
+    }
+
+    let revocation = sitrep(&url, &["token", "revoke", "--name", "old wall screen"]);
+    assert!(revocation.status.success());
+    for socket in &mut revoked {
+        assert_eq!(
+            socket.close_code().await,
+            Some(4403),
+            "the revoked token's connection is closed as Forbidden (legacy: {})",
+            socket.legacy
+        );
+    }
+    // The other token's subscription goes on.
+    server
+        .data(Some(&recorder), REPORT, report("SYR", "al-Tanf"))
+        .await;
+    let data = kept.result().await.expect("the second event");
+    assert_eq!(data["eventRecorded"]["recordedBy"], "desk editor");
+    // A revoked token cannot open a new connection either.
+    assert!(Subscriber::connect(&server, false, Some(&old_screen))
+        .await
+        .is_none());
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_query_over_the_socket_that_runs_too_long_is_stopped_with_timeout() {
+    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let url = db.url();
+    let server = Server::on(&url, &["--request-timeout", "1"]).await;
+    let mut socket = Subscriber::connect(&server, false, None)
+        .await
+        .expect("connect");
+    // The query reads the sites read model, which another session holds locked (a table no
+    // projector writes in this empty log). Taking an ACCESS EXCLUSIVE lock gives the locking
+    // transaction an id, which holds back every feed in the cluster (other tests' too) until
+    // it ends: it is held only for the second of the timeout.
+    let schema = live_schema(&db, "actors").await;
+    let mut blocker = db.pool.begin().await.expect("begin");
+    sqlx::query(&format!(
+        "LOCK TABLE {schema}.site_versions IN ACCESS EXCLUSIVE MODE"
+    ))
+    .execute(&mut *blocker)
+    .await
+    .expect("lock");
+    const SITES: &str = "{ sites { nodes { name } } }";
+    let started = std::time::Instant::now();
+    socket.subscribe("1", SITES, json!({})).await;
+    let errors = socket.result().await.expect_err("stopped");
+    assert_eq!(errors[0]["extensions"]["code"], "TIMEOUT", "{errors}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    blocker.rollback().await.expect("unlock");
+    // The connection stays usable: the same query is answered once nothing blocks it.
+    socket.subscribe("2", SITES, json!({})).await;
+    let data = socket.result().await.expect("answered");
+    assert_eq!(data["sites"]["nodes"], json!([]), "{data}");
+    server.stop();
+}
+
+/// The schema of `projection`'s live generation, once the server's projector has made one.
+async fn live_schema(db: &TestDb, projection: &str) -> String {
+    for _ in 0..300 {
+        let schema: Option<String> = sqlx::query_scalar(
+            "SELECT schema_name FROM projection_generations \
+             WHERE projection = $1 AND status = 'live'",
+        )
+        .bind(projection)
+        .fetch_optional(&db.pool)
+        .await
+        .expect("generations");
+        if let Some(schema) = schema {
+            return schema;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no live generation of {projection} within 30 s");
 }

@@ -153,17 +153,25 @@ pub fn operation_class(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<OperationClass> {
-    let operation_type = match (&document.operations, operation_name) {
+    Some(match operation_type(document, operation_name)? {
+        OperationType::Query | OperationType::Subscription => OperationClass::Read,
+        OperationType::Mutation => OperationClass::Record,
+    })
+}
+
+/// The type of the operation a document runs (`operation_name` picks one of several); `None`
+/// when the name matches no operation.
+pub fn operation_type(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    Some(match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => operation.node.ty,
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?.node.ty,
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
             operations.values().next()?.node.ty
         }
         (DocumentOperations::Multiple(_), None) => return None,
-    };
-    Some(match operation_type {
-        OperationType::Query | OperationType::Subscription => OperationClass::Read,
-        OperationType::Mutation => OperationClass::Record,
     })
 }
 

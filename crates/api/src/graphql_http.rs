@@ -393,18 +393,23 @@ pub async fn execute(
     let request = request.data(caller);
     let response = match tokio::time::timeout(timeout, executor.execute(request)).await {
         Ok(response) => response,
-        Err(_) => GraphQlResponse::from_errors(vec![ApiError::Timeout(format!(
-            "the request ran longer than {} s and was stopped; a mutation may or may not have been \
-             recorded (retry it with the same idempotencyKey)",
-            timeout.as_secs()
-        ))
-        .into_server_error()]),
+        Err(_) => timed_out(timeout),
     };
     let mut response = response;
     if is_request_error(&response) {
         code_request_errors(&mut response.errors);
     }
     graphql_response(response, media_type)
+}
+
+/// The answer to a request stopped after `timeout` (`TIMEOUT`), over HTTP or a WebSocket.
+pub fn timed_out(timeout: Duration) -> GraphQlResponse {
+    GraphQlResponse::from_errors(vec![ApiError::Timeout(format!(
+        "the request ran longer than {} s and was stopped; a mutation may or may not have been \
+         recorded (retry it with the same idempotencyKey)",
+        timeout.as_secs()
+    ))
+    .into_server_error()])
 }
 
 /// Whether `response` is a request error: nothing was executed (every error is about the whole

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::GraphQLProtocol;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts as _, Request, State};
 use axum::http::request::Parts;
@@ -30,8 +29,8 @@ use crate::graphql_http::{self, MediaType, Rejection, MAX_BODY_BYTES, MAX_UPLOAD
 use crate::metrics::Metrics;
 use crate::request_log::observe;
 use crate::schema::{build_schema, SitrepSchema};
-use crate::subscriptions::ConnectionSubscriptions;
 use crate::token_cache::TokenCache;
+use crate::websocket::{serve_connection, TimedExecutor};
 
 /// A read model further behind than this makes the server not ready.
 pub const READY_MAX_LAG: Duration = Duration::from_secs(30);
@@ -267,8 +266,9 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 /// upgrade request's `Authorization` header or by the `connection_init` payload
 /// (`{"Authorization": "Bearer <token>"}`); a bad token closes the connection. A message may
 /// hold at most [`MAX_BODY_BYTES`], a connection at most
-/// [`crate::subscriptions::MAX_PER_CONNECTION`] subscriptions. Open connections are closed when
-/// the server shuts down.
+/// [`crate::subscriptions::MAX_PER_CONNECTION`] subscriptions. Queries and mutations sent over
+/// the socket have the request timeout; a revoked token's connection and every connection at
+/// shutdown are closed (see [`crate::websocket`]).
 async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -291,50 +291,16 @@ async fn subscriptions(served: Served, parts: &mut Parts) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_BODY_BYTES)
-        .on_upgrade(move |socket| async move {
-            let tokens = served.tokens.clone();
-            let connection = GraphQLWebSocket::new(socket, served.schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let caller = match init_token(&payload) {
-                        Some(token) => graphql_http::caller_of_token(&tokens, token)
-                            .await
-                            .map_err(|e| async_graphql::Error::new(e.message()))?,
-                        None => header_caller,
-                    };
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    data.insert(ConnectionSubscriptions::default());
-                    Ok(data)
-                })
-                .serve();
-            let mut shutdown = served.shutdown;
-            tokio::select! {
-                () = connection => {}
-                _ = shutdown.wait_for(|stop| *stop) => {}
-            }
+        .on_upgrade(move |socket| {
+            serve_connection(
+                socket,
+                TimedExecutor::new(served.schema, served.request_timeout),
+                protocol,
+                served.tokens,
+                header_caller,
+                served.shutdown,
+            )
         })
-}
-
-/// The bearer token in a `connection_init` payload: `Authorization` (any case) as
-/// `Bearer <token>`, at the top or under `headers`.
-fn init_token(payload: &Value) -> Option<&str> {
-    let value = authorization_in(payload).or_else(|| authorization_in(payload.get("headers")?))?;
-    Some(
-        value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or(value)
-            .trim(),
-    )
-}
-
-/// The `Authorization` entry (any case) of a JSON object.
-fn authorization_in(object: &Value) -> Option<&str> {
-    object.as_object()?.iter().find_map(|(key, value)| {
-        key.eq_ignore_ascii_case("authorization")
-            .then(|| value.as_str())
-            .flatten()
-    })
 }
 
 /// The Prometheus text exposition; the read models' lags are read now (left out, with a warning

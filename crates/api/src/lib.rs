@@ -23,6 +23,8 @@
 //! - [`audit`]: the audit queries (`events`, `history`, `stateAt`), auditors and admins only;
 //! - [`history`]: a stream's versions with the field-level changes each made, as GraphQL;
 //! - [`subscriptions`]: `eventRecorded` and `incidentReported`, live from the ordered feed;
+//! - [`websocket`]: one WebSocket connection: its time limit for queries and mutations, and its
+//!   close when its token is revoked or the server stops;
 //! - [`metrics`]: the Prometheus metrics at `/metrics`;
 //! - [`request_log`]: request ids, the span and log line of each request, its metrics;
 //! - [`actors`]: the actor list, one actor (affiliations, counts, incidents), an incident's
@@ -85,6 +87,7 @@ pub mod troop_vocab;
 pub mod troops;
 pub mod vocab;
 pub mod wakers;
+pub mod websocket;
 
 pub use context::ApiContext;
 pub use error::ApiError;

@@ -64,6 +64,17 @@ impl TokenCache {
         Ok(holder)
     }
 
+    /// A receiver that changes whenever a token is revoked (or a revocation may have been
+    /// missed while the listener reconnected); what was revoked must be looked up.
+    pub fn revocations(&self) -> watch::Receiver<u64> {
+        self.waker.subscribe(&self.store)
+    }
+
+    /// Whether the token `token_id` is still live, asked of the database.
+    pub async fn is_live(&self, token_id: uuid::Uuid) -> Result<bool, TokenError> {
+        tokens::is_live(self.store.pool(), token_id).await
+    }
+
     fn recall(&self, digest: &[u8; 32]) -> Option<TokenHolder> {
         let mut remembered = self.remembered.lock().ok()?;
         let revoked = match remembered.revocations.as_mut() {

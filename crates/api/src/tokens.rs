@@ -119,6 +119,16 @@ pub async fn revoke(pool: &PgPool, name: &str) -> Result<Uuid, TokenError> {
     Ok(token_id)
 }
 
+/// Whether the token `token_id` is still live (issued and not revoked).
+pub async fn is_live(pool: &PgPool, token_id: Uuid) -> Result<bool, TokenError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE token_id = $1 AND revoked_at IS NULL)",
+    )
+    .bind(token_id)
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Every token ever issued, oldest first.
 pub async fn list(pool: &PgPool) -> Result<Vec<TokenRecord>, TokenError> {
     #[derive(sqlx::FromRow)]
