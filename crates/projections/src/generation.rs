@@ -202,6 +202,38 @@ pub async fn switch_live(pool: &PgPool, generation: &Generation) -> Result<(), P
     drop_old_retired(pool, &generation.projection).await
 }
 
+/// Drops every generation of `projection` that is still building, rows and schemas, in one
+/// transaction. Only for the holder of the projection's rebuild lock
+/// ([`crate::Projector::rebuild`]): then no rebuild is running, and a building generation is
+/// one a failed or dead rebuild left behind. It never went live: nothing reads it.
+pub async fn drop_building(pool: &PgPool, projection: &str) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM projection_generations \
+          WHERE projection = $1 AND status = 'building' RETURNING schema_name",
+    )
+    .bind(projection)
+    .fetch_all(&mut *tx)
+    .await?;
+    for schema in &schemas {
+        if !is_generation_schema(schema) {
+            return Err(ProjectionError::NotAGeneration(schema.clone()));
+        }
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    if !schemas.is_empty() {
+        tracing::info!(
+            projection,
+            ?schemas,
+            "dropped generations a rebuild left building"
+        );
+    }
+    Ok(())
+}
+
 /// Drops the schemas of all retired generations but the newest retired one.
 async fn drop_old_retired(pool: &PgPool, projection: &str) -> Result<(), ProjectionError> {
     let old: Vec<String> = sqlx::query_scalar(

@@ -242,6 +242,36 @@ impl Projector {
     /// live one, and switches it live once it has caught up. Returns the new live generation.
     pub async fn rebuild(&self) -> Result<Generation, ProjectionError> {
         let pool = self.store.pool();
+        // One rebuild of a projection at a time, across processes: the lock is held on a
+        // connection of its own for the whole rebuild (a second rebuild waits for it), and
+        // released when that connection closes, or dies with the process.
+        let mut lock = pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock(hashtext('sitrep rebuild ' || $1))")
+            .bind(self.projection.name())
+            .execute(&mut lock)
+            .await?;
+        // With the lock held, a generation still building was left by a rebuild that failed
+        // or whose process died: it never went live, and is dropped.
+        let outcome = match generation::drop_building(pool, self.projection.name()).await {
+            Ok(()) => self.rebuild_holding_lock().await,
+            Err(error) => Err(error),
+        };
+        if outcome.is_err() {
+            // The failed rebuild's generation is dropped now (or by the next rebuild).
+            if let Err(error) = generation::drop_building(pool, self.projection.name()).await {
+                tracing::warn!(projection = self.projection.name(), %error,
+                    "cannot drop a failed rebuild's generation");
+            }
+        }
+        if let Err(error) = lock.close().await {
+            tracing::warn!(projection = self.projection.name(), %error,
+                "closing the rebuild lock's connection");
+        }
+        outcome
+    }
+
+    async fn rebuild_holding_lock(&self) -> Result<Generation, ProjectionError> {
+        let pool = self.store.pool();
         let mut building =
             generation::create(pool, self.projection.as_ref(), Status::Building).await?;
         self.catch_up(&mut building).await?;

@@ -310,3 +310,76 @@ async fn states_folded_again_from_the_log_give_the_same_view() {
     assert_eq!(forgetful_sum, rebuilt_sum);
     assert_eq!(forgetful_sum.rows, 10, "one version per event");
 }
+
+/// Schemas of `projection`'s generations that no row of `projection_generations` names.
+async fn orphan_schemas(store: &sitrep_domain::store::EventStore, projection: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT n.nspname::text FROM pg_namespace n \
+          WHERE n.nspname LIKE 'rm\\_' || $1 || '\\_%' \
+            AND NOT EXISTS (SELECT 1 FROM projection_generations g \
+                             WHERE g.schema_name = n.nspname)",
+    )
+    .bind(projection)
+    .fetch_all(store.pool())
+    .await
+    .expect("schemas")
+}
+
+#[tokio::test]
+async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
+    let (_db, store, handler) = setup(5).await;
+    let positions = some_history(&handler).await;
+    feed_shows(&store, positions.len()).await;
+    let following = projector(&store);
+    let mut live = following.live_generation().await.expect("live");
+    catch_up_fully(&following, &store, &mut live).await;
+    let live_sum = checksum(store.pool(), following.projection(), &live)
+        .await
+        .expect("checksum");
+    let building = |generations: &[generation::Generation]| {
+        generations
+            .iter()
+            .filter(|g| g.status == Status::Building)
+            .count()
+    };
+
+    // A rebuild that fails part way: its second page fails before its commit.
+    let failing = projector(&store)
+        .with_page_size(3)
+        .with_failpoint(Failpoint::after(1));
+    let failed = failing.rebuild().await;
+    assert!(
+        matches!(failed, Err(ProjectionError::Failpoint)),
+        "{failed:?}"
+    );
+    let generations = generation::all(store.pool(), "incidents")
+        .await
+        .expect("generations");
+    assert_eq!(building(&generations), 0, "{generations:?}");
+    assert!(orphan_schemas(&store, "incidents").await.is_empty());
+    let still_live = generation::live(store.pool(), "incidents")
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(still_live.generation, live.generation, "the live one stays");
+
+    // A rebuild whose process died: its generation is left building, and the next rebuild
+    // drops it before it builds its own.
+    generation::create(store.pool(), following.projection(), Status::Building)
+        .await
+        .expect("a generation left building");
+    let generations = generation::all(store.pool(), "incidents")
+        .await
+        .expect("generations");
+    assert_eq!(building(&generations), 1);
+    let rebuilt = projector(&store).rebuild().await.expect("rebuild");
+    let generations = generation::all(store.pool(), "incidents")
+        .await
+        .expect("generations");
+    assert_eq!(building(&generations), 0, "{generations:?}");
+    assert!(orphan_schemas(&store, "incidents").await.is_empty());
+    let rebuilt_sum = checksum(store.pool(), following.projection(), &rebuilt)
+        .await
+        .expect("checksum");
+    assert_eq!(rebuilt_sum, live_sum);
+}
