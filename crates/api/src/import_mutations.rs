@@ -74,6 +74,10 @@ pub struct ImportIncidentsPayload {
     /// Incidents of the dataset in the file's countries and dates that the file no longer
     /// has, retracted ("removed by source").
     pub retracted: i64,
+    /// True when nothing was retracted because a rejected row names no incident (its id cell
+    /// is empty or unreadable, so it may be any incident): retractions wait for a file
+    /// without such rows.
+    pub retractions_withheld: bool,
     /// Rows back after the source had removed them: their incident restored.
     pub restored: i64,
     /// Rows already imported as they are now: nothing appended.
@@ -192,6 +196,7 @@ async fn import_incidents(
         new: count(summary.new),
         corrected: count(summary.corrected),
         retracted: count(summary.retracted),
+        retractions_withheld: summary.retractions_withheld,
         restored: count(summary.restored),
         unchanged: count(summary.unchanged),
         skipped: count(summary.skipped),

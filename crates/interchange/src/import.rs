@@ -72,6 +72,10 @@ pub struct FileRows {
     /// The external references of rows the reader rejected, where the row still names one:
     /// such a row is in the file, so its incident is not taken as removed by the source.
     pub rejected_refs: Vec<ExternalRef>,
+    /// Rows the reader rejected that name no incident (their id cell is empty or not an id):
+    /// any incident of the dataset may be one of them, so none is taken as removed by the
+    /// source while there are any (the retractions are withheld).
+    pub unidentified_rejects: u64,
 }
 
 impl From<DatasetFile> for FileRows {
@@ -83,19 +87,22 @@ impl From<DatasetFile> for FileRows {
             .header
             .iter()
             .position(|column| column == sync::id_column(dataset));
-        let rejected_refs = file
+        let named: Vec<Option<ExternalRef>> = file
             .rejected
             .iter()
-            .filter_map(|row| {
+            .map(|row| {
                 let id = row.fields.get(id_index?)?.trim();
                 ExternalRef::new(&format!("{}:{id}", dataset.name())).ok()
             })
             .collect();
+        let unidentified_rejects = named.iter().filter(|r| r.is_none()).count() as u64;
+        let rejected_refs = named.into_iter().flatten().collect();
         let mut rows: Vec<Result<ImportedRow, RowError>> = file.rows.into_iter().map(Ok).collect();
         rows.extend(file.rejected.into_iter().map(|row| Err(row.error)));
         Self {
             rows,
             rejected_refs,
+            unidentified_rejects,
         }
     }
 }
@@ -112,6 +119,9 @@ pub struct ImportSummary {
     pub corrected: u64,
     /// Incidents of the dataset the file no longer has.
     pub retracted: u64,
+    /// True when no incident was taken as removed by the source because a rejected row names
+    /// no incident (it may be any of them): retractions wait for a file without such rows.
+    pub retractions_withheld: bool,
     pub restored: u64,
     pub unchanged: u64,
     /// Rows whose incident an analyst retracted or merged.
@@ -141,7 +151,14 @@ impl std::fmt::Display for ImportSummary {
         writeln!(f, "read               {}", self.read)?;
         writeln!(f, "new                {}", self.new)?;
         writeln!(f, "corrected          {}", self.corrected)?;
-        writeln!(f, "retracted          {}", self.retracted)?;
+        if self.retractions_withheld {
+            writeln!(
+                f,
+                "retracted          0 (withheld: a rejected row names no incident)"
+            )?;
+        } else {
+            writeln!(f, "retracted          {}", self.retracted)?;
+        }
         writeln!(f, "restored           {}", self.restored)?;
         writeln!(f, "unchanged          {}", self.unchanged)?;
         writeln!(f, "skipped            {}", self.skipped)?;
@@ -244,6 +261,13 @@ pub async fn run_import(
     bad.extend(repeated);
     // Rows the reader refused are in the file all the same: not gone.
     let kept: HashSet<Uuid> = file.rejected_refs.iter().map(incident_id_for).collect();
+    let retract = file.unidentified_rejects == 0;
+    if !retract {
+        tracing::warn!(
+            rows = file.unidentified_rejects,
+            "rejected rows name no incident: no incident is taken as removed by the source"
+        );
+    }
 
     let named: Vec<Uuid> = rows
         .iter()
@@ -293,6 +317,7 @@ pub async fn run_import(
             actors: &actors,
             others: &others,
             kept: &kept,
+            retract,
         };
         let meta = RunMeta {
             dataset: options.dataset,
@@ -387,6 +412,7 @@ pub async fn run_import(
             new: counts.new,
             corrected: counts.corrected,
             retracted: counts.retracted,
+            retractions_withheld: !retract,
             restored: counts.restored,
             unchanged: counts.unchanged,
             skipped: counts.skipped,
@@ -719,6 +745,33 @@ fn import_of(metadata: &str) -> Option<ImportEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejected_rows_name_their_incident_when_their_id_cell_can_be_read() {
+        let rejected = |line: u64, id: &str| crate::dataset_file::RejectedRow {
+            line,
+            fields: vec![id.to_owned(), "x".to_owned()],
+            error: RowError {
+                line,
+                column: "latitude".into(),
+                rule: "must be a number".into(),
+            },
+        };
+        let file = DatasetFile {
+            dataset: Dataset::Acled,
+            header: vec!["event_id_cnty".into(), "latitude".into()],
+            rows: Vec::new(),
+            rejected: vec![rejected(2, "ARG7"), rejected(3, " "), rejected(4, "ARG 9!")],
+            unmapped_columns: Vec::new(),
+        };
+        let rows = FileRows::from(file);
+        assert_eq!(rows.rows.len(), 3);
+        assert_eq!(
+            rows.rejected_refs,
+            vec![ExternalRef::new("acled:ARG7").expect("ref")]
+        );
+        assert_eq!(rows.unidentified_rejects, 2);
+    }
 
     #[test]
     fn the_metadata_names_the_dataset_the_row_and_the_run() {

@@ -177,6 +177,9 @@ pub struct SyncInput<'a> {
     pub others: &'a HashMap<Uuid, StreamState>,
     /// Streams of rows the file has but that were rejected (with `--skip-invalid`): not gone.
     pub kept: &'a HashSet<Uuid>,
+    /// Whether incidents the file lacks are retracted; false when a rejected row names no
+    /// incident (it may be any of them).
+    pub retract: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -618,6 +621,9 @@ impl Planner<'_> {
 
     /// Retracts the dataset's active incidents inside the file's coverage that the file lacks.
     fn retractions(&mut self) {
+        if !self.input.retract {
+            return;
+        }
         let Some(coverage) = Coverage::of(self.input.rows) else {
             return;
         };

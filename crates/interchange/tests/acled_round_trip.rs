@@ -22,7 +22,7 @@ async fn import_bytes(store: &EventStore, bytes: &[u8]) -> ImportOutcome {
     assert!(file.rejected.is_empty(), "rejected {:?}", file.rejected);
     let rows = FileRows {
         rows: file.rows.into_iter().map(Ok).collect(),
-        rejected_refs: Vec::new(),
+        ..FileRows::default()
     };
     run_import(
         store,

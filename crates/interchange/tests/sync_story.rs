@@ -9,8 +9,9 @@ use serde_json::Value;
 use sitrep_domain::model::incident::ActorRole;
 use sitrep_domain::model::values::UncertainCount;
 use sitrep_domain::model::vocab::ActorType;
-use sitrep_interchange::import::ImportError;
+use sitrep_interchange::import::{run_import, FileRows, ImportError};
 use sitrep_interchange::incident_id_for;
+use sitrep_interchange::record::Dataset;
 use sitrep_interchange::record::{ImportedRow, RowError};
 use uuid::Uuid;
 
@@ -219,6 +220,54 @@ async fn bad_rows_stop_the_import_unless_skipped() {
     assert_eq!(outcome.summary.new, 11);
     assert_eq!(outcome.rejected.len(), 2);
     assert_eq!(event_count(&store).await, 11 + 2);
+}
+
+/// With `--skip-invalid`, a rejected row whose id cell cannot be read may be any incident of
+/// the dataset: no incident the file lacks is retracted then, until a file without such rows.
+#[tokio::test]
+async fn a_rejected_row_that_names_no_incident_withholds_the_retractions() {
+    let (_db, store) = setup().await;
+    import(&store, &snapshot()).await;
+    let before = event_count(&store).await;
+    // The newer file lacks ARG6, and one of its rows has an id cell that cannot be read.
+    let newer = || -> Vec<Result<ImportedRow, RowError>> {
+        let mut rows: Vec<_> = snapshot()
+            .into_iter()
+            .filter(|row| row.external_ref.as_str() != "acled:ARG6")
+            .map(Ok)
+            .collect();
+        rows.push(Err(RowError {
+            line: 14,
+            column: "event_id_cnty".into(),
+            rule: "must not be empty".into(),
+        }));
+        rows
+    };
+    let skipping = options(Dataset::Acled, true);
+    let run = |unidentified_rejects| {
+        let file = FileRows {
+            rows: newer(),
+            rejected_refs: Vec::new(),
+            unidentified_rejects,
+        };
+        run_import(&store, &skipping, file, std::sync::Arc::new(|_, _, _| {}))
+    };
+    let withheld = run(1).await.expect("import");
+    assert!(
+        withheld.summary.retractions_withheld,
+        "{:#?}",
+        withheld.summary
+    );
+    assert_eq!(withheld.summary.retracted, 0);
+    assert_eq!(withheld.summary.unchanged, 11);
+    assert_eq!(event_count(&store).await, before, "nothing appended");
+    assert!(withheld.summary.to_string().contains("withheld"));
+
+    // The same file once every rejected row names its incident: ARG6 is retracted.
+    let synced = run(0).await.expect("import");
+    assert!(!synced.summary.retractions_withheld);
+    assert_eq!(synced.summary.retracted, 1, "{:#?}", synced.summary);
+    assert_eq!(event_count(&store).await, before + 1);
 }
 
 #[tokio::test]

@@ -137,6 +137,7 @@ impl Log {
                 actors: &actors,
                 others: &others,
                 kept,
+                retract: true,
             },
             &mut |done| reported.push(done),
         );

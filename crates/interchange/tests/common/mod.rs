@@ -49,7 +49,7 @@ pub async fn import_results(
 ) -> Result<ImportOutcome, ImportError> {
     let file = FileRows {
         rows,
-        rejected_refs: Vec::new(),
+        ..FileRows::default()
     };
     run_import(
         store,
