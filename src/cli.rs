@@ -276,6 +276,10 @@ pub struct ServeArgs {
     /// Seconds a GraphQL request may run before it is stopped.
     #[arg(long, env = "SITREP_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Seconds an upload (an `importIncidents` of a file up to 100 MiB) may run before it is
+    /// stopped: an import is one transaction, stopped whole.
+    #[arg(long, env = "SITREP_UPLOAD_TIMEOUT", default_value_t = 900)]
+    pub upload_timeout: u64,
     /// Seconds between seals of the event feed (tamper evidence); 0 turns sealing off.
     #[arg(long, env = "SITREP_SEAL_INTERVAL", default_value_t = 60)]
     pub seal_interval: u64,

@@ -67,6 +67,7 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         anonymous_reads: args.anonymous_reads,
     };
     state.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    state.upload_timeout = Duration::from_secs(args.upload_timeout.max(1));
     state.read_your_writes = Duration::from_millis(args.read_your_writes_ms);
     // Told to the router too, so that open subscriptions close and the shutdown is not held up.
     let (shut_down, shutting_down) = tokio::sync::watch::channel(false);

@@ -43,6 +43,8 @@ pub struct AppState {
     pub access: AccessPolicy,
     /// A GraphQL request running longer than this is stopped (`TIMEOUT`).
     pub request_timeout: Duration,
+    /// The same for an upload (a multipart request: an import of a whole file).
+    pub upload_timeout: Duration,
     /// Becomes true when the server shuts down: open subscriptions are closed then.
     pub shutdown: watch::Receiver<bool>,
     /// How long a mutation waits for the read models to apply its events (read-your-writes);
@@ -58,6 +60,7 @@ impl AppState {
             store,
             access: AccessPolicy::default(),
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(900),
             shutdown: watch::channel(false).1,
             read_your_writes: Duration::from_secs(5),
         }
@@ -71,6 +74,7 @@ struct Served {
     metrics: Metrics,
     schema: SitrepSchema,
     request_timeout: Duration,
+    upload_timeout: Duration,
     shutdown: watch::Receiver<bool>,
     access: AccessPolicy,
     /// The exports streaming now.
@@ -95,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         metrics: metrics.clone(),
         schema: build_schema(context),
         request_timeout: state.request_timeout,
+        upload_timeout: state.upload_timeout,
         shutdown: state.shutdown,
         access: state.access,
         exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
@@ -220,13 +225,19 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
     };
+    // An import runs as long as its file needs, within its own limit.
+    let timeout = if multipart {
+        served.upload_timeout
+    } else {
+        served.request_timeout
+    };
     graphql_http::execute(
         &served.schema,
         &parts.method,
         request,
         caller,
         media_type,
-        served.request_timeout,
+        timeout,
     )
     .await
 }

@@ -29,10 +29,16 @@ struct App {
 }
 
 async fn app() -> App {
+    app_with(|_| {}).await
+}
+
+/// The app with settings changed by `settle`.
+async fn app_with(settle: impl FnOnce(&mut AppState)) -> App {
     let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let mut state = AppState::new(EventStore::new(db.pool.clone()));
     // No projector runs here: answer without waiting for the read models.
     state.read_your_writes = Duration::ZERO;
+    settle(&mut state);
     App {
         router: router(state),
         db,
@@ -281,4 +287,47 @@ async fn a_malformed_multipart_request_is_a_bad_request() {
         .await
         .expect("a response");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// An upload (an import of a whole file) runs within its own time limit, not the request
+/// timeout of queries and mutations; past its limit it is stopped with `TIMEOUT`, whole.
+#[tokio::test]
+async fn an_upload_has_a_time_limit_of_its_own() {
+    for (upload_timeout, finishes) in [
+        (Duration::from_secs(60), true),
+        (Duration::from_secs(1), false),
+    ] {
+        let app = app_with(|state| {
+            state.request_timeout = Duration::from_secs(1);
+            state.upload_timeout = upload_timeout;
+        })
+        .await;
+        let token = app.token(Role::Recorder, "desk editor").await;
+        // Another import holds the import lock for 2.5 s: this one waits for it, longer than
+        // the request timeout.
+        let mut other = app.db.pool.begin().await.expect("begin");
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sitrep dataset import'))")
+            .execute(&mut *other)
+            .await
+            .expect("the import lock");
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            other.rollback().await.expect("release");
+        });
+        let (status, answer) = app
+            .upload(Some(&token), &acled_csv(&[(3, 0), (4, 1)], None), false)
+            .await;
+        release.await.expect("released");
+        if finishes {
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(answer["data"]["importIncidents"]["new"], 2, "{answer}");
+            assert_eq!(app.events().await, 2 + 1, "two incidents and their actor");
+        } else {
+            assert_eq!(
+                answer["errors"][0]["extensions"]["code"], "TIMEOUT",
+                "{answer}"
+            );
+            assert_eq!(app.events().await, 0, "stopped whole");
+        }
+    }
 }
