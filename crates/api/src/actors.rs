@@ -28,6 +28,7 @@ use crate::incidents::{pool, Incident};
 use crate::loaders::{
     loader, ActorIncidentsKey, ActorKey, AffiliationsKey, CountsKey, InvolvementsKey,
 };
+use crate::read_models::live_schema;
 use crate::scalars::{page_of, BigInt};
 use crate::vocab::{stored_name, ActorRole, AttributionStatus};
 
@@ -71,7 +72,7 @@ impl ActorQuery {
         let (limit, after) = page(first, after)?;
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = live_schema(pool, "actors").await?;
         let items = actor_list(pool, &schema, &filter, limit + 1, after.as_ref(), as_of)
             .await
             .map_err(ApiError::from)?;
@@ -111,14 +112,6 @@ pub(crate) async fn find_actor(
         .load_one(ActorKey { id, as_of })
         .await?
         .map(|item| Actor::new(item, as_of)))
-}
-
-/// The schema of the live generation of the actors read model.
-pub(crate) async fn live_schema(pool: &sqlx::PgPool) -> Result<String, ApiError> {
-    sitrep_projections::generation::live(pool, "actors")
-        .await?
-        .map(|g| g.schema)
-        .ok_or_else(|| ApiError::Unavailable("the actors read model".into()))
 }
 
 /// How many to list (`first`, checked) and where to start (`after`, decoded).

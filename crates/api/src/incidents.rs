@@ -7,7 +7,6 @@ use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObj
 use chrono::{DateTime, NaiveDate, Utc};
 use sitrep_domain::model::values::{Coordinates, CountryCode};
 use sitrep_domain::model::DomainError;
-use sitrep_projections::generation;
 use sitrep_projections::incident_queries::{
     incident_by_id, incident_list, incident_stats, IncidentFilter, IncidentListItem,
     StatsDimension as QueryDimension, StatsRow,
@@ -19,6 +18,7 @@ use crate::auth::{OperationClass, RequireClass};
 use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::history::{history_up_to, HistoryEntry, HISTORY_COST};
+use crate::read_models::live_schema;
 use crate::scalars::{page_of, BigInt, IncidentCursor};
 use crate::vocab::{
     from_stored, stored_name, DatePrecision, EventType, GeoPrecision, SubEventType, TargetCategory,
@@ -74,7 +74,7 @@ impl IncidentQuery {
             .transpose()?;
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = live_schema(pool, "incidents").await?;
         // One more than asked says whether there is a next page.
         let limit = u32::try_from(first).unwrap_or_default() + 1;
         let items = incident_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
@@ -144,7 +144,7 @@ impl IncidentQuery {
         let filter = filter.unwrap_or_default().into_query()?;
         let dimensions: Vec<QueryDimension> = group_by.iter().map(|&d| d.into()).collect();
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = live_schema(pool, "incidents").await?;
         let rows = incident_stats(
             pool,
             &schema,
@@ -172,18 +172,10 @@ pub(crate) async fn find_incident(
     id: Uuid,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Option<Incident>, ApiError> {
-    let schema = live_schema(pool).await?;
+    let schema = live_schema(pool, "incidents").await?;
     Ok(incident_by_id(pool, &schema, id, as_of)
         .await?
         .map(|item| Incident(item, as_of)))
-}
-
-/// The schema of the live generation of the incidents read model.
-async fn live_schema(pool: &PgPool) -> Result<String, ApiError> {
-    generation::live(pool, "incidents")
-        .await?
-        .map(|g| g.schema)
-        .ok_or_else(|| ApiError::Unavailable("the incidents read model".into()))
 }
 
 /// The order of the incident list.

@@ -12,6 +12,7 @@
 //! - [`scalars`]: `BigInt` and the incident list's opaque cursor;
 //! - [`vocab`]: the domain's vocabularies as GraphQL enums;
 //! - [`status`]: the status of the read models (`projectionStatus`);
+//! - `read_models`: where resolvers find a read model's live generation;
 //! - [`integrity`]: `verifyIntegrity`, the audit query over the log's hash links and seals;
 //! - [`projection_audit`]: `compareProjections`, each live read model beside a fresh build from
 //!   the log (auditors and admins);
@@ -73,6 +74,7 @@ pub mod negotiation_vocab;
 pub mod negotiations;
 pub mod outputs;
 pub mod projection_audit;
+mod read_models;
 pub mod request_log;
 pub mod scalars;
 pub mod schema;

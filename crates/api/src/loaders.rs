@@ -17,7 +17,6 @@ use sitrep_projections::actor_queries::{
     actors_by_ids, affiliations_of, incident_counts, involvements_at, sites_by_ids, ActorItem,
     AffiliationItem, IncidentCounts, InvolvementItem, SiteItem,
 };
-use sitrep_projections::generation;
 use sitrep_projections::incident_queries::{
     incident_counts_as_of, incidents_of_actors, IncidentListItem,
 };
@@ -25,6 +24,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::read_models::live_schema;
 
 /// The read model of actors, affiliations, sites and involvements.
 const ACTORS: &str = "actors";
@@ -39,14 +39,6 @@ pub struct ReadModelLoader {
 impl ReadModelLoader {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-
-    /// The schema of the live generation of read model `projection`.
-    async fn live(&self, projection: &str) -> Result<String, ApiError> {
-        generation::live(&self.pool, projection)
-            .await?
-            .map(|g| g.schema)
-            .ok_or_else(|| ApiError::Unavailable(format!("the {projection} read model")))
     }
 }
 
@@ -79,7 +71,7 @@ impl Loader<ActorKey> for ReadModelLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[ActorKey]) -> Result<HashMap<ActorKey, ActorItem>, Self::Error> {
-        let schema = self.live(ACTORS).await?;
+        let schema = live_schema(&self.pool, ACTORS).await?;
         let mut found = HashMap::with_capacity(keys.len());
         for (as_of, ids) in grouped(keys, |k| (k.as_of, k.id)) {
             let items = actors_by_ids(&self.pool, &schema, &ids, as_of)
@@ -111,7 +103,7 @@ impl Loader<SiteKey> for ReadModelLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[SiteKey]) -> Result<HashMap<SiteKey, SiteItem>, Self::Error> {
-        let schema = self.live(ACTORS).await?;
+        let schema = live_schema(&self.pool, ACTORS).await?;
         let mut found = HashMap::with_capacity(keys.len());
         for (as_of, ids) in grouped(keys, |k| (k.as_of, k.id)) {
             let items = sites_by_ids(&self.pool, &schema, &ids, as_of)
@@ -146,7 +138,7 @@ impl Loader<AffiliationsKey> for ReadModelLoader {
         &self,
         keys: &[AffiliationsKey],
     ) -> Result<HashMap<AffiliationsKey, Vec<AffiliationItem>>, Self::Error> {
-        let schema = self.live(ACTORS).await?;
+        let schema = live_schema(&self.pool, ACTORS).await?;
         // Every actor asked for has a list, if an empty one.
         let mut found: HashMap<AffiliationsKey, Vec<AffiliationItem>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
@@ -197,11 +189,11 @@ impl Loader<CountsKey> for ReadModelLoader {
         for (as_of, ids) in grouped(keys, |k| (k.as_of, k.actor)) {
             let counts = match as_of {
                 None => {
-                    let schema = self.live(ACTORS).await?;
+                    let schema = live_schema(&self.pool, ACTORS).await?;
                     incident_counts(&self.pool, &schema, &ids).await
                 }
                 Some(at) => {
-                    let schema = self.live(INCIDENTS).await?;
+                    let schema = live_schema(&self.pool, INCIDENTS).await?;
                     incident_counts_as_of(&self.pool, &schema, &ids, at).await
                 }
             }
@@ -234,7 +226,7 @@ impl Loader<ActorIncidentsKey> for ReadModelLoader {
         &self,
         keys: &[ActorIncidentsKey],
     ) -> Result<HashMap<ActorIncidentsKey, Vec<IncidentListItem>>, Self::Error> {
-        let schema = self.live(INCIDENTS).await?;
+        let schema = live_schema(&self.pool, INCIDENTS).await?;
         let mut found: HashMap<ActorIncidentsKey, Vec<IncidentListItem>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for ((as_of, limit), ids) in grouped(keys, |k| ((k.as_of, k.limit), k.actor)) {
@@ -270,7 +262,7 @@ impl Loader<InvolvementsKey> for ReadModelLoader {
         &self,
         keys: &[InvolvementsKey],
     ) -> Result<HashMap<InvolvementsKey, Vec<InvolvementItem>>, Self::Error> {
-        let schema = self.live(ACTORS).await?;
+        let schema = live_schema(&self.pool, ACTORS).await?;
         let pairs: Vec<(Uuid, DateTime<Utc>)> = keys.iter().map(|k| (k.incident, k.at)).collect();
         let mut found: HashMap<InvolvementsKey, Vec<InvolvementItem>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();

@@ -18,7 +18,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
-use sitrep_projections::generation;
 use sitrep_projections::negotiation_queries::{
     latest_positions, negotiation_by_id, negotiation_count, negotiation_list, AgreementItem,
     MilestoneItem, NegotiationCursor, NegotiationFilter, NegotiationItem, PositionItem,
@@ -40,6 +39,7 @@ use crate::negotiation_vocab::{
     SessionLevel,
 };
 use crate::outputs::DateSpan;
+use crate::read_models::live_schema;
 use crate::scalars::{page_of, BigInt, InvalidCursor};
 use crate::vocab::{from_stored, stored_name};
 
@@ -89,7 +89,7 @@ impl NegotiationQuery {
             .transpose()?;
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = Arc::<str>::from(live_schema(pool, PROJECTION).await?);
         // One more than asked says whether there is a next page.
         let limit = u32::try_from(first).unwrap_or_default() + 1;
         let items = negotiation_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
@@ -149,18 +149,10 @@ pub(crate) async fn find_negotiation(
     id: Uuid,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Option<Negotiation>, ApiError> {
-    let schema = live_schema(pool).await?;
+    let schema = Arc::<str>::from(live_schema(pool, PROJECTION).await?);
     Ok(negotiation_by_id(pool, &schema, id, as_of)
         .await?
         .map(|item| Negotiation::new(item, schema, as_of)))
-}
-
-/// The schema of the live generation of the negotiations read model.
-async fn live_schema(pool: &PgPool) -> Result<Arc<str>, ApiError> {
-    generation::live(pool, PROJECTION)
-        .await?
-        .map(|g| Arc::from(g.schema))
-        .ok_or_else(|| ApiError::Unavailable("the negotiations read model".into()))
 }
 
 /// Where a page of the negotiation list ends: opaque to clients (base64 of the day the last

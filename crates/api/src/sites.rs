@@ -11,10 +11,11 @@ use sitrep_projections::actor_queries::{site_list, NameCursor, SiteFilter, SiteI
 use uuid::Uuid;
 
 use crate::actor_vocab::{stored, SiteKind};
-use crate::actors::{countries, live_schema, page, rule_at, search, NameCursorText};
+use crate::actors::{countries, page, rule_at, search, NameCursorText};
 use crate::error::ApiError;
 use crate::incidents::{pool, BoundingBox};
 use crate::loaders::{loader, SiteKey};
+use crate::read_models::live_schema;
 use crate::scalars::page_of;
 use crate::vocab::{stored_name, GeoPrecision};
 
@@ -46,7 +47,7 @@ impl SiteQuery {
         let (limit, after) = page(first, after)?;
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = live_schema(pool, "actors").await?;
         let items = site_list(pool, &schema, &filter, limit + 1, after.as_ref(), as_of)
             .await
             .map_err(ApiError::from)?;

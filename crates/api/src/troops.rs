@@ -16,7 +16,6 @@ use serde::de::DeserializeOwned;
 use sitrep_domain::model::troops::{deployment_stream_id, TroopEstimate as DomainEstimate};
 use sitrep_domain::model::values::CountryCode;
 use sitrep_domain::model::DomainError;
-use sitrep_projections::generation;
 use sitrep_projections::troop_queries::{
     troop_levels, troop_series, CurrentLevel, SeriesOptions, TroopLevelFilter, TroopLevelItem,
     TroopPointItem, PROJECTION,
@@ -29,6 +28,7 @@ use crate::context::ApiContext;
 use crate::error::ApiError;
 use crate::history::{history_up_to, HistoryEntry, HISTORY_COST};
 use crate::outputs::{DateSpan, Figure};
+use crate::read_models::live_schema;
 use crate::troop_vocab::{
     CountQualifier, CountScope, TroopChangeKind, TroopChangeStatus, TroopPointKind, TroopSourceType,
 };
@@ -59,7 +59,7 @@ impl TroopQuery {
     ) -> async_graphql::Result<Vec<TroopLevel>> {
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = live_schema(pool, PROJECTION).await?;
         let items = troop_levels(pool, &schema, &filter, as_of)
             .await
             .map_err(ApiError::from)?;
@@ -112,7 +112,7 @@ impl TroopQuery {
         }
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool).await?;
+        let schema = live_schema(pool, PROJECTION).await?;
         let deployments = troop_levels(pool, &schema, &filter, as_of)
             .await
             .map_err(ApiError::from)?;
@@ -176,21 +176,13 @@ fn pool<'a>(ctx: &Context<'a>) -> Result<&'a PgPool, ApiError> {
         .map_err(|e| ApiError::internal(e.message))
 }
 
-/// The schema of the live generation of the troop-levels read model.
-async fn live_schema(pool: &PgPool) -> Result<String, ApiError> {
-    generation::live(pool, PROJECTION)
-        .await?
-        .map(|g| g.schema)
-        .ok_or_else(|| ApiError::Unavailable("the troop-levels read model".into()))
-}
-
 /// Deployment `id` as the live troop-levels read model shows it, now or as known at `as_of`.
 pub(crate) async fn find_troop_level(
     pool: &PgPool,
     id: Uuid,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Option<TroopLevel>, ApiError> {
-    let schema = live_schema(pool).await?;
+    let schema = live_schema(pool, PROJECTION).await?;
     let filter = TroopLevelFilter {
         deployment_ids: vec![id],
         ..TroopLevelFilter::default()
