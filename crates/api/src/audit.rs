@@ -34,14 +34,25 @@ pub const MAX_PAGE: i32 = 500;
 #[derive(Default)]
 pub struct AuditQuery;
 
+/// What a page of the event log says beside its events.
+#[derive(SimpleObject)]
+pub struct LogPageFields {
+    /// Where to go on from, for a client that follows the log: the last event's cursor when
+    /// there is a next page; otherwise past every event the feed showed when this page was
+    /// read, whether the filter chose it or not (nothing that can still appear sorts before
+    /// it). Give it as `after` to see exactly the events chosen since.
+    pub resume_cursor: FeedCursor,
+}
+
 #[Object]
 impl AuditQuery {
     /// The event log as recorded (auditors and admins only): the events `filter` chooses, in
     /// feed order (the order transactions committed), a page at a time. To follow the log,
     /// give the `endCursor` of the last page as `after`: the next request sees exactly the
     /// events after it, including any recorded since and any whose transaction committed late
-    /// (the feed shows an event only once nothing still running can come before it). An empty
-    /// page has no `endCursor`: keep the one you had.
+    /// (the feed shows an event only once nothing still running can come before it). A client
+    /// that polls with a narrow filter goes on from `resumeCursor` instead: past every event
+    /// looked at, chosen or not, so the next request does not look at them again.
     #[graphql(
         guard = "RequireClass(OperationClass::Audit)",
         complexity = "(first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize).saturating_mul(child_complexity)"
@@ -57,7 +68,7 @@ impl AuditQuery {
                     out: from the start of the log."
         )]
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<FeedCursor, RecordedEvent>> {
+    ) -> async_graphql::Result<Connection<FeedCursor, RecordedEvent, LogPageFields>> {
         let first = first.unwrap_or(DEFAULT_PAGE);
         if !(0..=MAX_PAGE).contains(&first) {
             return Err(
@@ -74,7 +85,7 @@ impl AuditQuery {
         let filter = filter.unwrap_or_default().into_log_filter("filter")?;
         // One more than asked says whether there is a next page.
         let limit = u32::try_from(first).unwrap_or_default() + 1;
-        let events = store(ctx)?
+        let page = store(ctx)?
             .read_log(
                 after_cursor.map(|c| c.0).unwrap_or_default(),
                 &filter,
@@ -82,8 +93,23 @@ impl AuditQuery {
             )
             .await
             .map_err(ApiError::from)?;
-        let (events, has_next) = page_of(events, first as usize);
-        let mut connection = Connection::new(after_cursor.is_some(), has_next);
+        let (events, has_next) = page_of(page.events, first as usize);
+        // A full page goes on from its last event (the one more read to see a next page is
+        // not handed out); a page that is not full, from where the log was looked at up to.
+        let after_event = after_cursor.map(|c| c.0).unwrap_or_default();
+        let resume = match (has_next, events.last()) {
+            (true, Some(last)) => last.cursor(),
+            // `first: 0`: nothing handed out, nothing passed.
+            (true, None) => after_event,
+            (false, _) => page.resume,
+        };
+        let mut connection = Connection::with_additional_fields(
+            after_cursor.is_some(),
+            has_next,
+            LogPageFields {
+                resume_cursor: FeedCursor(resume),
+            },
+        );
         connection.edges.extend(
             events
                 .into_iter()

@@ -425,6 +425,110 @@ async fn following_the_log_by_cursor_sees_every_event_once_even_a_late_commit() 
     assert_eq!(whole.len(), 7);
 }
 
+const RESUMING: &str = r#"
+query($filter: EventFilter, $first: Int, $after: String) {
+  events(filter: $filter, first: $first, after: $after) {
+    nodes { cursor eventType recordedBy }
+    pageInfo { hasNextPage endCursor }
+    resumeCursor
+  }
+}"#;
+
+/// A client polling with a narrow filter goes on from `resumeCursor`: past the events the
+/// filter left out, yet never past one that can still appear.
+#[tokio::test]
+async fn a_narrow_filter_resumes_past_what_it_left_out_and_misses_nothing() {
+    let api = api().await;
+    for day in ["2024-01-18", "2024-01-19", "2024-01-20"] {
+        report_as(&api, "test recorder", report(day, 0, json!({}))).await;
+    }
+    let field_office = json!({ "recordedBy": ["field office"] });
+    let poll = |after: Option<&str>| json!({ "filter": field_office, "first": 10, "after": after });
+    let note = |text: &str| NewEvent::new("NoteTaken", json!({ "text": text }), "field office");
+    let resume_of = |data: &Value| data["events"]["resumeCursor"].as_str().unwrap().to_owned();
+
+    // Nothing of the field office's yet: an empty page that resumes past the whole log (once
+    // the feed shows all of it: other tests' transactions may hold its horizon back a moment).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let first = loop {
+        let all = audit(&api, RESUMING, json!({})).await;
+        let last_cursor = all["events"]["nodes"][2]["cursor"].clone();
+        let first = audit(&api, RESUMING, poll(None)).await;
+        assert!(first["events"]["nodes"].as_array().unwrap().is_empty());
+        if first["events"]["resumeCursor"] == last_cursor {
+            break first;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "resumes at {first:#}, the log ends at {last_cursor}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let resume = resume_of(&first);
+
+    // A note of theirs whose transaction begins first and commits last, and one committed at
+    // once: while the first is open, neither shows and the resume cursor does not pass them.
+    let mut open = api.store.pool().begin().await.expect("begin");
+    api.store
+        .append_in(
+            &mut open,
+            &StreamRef::new("note", Uuid::new_v4()),
+            ExpectedVersion::NoStream,
+            &[note("begun first, committed last")],
+        )
+        .await
+        .expect("append in the open transaction");
+    api.store
+        .append(
+            &StreamRef::new("note", Uuid::new_v4()),
+            ExpectedVersion::NoStream,
+            &[note("begun last, committed first")],
+        )
+        .await
+        .expect("append");
+    report_as(&api, "test recorder", report("2024-01-21", 0, json!({}))).await;
+    let held = audit(&api, RESUMING, poll(Some(&resume))).await;
+    assert!(
+        held["events"]["nodes"].as_array().unwrap().is_empty(),
+        "{held:#}"
+    );
+    let resume = resume_of(&held);
+    open.commit().await.expect("commit");
+
+    // Both come from the resume cursor once the feed shows them (other tests' transactions on
+    // the same server may hold the horizon back a moment).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let seen = loop {
+        let data = audit(&api, RESUMING, poll(Some(&resume))).await;
+        let nodes = data["events"]["nodes"].as_array().unwrap().clone();
+        if nodes.len() >= 2 || std::time::Instant::now() > deadline {
+            break data;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let nodes = seen["events"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{seen:#}");
+    assert!(nodes.iter().all(|n| n["recordedBy"] == "field office"));
+    // Going on from there: nothing new, and the cursor does not go back.
+    let after = audit(&api, RESUMING, poll(Some(&resume_of(&seen)))).await;
+    assert!(after["events"]["nodes"].as_array().unwrap().is_empty());
+    assert_eq!(
+        after["events"]["resumeCursor"],
+        seen["events"]["resumeCursor"]
+    );
+
+    // A full page resumes from its last event, like `endCursor`.
+    let full = audit(&api, RESUMING, json!({ "first": 2 })).await;
+    assert_eq!(full["events"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(
+        full["events"]["resumeCursor"],
+        full["events"]["pageInfo"]["endCursor"]
+    );
+    // `first: 0` hands out nothing and passes nothing.
+    let none = audit(&api, RESUMING, json!({ "first": 0, "after": resume })).await;
+    assert_eq!(none["events"]["resumeCursor"], json!(resume));
+}
+
 /// The change at `path` in a history entry.
 fn change<'a>(entry: &'a Value, path: &str) -> &'a Value {
     entry["changes"]

@@ -135,22 +135,8 @@ impl EventStore {
     /// The cursor past the last event the feed shows now ([`FeedCursor::START`] for an empty
     /// log): a reader starting there sees only events recorded from now on.
     pub async fn feed_head(&self) -> Result<FeedCursor, StoreError> {
-        let head: Option<(String, i64)> = sqlx::query_as(
-            "SELECT tx_id::text, position FROM events \
-              WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
-              ORDER BY tx_id DESC, position DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        match head {
-            None => Ok(FeedCursor::START),
-            Some((tx_id, position)) => {
-                let tx_id = tx_id
-                    .parse()
-                    .map_err(|_| StoreError::InvalidCursor(tx_id.clone()))?;
-                Ok(FeedCursor::new(tx_id, position))
-            }
-        }
+        let mut conn = self.pool.acquire().await?;
+        feed_head_in(&mut conn).await
     }
 
     /// Whether committed events wait after `after`, asked after a read found none: they were
@@ -250,5 +236,26 @@ impl FeedFollower {
         let mut listener = PgListener::connect_with(self.store.pool()).await.ok()?;
         listener.listen(FEED_CHANNEL).await.ok()?;
         Some(listener)
+    }
+}
+
+/// The cursor past the last event the feed shows in `conn`'s snapshot ([`FeedCursor::START`]
+/// for an empty log).
+pub(crate) async fn feed_head_in(conn: &mut sqlx::PgConnection) -> Result<FeedCursor, StoreError> {
+    let head: Option<(String, i64)> = sqlx::query_as(
+        "SELECT tx_id::text, position FROM events \
+          WHERE tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
+          ORDER BY tx_id DESC, position DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match head {
+        None => Ok(FeedCursor::START),
+        Some((tx_id, position)) => {
+            let tx_id = tx_id
+                .parse()
+                .map_err(|_| StoreError::InvalidCursor(tx_id.clone()))?;
+            Ok(FeedCursor::new(tx_id, position))
+        }
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::error::StoreError;
 use super::event::StoredEvent;
-use super::feed::FeedCursor;
+use super::feed::{feed_head_in, FeedCursor};
 use super::row::{EventRow, EVENT_COLUMNS};
 use super::EventStore;
 
@@ -69,16 +69,34 @@ impl LogFilter {
     }
 }
 
+/// A page of the log as [`EventStore::read_log`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    /// The events the filter chose, in feed order.
+    pub events: Vec<StoredEvent>,
+    /// Where to go on from: the last event's cursor when the page is full; otherwise the point
+    /// up to which the whole log has been looked at (the last event the feed showed, whether
+    /// the filter chose it or not), so that a reader polling with a narrow filter does not look
+    /// at the same unchosen events again. Nothing that can still appear sorts before it.
+    pub resume: FeedCursor,
+}
+
 impl EventStore {
-    /// Up to `limit` events after `after` that `filter` chooses, in feed order. Go on from the
-    /// cursor of the last one ([`StoredEvent::cursor`]): none after it is skipped, even one
-    /// whose transaction commits later.
+    /// Up to `limit` events after `after` that `filter` chooses, in feed order, and where to go
+    /// on from ([`LogPage::resume`]): none after it is skipped, even one whose transaction
+    /// commits later.
     pub async fn read_log(
         &self,
         after: FeedCursor,
         filter: &LogFilter,
         limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    ) -> Result<LogPage, StoreError> {
+        // One snapshot for the page and the feed's head: an event the page could not see is
+        // never behind the head read beside it.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
         let rows: Vec<EventRow> = sqlx::query_as(&LOG_PAGE_SQL)
             .persistent(false)
             .bind(after.tx_id().to_string())
@@ -91,8 +109,17 @@ impl EventStore {
             .bind(filter.recorded_until)
             .bind(filter.correlation_id)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(rows.into_iter().map(StoredEvent::from).collect())
+        let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
+        let last = events.last().map_or(after, StoredEvent::cursor);
+        let resume = if events.len() >= limit as usize {
+            last
+        } else {
+            // Every event up to the head was looked at: the filter left the rest out.
+            feed_head_in(&mut tx).await?.max(last)
+        };
+        tx.commit().await?;
+        Ok(LogPage { events, resume })
     }
 }

@@ -51,7 +51,7 @@ pub use feed::{FeedCursor, FeedPage, FEED_CHANNEL};
 pub use integrity::{
     IntegrityBreak, IntegrityProblem, IntegrityReport, InvalidRange, PositionRange, Seal,
 };
-pub use log_query::LogFilter;
+pub use log_query::{LogFilter, LogPage};
 pub use read::StreamRange;
 pub use transfer::{ExportSummary, ImportSummary, LineProblem, TransferError};
 
