@@ -48,6 +48,10 @@ pub enum ProjectionError {
         live: i32,
         ours: i32,
     },
+    /// A rebuild's generation was abandoned before it could switch live (another rebuild
+    /// took over, the lock of this one having been lost): nothing was switched.
+    #[error("{projection} generation {generation} is no longer building: nothing switched")]
+    NotBuilding { projection: String, generation: i32 },
     /// Not a generation's schema name.
     #[error("{0:?} is not the schema of a read model's generation")]
     NotAGeneration(String),

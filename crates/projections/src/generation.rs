@@ -18,6 +18,9 @@ pub enum Status {
     Building,
     Live,
     Retired,
+    /// Left building by a failed or dead rebuild: its schema is dropped, its number never used
+    /// again.
+    Abandoned,
 }
 
 impl Status {
@@ -26,6 +29,7 @@ impl Status {
             Self::Building => "building",
             Self::Live => "live",
             Self::Retired => "retired",
+            Self::Abandoned => "abandoned",
         }
     }
 
@@ -33,6 +37,7 @@ impl Status {
         match s {
             "live" => Self::Live,
             "building" => Self::Building,
+            "abandoned" => Self::Abandoned,
             _ => Self::Retired,
         }
     }
@@ -180,7 +185,8 @@ pub async fn create_indexes(
 
 /// Makes `generation` the live one and retires the one it replaces, in one transaction; then
 /// drops the schemas of generations retired before that (the one just retired stays, for the
-/// queries still running on it).
+/// queries still running on it). A generation that is no longer building (abandoned by a
+/// rebuild that took over from this one) switches nothing: [`ProjectionError::NotBuilding`].
 pub async fn switch_live(pool: &PgPool, generation: &Generation) -> Result<(), ProjectionError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -190,26 +196,34 @@ pub async fn switch_live(pool: &PgPool, generation: &Generation) -> Result<(), P
     .bind(&generation.projection)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    let switched = sqlx::query(
         "UPDATE projection_generations SET status = 'live', updated_at = now() \
-          WHERE projection = $1 AND generation = $2",
+          WHERE projection = $1 AND generation = $2 AND status = 'building'",
     )
     .bind(&generation.projection)
     .bind(generation.generation)
     .execute(&mut *tx)
     .await?;
+    if switched.rows_affected() != 1 {
+        // Dropping the transaction rolls the retirement back: the live one stays live.
+        return Err(ProjectionError::NotBuilding {
+            projection: generation.projection.clone(),
+            generation: generation.generation,
+        });
+    }
     tx.commit().await?;
     drop_old_retired(pool, &generation.projection).await
 }
 
-/// Drops every generation of `projection` that is still building, rows and schemas, in one
-/// transaction. Only for the holder of the projection's rebuild lock
-/// ([`crate::Projector::rebuild`]): then no rebuild is running, and a building generation is
-/// one a failed or dead rebuild left behind. It never went live: nothing reads it.
-pub async fn drop_building(pool: &PgPool, projection: &str) -> Result<(), ProjectionError> {
+/// Abandons every generation of `projection` that is still building: marks it abandoned and
+/// drops its schema, in one transaction (its number is never used again). Only for the holder
+/// of the projection's rebuild lock ([`crate::Projector::rebuild`]): then no other rebuild is
+/// running, and a building generation is one a failed or dead rebuild left behind. It never
+/// went live: nothing reads it.
+pub async fn abandon_building(pool: &PgPool, projection: &str) -> Result<(), ProjectionError> {
     let mut tx = pool.begin().await?;
     let schemas: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM projection_generations \
+        "UPDATE projection_generations SET status = 'abandoned', updated_at = now() \
           WHERE projection = $1 AND status = 'building' RETURNING schema_name",
     )
     .bind(projection)
@@ -228,7 +242,7 @@ pub async fn drop_building(pool: &PgPool, projection: &str) -> Result<(), Projec
         tracing::info!(
             projection,
             ?schemas,
-            "dropped generations a rebuild left building"
+            "abandoned generations a rebuild left building"
         );
     }
     Ok(())

@@ -251,16 +251,16 @@ impl Projector {
             .execute(&mut lock)
             .await?;
         // With the lock held, a generation still building was left by a rebuild that failed
-        // or whose process died: it never went live, and is dropped.
-        let outcome = match generation::drop_building(pool, self.projection.name()).await {
-            Ok(()) => self.rebuild_holding_lock().await,
+        // or whose process died: it never went live, and is abandoned.
+        let outcome = match generation::abandon_building(pool, self.projection.name()).await {
+            Ok(()) => self.rebuild_holding_lock(&mut lock).await,
             Err(error) => Err(error),
         };
         if outcome.is_err() {
-            // The failed rebuild's generation is dropped now (or by the next rebuild).
-            if let Err(error) = generation::drop_building(pool, self.projection.name()).await {
+            // The failed rebuild's generation is abandoned now (or by the next rebuild).
+            if let Err(error) = generation::abandon_building(pool, self.projection.name()).await {
                 tracing::warn!(projection = self.projection.name(), %error,
-                    "cannot drop a failed rebuild's generation");
+                    "cannot abandon a failed rebuild's generation");
             }
         }
         if let Err(error) = lock.close().await {
@@ -270,12 +270,18 @@ impl Projector {
         outcome
     }
 
-    async fn rebuild_holding_lock(&self) -> Result<Generation, ProjectionError> {
+    async fn rebuild_holding_lock(
+        &self,
+        lock: &mut PgConnection,
+    ) -> Result<Generation, ProjectionError> {
         let pool = self.store.pool();
         let mut building =
             generation::create(pool, self.projection.as_ref(), Status::Building).await?;
         self.catch_up(&mut building).await?;
         generation::create_indexes(pool, self.projection.as_ref(), &building).await?;
+        // Still holding the rebuild lock? A lost lock connection means another rebuild may
+        // have abandoned this generation (the switch would then refuse it anyway).
+        sqlx::query("SELECT 1").execute(&mut *lock).await?;
         generation::switch_live(pool, &building).await?;
         // Whatever arrived between the last page and the switch.
         self.catch_up(&mut building).await?;
@@ -380,14 +386,14 @@ impl Projector {
             ))
             .await?;
         // The checkpoint moves first, guarded by where this projector read it (and by the
-        // generation not being retired by a rebuild elsewhere): the row lock
+        // generation being neither retired nor abandoned by a rebuild elsewhere): the row lock
         // queues a rival projector behind this transaction, and once this one commits the
         // rival's guard no longer matches and it stops before writing anything.
         let moved = sqlx::query(
             "UPDATE projection_generations \
                 SET cursor_tx = $3::text::xid8, cursor_position = $4, \
                     events_applied = events_applied + $5, updated_at = now() \
-              WHERE projection = $1 AND generation = $2 AND status <> 'retired' \
+              WHERE projection = $1 AND generation = $2 AND status IN ('building', 'live') \
                 AND cursor_tx = $6::text::xid8 AND cursor_position = $7",
         )
         .bind(&generation.projection)

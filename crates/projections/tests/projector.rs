@@ -363,9 +363,17 @@ async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
         .expect("live");
     assert_eq!(still_live.generation, live.generation, "the live one stays");
 
+    let abandoned = |generations: &[generation::Generation]| {
+        generations
+            .iter()
+            .filter(|g| g.status == Status::Abandoned)
+            .count()
+    };
+    assert_eq!(abandoned(&generations), 1, "{generations:?}");
+
     // A rebuild whose process died: its generation is left building, and the next rebuild
-    // drops it before it builds its own.
-    generation::create(store.pool(), following.projection(), Status::Building)
+    // abandons it before it builds its own.
+    let left = generation::create(store.pool(), following.projection(), Status::Building)
         .await
         .expect("a generation left building");
     let generations = generation::all(store.pool(), "incidents")
@@ -377,7 +385,26 @@ async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
         .await
         .expect("generations");
     assert_eq!(building(&generations), 0, "{generations:?}");
+    assert_eq!(abandoned(&generations), 2, "{generations:?}");
     assert!(orphan_schemas(&store, "incidents").await.is_empty());
+    assert!(
+        rebuilt.generation > left.generation,
+        "numbers are never used twice"
+    );
+    // The abandoned rebuild, were it still running, could not switch its generation live.
+    let stale = generation::switch_live(store.pool(), &left).await;
+    assert!(
+        matches!(stale, Err(ProjectionError::NotBuilding { .. })),
+        "{stale:?}"
+    );
+    let live_now = generation::live(store.pool(), "incidents")
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(
+        live_now.generation, rebuilt.generation,
+        "the live one stays"
+    );
     let rebuilt_sum = checksum(store.pool(), following.projection(), &rebuilt)
         .await
         .expect("checksum");
