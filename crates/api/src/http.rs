@@ -225,8 +225,9 @@ async fn graphql(State(served): State<Served>, request: Request) -> Response {
         Ok(request) => request,
         Err(rejection) => return rejection.into_response(),
     };
-    // An import runs as long as its file needs, within its own limit.
-    let timeout = if multipart {
+    // An import of a file runs as long as the file needs, within its own limit; a multipart
+    // request without a file is an ordinary request.
+    let timeout = if multipart && !request.uploads.is_empty() {
         served.upload_timeout
     } else {
         served.request_timeout

@@ -120,7 +120,7 @@ pub async fn serve_connection<E: Executor>(
             code: CLOSE_REVOKED,
             reason: "Forbidden: the token was revoked".into(),
         }),
-        _ = shutdown.wait_for(|stop| *stop) => Some(CloseFrame {
+        () = shutting_down(&mut shutdown) => Some(CloseFrame {
             code: CLOSE_GOING_AWAY,
             reason: "the server is shutting down".into(),
         }),
@@ -131,6 +131,13 @@ pub async fn serve_connection<E: Executor>(
         // The client may be gone already: nothing to tell it then.
         let _ = sending.send(Message::Close(Some(frame))).await;
         let _ = sending.close().await;
+    }
+}
+
+/// Returns when the server shuts down; never, when nothing can tell it to (the sender is gone).
+async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -186,17 +193,25 @@ async fn revoked(
     }
 }
 
-/// Whether `holder`'s token is live; when the database cannot say, it is taken as live (the
-/// next revocation heard asks again, and every request it sends is checked on its own).
+/// Whether `holder`'s token is live. The operations sent over the socket run as the caller
+/// named at `connection_init`, so a revocation must not be missed: when the database cannot
+/// say, it is asked again (every [`RECHECK_AFTER_ERROR`]) until it answers.
 async fn still_live(tokens: &TokenCache, holder: &TokenHolder) -> bool {
-    match tokens.is_live(holder.token_id).await {
-        Ok(live) => live,
-        Err(error) => {
-            tracing::warn!(%error, token = %holder.name, "cannot check a WebSocket's token");
-            true
+    loop {
+        match tokens.is_live(holder.token_id).await {
+            Ok(live) => return live,
+            Err(error) => {
+                tracing::warn!(%error, token = %holder.name,
+                    "cannot check a WebSocket's token; asking again");
+                tokio::time::sleep(RECHECK_AFTER_ERROR).await;
+            }
         }
     }
 }
+
+/// How long a connection waits before asking again whether its token is live, after the
+/// database could not say.
+const RECHECK_AFTER_ERROR: Duration = Duration::from_secs(1);
 
 /// The bearer token in a `connection_init` payload: `Authorization` (any case) as
 /// `Bearer <token>`, at the top or under `headers`.
