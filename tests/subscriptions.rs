@@ -488,3 +488,35 @@ async fn live_schema(db: &TestDb, projection: &str) -> String {
     }
     panic!("no live generation of {projection} within 30 s");
 }
+
+#[tokio::test]
+async fn a_server_shutting_down_closes_its_subscriptions_as_going_away() {
+    let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let url = db.url();
+    let server = Server::on(&url, &[]).await;
+    let mut sockets = Vec::new();
+    for legacy in [false, true] {
+        let mut socket = Subscriber::connect(&server, legacy, None)
+            .await
+            .expect("connect");
+        socket
+            .subscribe(
+                "1",
+                EVENTS,
+                json!({ "after": FeedCursor::START.to_string() }),
+            )
+            .await;
+        sockets.push(socket);
+    }
+    // SIGTERM, and a wait for the clean exit, beside the sockets' reads.
+    let stopping = tokio::task::spawn_blocking(move || server.stop());
+    for socket in &mut sockets {
+        assert_eq!(
+            socket.close_code().await,
+            Some(1001),
+            "closed as going away (legacy: {})",
+            socket.legacy
+        );
+    }
+    stopping.await.expect("the server stopped cleanly");
+}
