@@ -99,6 +99,22 @@ impl Subscriber {
         }
     }
 
+    /// Connects as `token`'s holder and subscribes (id "1") to every incident event from the
+    /// start of the feed ([`EVENTS`]).
+    async fn following(server: &Server, legacy: bool, token: Option<&str>) -> Subscriber {
+        let mut socket = Subscriber::connect(server, legacy, token)
+            .await
+            .expect("connect");
+        socket
+            .subscribe(
+                "1",
+                EVENTS,
+                json!({ "after": FeedCursor::START.to_string() }),
+            )
+            .await;
+        socket
+    }
+
     async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({
@@ -355,16 +371,7 @@ async fn subscriptions_obey_access_control() {
         "{errors}"
     );
     // A viewer's subscription runs.
-    let mut viewer_socket = Subscriber::connect(&server, true, Some(&viewer))
-        .await
-        .expect("connect");
-    viewer_socket
-        .subscribe(
-            "1",
-            EVENTS,
-            json!({ "after": FeedCursor::START.to_string() }),
-        )
-        .await;
+    let mut viewer_socket = Subscriber::following(&server, true, Some(&viewer)).await;
     let recorder = issue_token(&url, "recorder", "desk editor");
     server
         .data(Some(&recorder), REPORT, report("SYR", "al-Tanf"))
@@ -384,27 +391,9 @@ async fn revoking_a_token_closes_its_subscriptions_and_no_others() {
     let recorder = issue_token(&url, "recorder", "desk editor");
     let mut revoked = Vec::new();
     for legacy in [false, true] {
-        let mut socket = Subscriber::connect(&server, legacy, Some(&old_screen))
-            .await
-            .expect("connect");
-        socket
-            .subscribe(
-                "1",
-                EVENTS,
-                json!({ "after": FeedCursor::START.to_string() }),
-            )
-            .await;
-        revoked.push(socket);
+        revoked.push(Subscriber::following(&server, legacy, Some(&old_screen)).await);
     }
-    let mut kept = Subscriber::connect(&server, false, Some(&newsroom))
-        .await
-        .expect("connect");
-    kept.subscribe(
-        "1",
-        EVENTS,
-        json!({ "after": FeedCursor::START.to_string() }),
-    )
-    .await;
+    let mut kept = Subscriber::following(&server, false, Some(&newsroom)).await;
     server
         .data(Some(&recorder), REPORT, report("IRQ", "Ain al-Asad"))
         .await;
@@ -496,17 +485,7 @@ async fn a_server_shutting_down_closes_its_subscriptions_as_going_away() {
     let server = Server::on(&url, &[]).await;
     let mut sockets = Vec::new();
     for legacy in [false, true] {
-        let mut socket = Subscriber::connect(&server, legacy, None)
-            .await
-            .expect("connect");
-        socket
-            .subscribe(
-                "1",
-                EVENTS,
-                json!({ "after": FeedCursor::START.to_string() }),
-            )
-            .await;
-        sockets.push(socket);
+        sockets.push(Subscriber::following(&server, legacy, None).await);
     }
     // SIGTERM, and a wait for the clean exit, beside the sockets' reads.
     let stopping = tokio::task::spawn_blocking(move || server.stop());

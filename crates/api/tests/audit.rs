@@ -361,25 +361,7 @@ async fn following_the_log_by_cursor_sees_every_event_once_even_a_late_commit() 
     // An event whose transaction began first but commits last is not skipped: while that
     // transaction is open, the event committed after it is held back too, and both come, in
     // commit order, once it commits.
-    let note = |text: &str| NewEvent::new("NoteTaken", json!({ "text": text }), "audit test");
-    let mut open = api.store.pool().begin().await.expect("begin");
-    api.store
-        .append_in(
-            &mut open,
-            &StreamRef::new("note", Uuid::new_v4()),
-            ExpectedVersion::NoStream,
-            &[note("begun first, committed last")],
-        )
-        .await
-        .expect("append in the open transaction");
-    api.store
-        .append(
-            &StreamRef::new("note", Uuid::new_v4()),
-            ExpectedVersion::NoStream,
-            &[note("begun last, committed first")],
-        )
-        .await
-        .expect("append");
+    let open = late_and_early_notes(&api, "audit test").await;
     let held = audit(&api, EVENTS, page(Some(end.clone()))).await;
     assert!(
         nodes(&held).is_empty(),
@@ -425,6 +407,35 @@ async fn following_the_log_by_cursor_sees_every_event_once_even_a_late_commit() 
     assert_eq!(whole.len(), 7);
 }
 
+/// Two notes by `author`: one appended in a transaction begun first and left open (returned,
+/// for the caller to commit), then one appended and committed at once, which the feed holds
+/// back until the first commits.
+async fn late_and_early_notes(
+    api: &Api,
+    author: &str,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let note = |text: &str| NewEvent::new("NoteTaken", json!({ "text": text }), author);
+    let mut open = api.store.pool().begin().await.expect("begin");
+    api.store
+        .append_in(
+            &mut open,
+            &StreamRef::new("note", Uuid::new_v4()),
+            ExpectedVersion::NoStream,
+            &[note("begun first, committed last")],
+        )
+        .await
+        .expect("append in the open transaction");
+    api.store
+        .append(
+            &StreamRef::new("note", Uuid::new_v4()),
+            ExpectedVersion::NoStream,
+            &[note("begun last, committed first")],
+        )
+        .await
+        .expect("append");
+    open
+}
+
 const RESUMING: &str = r#"
 query($filter: EventFilter, $first: Int, $after: String) {
   events(filter: $filter, first: $first, after: $after) {
@@ -444,7 +455,6 @@ async fn a_narrow_filter_resumes_past_what_it_left_out_and_misses_nothing() {
     }
     let field_office = json!({ "recordedBy": ["field office"] });
     let poll = |after: Option<&str>| json!({ "filter": field_office, "first": 10, "after": after });
-    let note = |text: &str| NewEvent::new("NoteTaken", json!({ "text": text }), "field office");
     let resume_of = |data: &Value| data["events"]["resumeCursor"].as_str().unwrap().to_owned();
 
     // Nothing of the field office's yet: an empty page that resumes past the whole log (once
@@ -468,24 +478,7 @@ async fn a_narrow_filter_resumes_past_what_it_left_out_and_misses_nothing() {
 
     // A note of theirs whose transaction begins first and commits last, and one committed at
     // once: while the first is open, neither shows and the resume cursor does not pass them.
-    let mut open = api.store.pool().begin().await.expect("begin");
-    api.store
-        .append_in(
-            &mut open,
-            &StreamRef::new("note", Uuid::new_v4()),
-            ExpectedVersion::NoStream,
-            &[note("begun first, committed last")],
-        )
-        .await
-        .expect("append in the open transaction");
-    api.store
-        .append(
-            &StreamRef::new("note", Uuid::new_v4()),
-            ExpectedVersion::NoStream,
-            &[note("begun last, committed first")],
-        )
-        .await
-        .expect("append");
+    let open = late_and_early_notes(&api, "field office").await;
     report_as(&api, "test recorder", report("2024-01-21", 0, json!({}))).await;
     let held = audit(&api, RESUMING, poll(Some(&resume))).await;
     assert!(
