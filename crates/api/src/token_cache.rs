@@ -6,10 +6,12 @@
 //! them. Revoking a token sends `NOTIFY sitrep_tokens` ([`crate::tokens::revoke`]); on that
 //! notification, and whenever the listening connection had to be opened again (a notification
 //! may have been missed), the server forgets every token, so a revoked token is refused from
-//! the next request on.
+//! the next request on. The same notification refreshes the set of revoked tokens that open
+//! WebSocket connections watch ([`TokenCache::revoked_tokens`]): one query per revocation for
+//! the whole server, however many connections are open.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sitrep_domain::store::EventStore;
@@ -20,6 +22,12 @@ use crate::wakers::ChannelWaker;
 
 /// How long a live token is believed without asking the database again.
 pub const REMEMBER_FOR: Duration = Duration::from_secs(10);
+/// How long the reader of revoked tokens waits before asking again after the database failed.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+/// The ids of the revoked tokens, as last read.
+pub type RevokedTokens = Arc<HashSet<uuid::Uuid>>;
+
 /// How many tokens are remembered at once; when full, all are forgotten.
 pub const CAPACITY: usize = 10_000;
 
@@ -29,6 +37,8 @@ pub struct TokenCache {
     store: EventStore,
     waker: ChannelWaker,
     remembered: Arc<Mutex<Remembered>>,
+    /// The revoked tokens, read again after each revocation heard (started when first asked).
+    revoked: Arc<OnceLock<watch::Receiver<RevokedTokens>>>,
 }
 
 #[derive(Default)]
@@ -44,6 +54,7 @@ impl TokenCache {
             store,
             waker: ChannelWaker::new(TOKENS_CHANNEL),
             remembered: Arc::new(Mutex::new(Remembered::default())),
+            revoked: Arc::new(OnceLock::new()),
         }
     }
 
@@ -68,6 +79,18 @@ impl TokenCache {
     /// missed while the listener reconnected); what was revoked must be looked up.
     pub fn revocations(&self) -> watch::Receiver<u64> {
         self.waker.subscribe(&self.store)
+    }
+
+    /// The ids of the revoked tokens, read by one task for the whole server: at first, and
+    /// again after each revocation heard (or each time the listener had to reconnect).
+    pub fn revoked_tokens(&self) -> watch::Receiver<RevokedTokens> {
+        self.revoked
+            .get_or_init(|| {
+                let (sender, receiver) = watch::channel(RevokedTokens::default());
+                tokio::spawn(read_revoked(self.store.clone(), self.revocations(), sender));
+                receiver
+            })
+            .clone()
     }
 
     /// Whether the token `token_id` is still live, asked of the database.
@@ -124,5 +147,29 @@ impl TokenCache {
             remembered.holders.clear();
         }
         remembered.holders.insert(digest, (holder, Instant::now()));
+    }
+}
+
+/// Reads the revoked tokens into `revoked`, then again after each change of `heard`, for as
+/// long as the server runs; a failed read is tried again until it succeeds.
+async fn read_revoked(
+    store: EventStore,
+    mut heard: watch::Receiver<u64>,
+    revoked: watch::Sender<RevokedTokens>,
+) {
+    loop {
+        match tokens::revoked_ids(store.pool()).await {
+            Ok(ids) => {
+                revoked.send_replace(Arc::new(ids));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the revoked tokens; asking again");
+                tokio::time::sleep(RETRY_AFTER_ERROR).await;
+                continue;
+            }
+        }
+        if heard.changed().await.is_err() {
+            return;
+        }
     }
 }

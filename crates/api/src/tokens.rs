@@ -129,6 +129,15 @@ pub async fn is_live(pool: &PgPool, token_id: Uuid) -> Result<bool, TokenError> 
     .await?)
 }
 
+/// The ids of every revoked token.
+pub async fn revoked_ids(pool: &PgPool) -> Result<std::collections::HashSet<Uuid>, TokenError> {
+    let ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT token_id FROM api_tokens WHERE revoked_at IS NOT NULL")
+            .fetch_all(pool)
+            .await?;
+    Ok(ids.into_iter().collect())
+}
+
 /// Every token ever issued, oldest first.
 pub async fn list(pool: &PgPool) -> Result<Vec<TokenRecord>, TokenError> {
     #[derive(sqlx::FromRow)]

@@ -4,8 +4,9 @@
 //! - **A time limit** for queries and mutations sent over the socket, the same as over HTTP
 //!   ([`TimedExecutor`]); subscriptions run for as long as the client listens.
 //! - **Revocation**: the connection of a token that is revoked is closed with `4403 Forbidden`
-//!   as soon as the revocation is heard (`NOTIFY sitrep_tokens`, see [`crate::token_cache`]), so
-//!   a revoked token's subscriptions stop at once, not when the client next reconnects.
+//!   as soon as the revocation is heard (`NOTIFY sitrep_tokens`; the server reads the revoked
+//!   tokens once per revocation, see [`crate::token_cache`]), so a revoked token's
+//!   subscriptions stop at once, not when the client next reconnects.
 //! - **Shutdown**: open connections are closed with `1001 Going Away` when the server stops.
 //!
 //! Both closes send a close frame the client can read: the socket's sending half is shared
@@ -27,7 +28,7 @@ use tokio::sync::{watch, Mutex};
 use crate::auth::{operation_type, Caller};
 use crate::graphql_http::{self, timed_out};
 use crate::subscriptions::ConnectionSubscriptions;
-use crate::token_cache::TokenCache;
+use crate::token_cache::{RevokedTokens, TokenCache};
 use crate::tokens::TokenHolder;
 
 /// The close code of a connection whose token was revoked (graphql-transport-ws's `Forbidden`).
@@ -100,8 +101,8 @@ pub async fn serve_connection<E: Executor>(
     header_caller: Caller,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // Subscribed before `connection_init`, so a revocation during it is heard too.
-    let revocations = tokens.revocations();
+    // Subscribed before `connection_init`, so a revocation during it is seen too.
+    let revoked_tokens = tokens.revoked_tokens();
     let (caller_cell, caller) = watch::channel(None);
     let (sending, receiving) = socket.split();
     let sending = Arc::new(Mutex::new(sending));
@@ -116,7 +117,7 @@ pub async fn serve_connection<E: Executor>(
         .serve();
     let close = tokio::select! {
         () = connection => None,
-        () = revoked(&tokens, revocations, caller) => Some(CloseFrame {
+        () = revoked(&tokens, revoked_tokens, caller) => Some(CloseFrame {
             code: CLOSE_REVOKED,
             reason: "Forbidden: the token was revoked".into(),
         }),
@@ -162,11 +163,12 @@ async fn init(
     Ok(data)
 }
 
-/// Returns once the connection's token is revoked: looked up when the caller becomes known and
-/// after every revocation heard; never returns for an anonymous caller.
+/// Returns once the connection's token is revoked: looked up once when the caller becomes
+/// known, then watched in the server's set of revoked tokens (read once per revocation for
+/// every connection); never returns for an anonymous caller.
 async fn revoked(
     tokens: &TokenCache,
-    mut revocations: watch::Receiver<u64>,
+    mut revoked_tokens: watch::Receiver<RevokedTokens>,
     mut caller: watch::Receiver<Option<Caller>>,
 ) {
     let holder = loop {
@@ -181,13 +183,18 @@ async fn revoked(
             None => {}
         }
     };
-    // A revocation heard between the token's lookup and now has marked `revocations` changed,
-    // but the first look is made in any case.
+    // Revoked between its lookup at `connection_init` and now (the set may not show it yet).
+    if !still_live(tokens, &holder).await {
+        return;
+    }
     loop {
-        if !still_live(tokens, &holder).await {
+        if revoked_tokens
+            .borrow_and_update()
+            .contains(&holder.token_id)
+        {
             return;
         }
-        if revocations.changed().await.is_err() {
+        if revoked_tokens.changed().await.is_err() {
             return std::future::pending().await;
         }
     }
