@@ -98,6 +98,15 @@ impl Failpoint {
     }
 }
 
+/// Whether a rebuild goes ahead once its lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RebuildWhen {
+    /// Asked for (`sitrep rebuild`): always.
+    Always,
+    /// Because the live generation was built by older code: only if it still is.
+    LiveIsOlder,
+}
+
 /// Where [`Projector::follow`] stopped.
 struct Followed {
     /// Events applied.
@@ -162,8 +171,11 @@ impl Projector {
         let pool = self.store.pool();
         match generation::live(pool, self.projection.name()).await? {
             Some(live) if live.version == self.projection.version() => Ok(live),
-            // Built by older code: rebuild with this code.
-            Some(live) if live.version < self.projection.version() => self.rebuild().await,
+            // Built by older code: rebuild with this code (unless another process, starting
+            // at the same time, has done it by the time this one holds the rebuild lock).
+            Some(live) if live.version < self.projection.version() => {
+                self.rebuild_unless(RebuildWhen::LiveIsOlder).await
+            }
             // Built by newer code (a rolling deploy): never rebuild it back; stop leading.
             Some(live) => Err(ProjectionError::NewerGeneration {
                 projection: self.projection.name(),
@@ -241,6 +253,12 @@ impl Projector {
     /// Rebuilds the projection into a new generation from the start of the feed, beside the
     /// live one, and switches it live once it has caught up. Returns the new live generation.
     pub async fn rebuild(&self) -> Result<Generation, ProjectionError> {
+        self.rebuild_unless(RebuildWhen::Always).await
+    }
+
+    /// [`Self::rebuild`], or, with [`RebuildWhen::LiveIsOlder`], the live generation as it is
+    /// when, once this process holds the rebuild lock, it was built by this code already.
+    async fn rebuild_unless(&self, when: RebuildWhen) -> Result<Generation, ProjectionError> {
         let pool = self.store.pool();
         // One rebuild of a projection at a time, across processes: the lock is held on a
         // connection of its own for the whole rebuild (a second rebuild waits for it), and
@@ -253,8 +271,17 @@ impl Projector {
         // With the lock held, a generation still building was left by a rebuild that failed
         // or whose process died: it never went live, and is abandoned.
         let outcome = match generation::abandon_building(pool, self.projection.name()).await {
-            Ok(()) => self.rebuild_holding_lock(&mut lock).await,
             Err(error) => Err(error),
+            Ok(()) => match when {
+                RebuildWhen::LiveIsOlder => {
+                    match generation::live(pool, self.projection.name()).await {
+                        Ok(Some(live)) if live.version >= self.projection.version() => Ok(live),
+                        Ok(_) => self.rebuild_holding_lock(&mut lock).await,
+                        Err(error) => Err(error),
+                    }
+                }
+                RebuildWhen::Always => self.rebuild_holding_lock(&mut lock).await,
+            },
         };
         if outcome.is_err() {
             // The failed rebuild's generation is abandoned now (or by the next rebuild).

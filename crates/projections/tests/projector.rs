@@ -410,3 +410,37 @@ async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
         .expect("checksum");
     assert_eq!(rebuilt_sum, live_sum);
 }
+
+/// Two processes that start with a new version of a projection's code at once rebuild the
+/// older live generation once: the second waits for the first's rebuild lock, then finds the
+/// live generation built by its own code.
+#[tokio::test]
+async fn processes_starting_together_rebuild_an_older_generation_once() {
+    let (_db, store, handler) = setup(10).await;
+    let positions = some_history(&handler).await;
+    feed_shows(&store, positions.len()).await;
+    let first = projector(&store);
+    let mut live = first.live_generation().await.expect("live");
+    catch_up_fully(&first, &store, &mut live).await;
+    // As if an older build of the code had made it.
+    sqlx::query("UPDATE projection_generations SET version = version - 1 WHERE status = 'live'")
+        .execute(store.pool())
+        .await
+        .expect("age the live generation");
+
+    let (a, b) = (projector(&store), projector(&store));
+    let (a, b) = tokio::join!(a.live_generation(), b.live_generation());
+    let (a, b) = (a.expect("first process"), b.expect("second process"));
+    assert_eq!(
+        a.generation, b.generation,
+        "both see the one rebuilt generation"
+    );
+    let generations = generation::all(store.pool(), "incidents")
+        .await
+        .expect("generations");
+    assert_eq!(
+        generations.len(),
+        2,
+        "the old one and one rebuild: {generations:?}"
+    );
+}
