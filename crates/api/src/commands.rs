@@ -63,10 +63,11 @@ pub fn derive_id(
 ) -> Uuid {
     match (given, &options.idempotency_key) {
         (Some(id), _) => id,
-        // The author's length first, so that no two (author, scope + key) pairs name alike.
+        // The author's and the scope's lengths first, so that no two (author, scope, key)
+        // triples name alike (a key that looks like a scope cannot pass for one).
         (None, Some(key)) => Uuid::new_v5(
             namespace,
-            format!("{}:{author}/{scope}{key}", author.len()).as_bytes(),
+            format!("{}:{author}/{}:{scope}{key}", author.len(), scope.len()).as_bytes(),
         ),
         (None, None) => Uuid::now_v7(),
     }
@@ -191,7 +192,7 @@ mod tests {
         assert_eq!(derived, id("desk", &key_namespaces::INCIDENT, "", &keyed));
         assert_eq!(
             derived,
-            Uuid::new_v5(&key_namespaces::INCIDENT, b"4:desk/tower-22"),
+            Uuid::new_v5(&key_namespaces::INCIDENT, b"4:desk/0:tower-22"),
             "fixed forever: retries after an upgrade derive the same id"
         );
         assert_ne!(derived, id("field", &key_namespaces::INCIDENT, "", &keyed));
@@ -199,6 +200,15 @@ mod tests {
         assert_ne!(
             derived,
             id("desk", &key_namespaces::INCIDENT, "open/", &keyed)
+        );
+        // A key that looks like a scope does not pass for one.
+        let scoped_key = CommandOptions {
+            idempotency_key: Some("open/tower-22".into()),
+            ..CommandOptions::default()
+        };
+        assert_ne!(
+            id("desk", &key_namespaces::INCIDENT, "open/", &keyed),
+            id("desk", &key_namespaces::INCIDENT, "", &scoped_key)
         );
         let fresh = CommandOptions::default();
         assert_ne!(
