@@ -325,23 +325,32 @@ async fn orphan_schemas(store: &sitrep_domain::store::EventStore, projection: &s
     .expect("schemas")
 }
 
+/// [`some_history`] recorded, and the incidents' live generation caught up with it.
+async fn live_with_history(
+    store: &sitrep_domain::store::EventStore,
+    handler: &sitrep_domain::handler::CommandHandler,
+) -> (sitrep_projections::Projector, generation::Generation) {
+    let positions = some_history(handler).await;
+    feed_shows(store, positions.len()).await;
+    let following = projector(store);
+    let mut live = following.live_generation().await.expect("live");
+    catch_up_fully(&following, store, &mut live).await;
+    (following, live)
+}
+
+/// How many of `generations` are in `status`.
+fn count(generations: &[generation::Generation], status: Status) -> usize {
+    generations.iter().filter(|g| g.status == status).count()
+}
+
 #[tokio::test]
 async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
     let (_db, store, handler) = setup(5).await;
-    let positions = some_history(&handler).await;
-    feed_shows(&store, positions.len()).await;
-    let following = projector(&store);
-    let mut live = following.live_generation().await.expect("live");
-    catch_up_fully(&following, &store, &mut live).await;
+    let (following, live) = live_with_history(&store, &handler).await;
     let live_sum = checksum(store.pool(), following.projection(), &live)
         .await
         .expect("checksum");
-    let building = |generations: &[generation::Generation]| {
-        generations
-            .iter()
-            .filter(|g| g.status == Status::Building)
-            .count()
-    };
+    let building = |generations: &[generation::Generation]| count(generations, Status::Building);
 
     // A rebuild that fails part way: its second page fails before its commit.
     let failing = projector(&store)
@@ -363,12 +372,7 @@ async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
         .expect("live");
     assert_eq!(still_live.generation, live.generation, "the live one stays");
 
-    let abandoned = |generations: &[generation::Generation]| {
-        generations
-            .iter()
-            .filter(|g| g.status == Status::Abandoned)
-            .count()
-    };
+    let abandoned = |generations: &[generation::Generation]| count(generations, Status::Abandoned);
     assert_eq!(abandoned(&generations), 1, "{generations:?}");
 
     // A rebuild whose process died: its generation is left building, and the next rebuild
@@ -417,11 +421,7 @@ async fn a_failed_or_abandoned_rebuild_leaves_no_generation_behind() {
 #[tokio::test]
 async fn processes_starting_together_rebuild_an_older_generation_once() {
     let (_db, store, handler) = setup(10).await;
-    let positions = some_history(&handler).await;
-    feed_shows(&store, positions.len()).await;
-    let first = projector(&store);
-    let mut live = first.live_generation().await.expect("live");
-    catch_up_fully(&first, &store, &mut live).await;
+    live_with_history(&store, &handler).await;
     // As if an older build of the code had made it.
     sqlx::query("UPDATE projection_generations SET version = version - 1 WHERE status = 'live'")
         .execute(store.pool())
