@@ -8,14 +8,23 @@
 //! `(stream_id, stream_version)` makes a concurrent writer at the same version fail rather than
 //! fork the stream. Only when the statement inserts nothing or hits a unique key does the slow
 //! path ([`diagnose`]) run to tell an idempotent retry from a conflict.
+//!
+//! Hash links: the one-event statements link in SQL (one `sha256` call). A batch appended in a
+//! transaction of its own to a known head is linked here, in Rust, with a recorded time the store
+//! takes just before sending ([`APPEND_STAMPED_SQL`]); the statement inserts only when that time
+//! lies within five seconds before its own start, so the database's clock still bounds every
+//! recorded time. Otherwise (a clock ahead of the database's or far behind it, a head looked up in
+//! the statement, a caller's transaction) `event_hash_links` links the batch in the database with
+//! the transaction's `now()`. Either way a stream's recorded times never decrease: a stamp is
+//! never earlier than the known head's.
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::digest::{canonical_json, to_micros_precision, DigestInput, GENESIS_HASH};
+use super::digest::{canonical_json, link_hash, to_micros_precision, DigestInput, GENESIS_HASH};
 use super::error::StoreError;
 use super::event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef};
 use super::heads::{KnownHead, StreamHeads};
@@ -38,6 +47,11 @@ static APPEND_ONE_SQL: LazyLock<String> =
 /// lookup. Parameters as [`APPEND_SQL`], with $3 the head's version and $27 its hash.
 static APPEND_LINKED_SQL: LazyLock<String> =
     LazyLock::new(|| with_insert(include_str!("append_linked.sql")));
+
+/// The append of several events to a known head, linked by the store with its own recorded time
+/// ($28): parameters as [`APPEND_LINKED_SQL`] but $16 holds the events' hashes.
+static APPEND_STAMPED_SQL: LazyLock<String> =
+    LazyLock::new(|| with_insert(include_str!("append_stamped.sql")));
 
 /// The same for a single event: a plain `INSERT`.
 const APPEND_LINKED_ONE_SQL: &str = include_str!("append_linked_one.sql");
@@ -92,7 +106,8 @@ impl EventStore {
         if !result.replayed {
             // Committed: the statement ran in a transaction of its own.
             if let Some(hash) = head_hash {
-                self.heads.record(stream, result.version, &hash);
+                self.heads
+                    .record(stream, result.version, &hash, result.recorded_at);
             }
             self.appended.notify_one();
         }
@@ -151,14 +166,32 @@ async fn append_on(
         ExpectedVersion::NoStream => Some(KnownHead {
             version: 0,
             hash: GENESIS_HASH.to_vec(),
+            recorded_at: None,
         }),
         ExpectedVersion::Exact(version) => heads.get(stream, version),
         ExpectedVersion::Any => None,
     };
+    // A caller's transaction keeps its own time (`now()`) for all it appends.
+    let mut linking = match savepoint {
+        Savepoint::No => Linking::ByStore,
+        Savepoint::Yes => Linking::InDatabase,
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match insert_guarded(conn, stream, expected, known.as_ref(), &columns, savepoint).await {
+        let outcome = insert_guarded(
+            conn,
+            stream,
+            expected,
+            known.as_ref(),
+            &columns,
+            linking,
+            savepoint,
+        )
+        .await;
+        // A stamp the database refused (or any other failure) is not tried again.
+        linking = Linking::InDatabase;
+        match outcome {
             Ok(Some(written)) => return Ok((written.result, Some(written.head_hash))),
             Ok(None) => {}
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {}
@@ -180,6 +213,14 @@ async fn append_on(
     }
 }
 
+/// Who links a batch to a known head: the store, with a recorded time it takes itself, or the
+/// database, with the transaction's `now()`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Linking {
+    ByStore,
+    InDatabase,
+}
+
 /// [`insert`], under a savepoint when asked, so that a failure leaves the transaction usable.
 async fn insert_guarded(
     conn: &mut PgConnection,
@@ -187,15 +228,16 @@ async fn insert_guarded(
     expected: ExpectedVersion,
     known: Option<&KnownHead>,
     columns: &EventColumns<'_>,
+    linking: Linking,
     savepoint: Savepoint,
 ) -> Result<Option<Written>, sqlx::Error> {
     if savepoint == Savepoint::No {
-        return insert(conn, stream, expected, known, columns).await;
+        return insert(conn, stream, expected, known, columns, linking).await;
     }
     sqlx::query("SAVEPOINT sitrep_append")
         .execute(&mut *conn)
         .await?;
-    let outcome = insert(conn, stream, expected, known, columns).await;
+    let outcome = insert(conn, stream, expected, known, columns, linking).await;
     let end = if outcome.is_ok() {
         "RELEASE SAVEPOINT sitrep_append"
     } else {
@@ -212,19 +254,26 @@ struct Written {
     head_hash: Vec<u8>,
 }
 
-/// Runs the append statement; `None` when it inserted nothing (the expected head is missing).
-/// With a `known` head it links to it directly; otherwise the statement reads the head at the
-/// expected version first.
+/// Runs the append statement; `None` when it inserted nothing (the expected head is missing, or
+/// the database refused the store's recorded time). With a `known` head it links to it directly
+/// (a batch [`Linking::ByStore`]: hashes computed here); otherwise the statement reads the head at
+/// the expected version first.
 async fn insert(
     conn: &mut PgConnection,
     stream: &StreamRef,
     expected: ExpectedVersion,
     known: Option<&KnownHead>,
     columns: &EventColumns<'_>,
+    linking: Linking,
 ) -> Result<Option<Written>, sqlx::Error> {
     let one = columns.event_id.len() == 1;
+    let stamped = match known {
+        Some(head) if !one && linking == Linking::ByStore => Some(StoreLinks::new(head, columns)),
+        _ => None,
+    };
     let sql = match (known.is_some(), one) {
         (true, true) => APPEND_LINKED_ONE_SQL,
+        (true, false) if stamped.is_some() => APPEND_STAMPED_SQL.as_str(),
         (true, false) => APPEND_LINKED_SQL.as_str(),
         (false, true) => APPEND_ONE_SQL.as_str(),
         (false, false) => APPEND_SQL.as_str(),
@@ -276,7 +325,11 @@ async fn insert(
             .bind(causation_id)
             .bind(correlation_id)
             .bind(metadata)
-            .bind(&columns.digest)
+            .bind(
+                stamped
+                    .as_ref()
+                    .map_or(&columns.digest, |links| &links.hashes),
+            )
             .bind(event_type_all)
             .bind(schema_version_all)
             .bind(valid_from_all)
@@ -290,6 +343,10 @@ async fn insert(
     };
     let query = match known {
         Some(head) => query.bind(&head.hash),
+        None => query,
+    };
+    let query = match &stamped {
+        Some(links) => query.bind(links.recorded_at),
         None => query,
     };
     // Every form answers one row: positions, the new version, the recorded time, the head's hash
@@ -309,6 +366,36 @@ async fn insert(
         },
         head_hash,
     }))
+}
+
+/// A batch linked by the store: the recorded time it took and the events' hashes from it.
+struct StoreLinks {
+    recorded_at: DateTime<Utc>,
+    hashes: Vec<Vec<u8>>,
+}
+
+impl StoreLinks {
+    /// Links `columns`' events to `head`, recorded now (by this machine's clock, to the
+    /// microsecond), or just after the head if its recorded time is later: a stream's recorded
+    /// times never decrease.
+    fn new(head: &KnownHead, columns: &EventColumns<'_>) -> Self {
+        let now = to_micros_precision(Utc::now());
+        let recorded_at = match head.recorded_at {
+            Some(head_at) if head_at >= now => head_at + TimeDelta::microseconds(1),
+            _ => now,
+        };
+        let mut prev = head.hash.clone();
+        let mut hashes = Vec::with_capacity(columns.digest.len());
+        for (n, digest) in (1..).zip(&columns.digest) {
+            let hash = link_hash(&prev, digest, head.version + n, recorded_at).to_vec();
+            prev.clone_from(&hash);
+            hashes.push(hash);
+        }
+        Self {
+            recorded_at,
+            hashes,
+        }
+    }
 }
 
 /// A batch column as the statement takes it: when every event has the same value, an empty
@@ -519,7 +606,11 @@ mod tests {
             assert!(!sql.contains("{head}"), "placeholder left in:\n{sql}");
             assert!(sql.contains("head AS (") && sql.contains("base AS ("));
         }
-        for sql in [APPEND_SQL.as_str(), APPEND_LINKED_SQL.as_str()] {
+        for sql in [
+            APPEND_SQL.as_str(),
+            APPEND_LINKED_SQL.as_str(),
+            APPEND_STAMPED_SQL.as_str(),
+        ] {
             assert!(!sql.contains("{insert}"), "placeholder left in:\n{sql}");
             assert!(sql.contains("inserted AS (") && sql.contains("links AS ("));
         }
@@ -546,10 +637,8 @@ mod tests {
         let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
         let store = EventStore::new(db.pool.clone());
         let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
-        let event =
-            |n: u64| NewEvent::new("IncidentReported", serde_json::json!({ "n": n }), "test");
         store
-            .append(&stream, ExpectedVersion::NoStream, &[event(1)])
+            .append(&stream, ExpectedVersion::NoStream, &[numbered(1)])
             .await
             .expect("first");
         let first_position = store
@@ -557,9 +646,13 @@ mod tests {
             .await
             .expect("read")[0]
             .position;
-        store.heads.record(&stream, 1, &[9; 32]);
+        store.heads.record(&stream, 1, &[9; 32], Utc::now());
         store
-            .append(&stream, ExpectedVersion::Exact(1), &[event(2)])
+            .append(
+                &stream,
+                ExpectedVersion::Exact(1),
+                &[numbered(2), numbered(3)],
+            )
             .await
             .expect("second");
         let report = store.verify().await.expect("verify");
@@ -569,5 +662,120 @@ mod tests {
             matches!(broken.problem, IntegrityProblem::BrokenLink { .. }),
             "{broken:?}"
         );
+    }
+
+    fn numbered(n: u64) -> NewEvent {
+        NewEvent::new("IncidentReported", serde_json::json!({ "n": n }), "test")
+    }
+
+    async fn database_clock(pool: &sqlx::PgPool) -> DateTime<Utc> {
+        sqlx::query_scalar("SELECT clock_timestamp()")
+            .fetch_one(pool)
+            .await
+            .expect("clock")
+    }
+
+    /// Batches linked by the store (a new stream, then the head it remembers) verify, keep
+    /// their stream's recorded times in order, and lie within the database's clock.
+    #[tokio::test]
+    async fn batches_linked_by_the_store_verify_within_the_database_clock() {
+        use crate::store::{EventStore, StreamRange};
+        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        let store = EventStore::new(db.pool.clone());
+        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
+        let before = database_clock(&db.pool).await;
+        let first = store
+            .append(
+                &stream,
+                ExpectedVersion::NoStream,
+                &[numbered(1), numbered(2)],
+            )
+            .await
+            .expect("first batch");
+        let second = store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(2),
+                &[numbered(3), numbered(4)],
+            )
+            .await
+            .expect("second batch");
+        let after = database_clock(&db.pool).await;
+        assert!(before <= first.recorded_at && first.recorded_at <= second.recorded_at);
+        assert!(second.recorded_at <= after);
+        let stored = store
+            .read_stream(stream.stream_id, StreamRange::All)
+            .await
+            .expect("read");
+        let times: Vec<_> = stored.iter().map(|e| e.recorded_at).collect();
+        assert_eq!(
+            times,
+            [
+                first.recorded_at,
+                first.recorded_at,
+                second.recorded_at,
+                second.recorded_at
+            ]
+        );
+        let report = store.verify().await.expect("verify");
+        assert!(report.first_break.is_none(), "{report:?}");
+    }
+
+    /// A recorded time the database's clock has not reached yet is refused by the statement:
+    /// the batch is linked in the database instead, with its `now()`, and still verifies. (The
+    /// remembered head's time is planted an hour ahead; the store never stamps before it.)
+    #[tokio::test]
+    async fn a_stamp_ahead_of_the_database_clock_falls_back_to_the_database() {
+        use crate::store::{EventStore, StreamRange};
+        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        let store = EventStore::new(db.pool.clone());
+        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
+        store
+            .append(&stream, ExpectedVersion::NoStream, &[numbered(1)])
+            .await
+            .expect("first");
+        let head = store
+            .read_stream(stream.stream_id, StreamRange::All)
+            .await
+            .expect("read")
+            .remove(0);
+        let ahead = Utc::now() + TimeDelta::hours(1);
+        store.heads.record(&stream, 1, &head.hash, ahead);
+        let written = store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(1),
+                &[numbered(2), numbered(3)],
+            )
+            .await
+            .expect("the batch is appended all the same");
+        assert_eq!(written.version, 3);
+        assert!(!written.replayed);
+        assert!(written.recorded_at <= database_clock(&db.pool).await);
+        let report = store.verify().await.expect("verify");
+        assert!(report.first_break.is_none(), "{report:?}");
+    }
+
+    #[test]
+    fn a_stamp_is_never_earlier_than_its_head() {
+        let events = [numbered(1), numbered(2)];
+        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
+        let columns = EventColumns::new(&stream, &events);
+        let head = |recorded_at| KnownHead {
+            version: 4,
+            hash: vec![7; 32],
+            recorded_at,
+        };
+        let later = Utc::now() + TimeDelta::hours(1);
+        let links = StoreLinks::new(&head(Some(later)), &columns);
+        assert_eq!(links.recorded_at, later + TimeDelta::microseconds(1));
+        let before = to_micros_precision(Utc::now());
+        let links = StoreLinks::new(&head(None), &columns);
+        assert!(links.recorded_at >= before);
+        assert_eq!(links.recorded_at, to_micros_precision(links.recorded_at));
+        // The chain: each hash links to the one before, from the head's.
+        let first = link_hash(&[7; 32], &columns.digest[0], 5, links.recorded_at);
+        let second = link_hash(&first, &columns.digest[1], 6, links.recorded_at);
+        assert_eq!(links.hashes, [first.to_vec(), second.to_vec()]);
     }
 }

@@ -5,7 +5,8 @@ WITH
 -- {head} (append_head.sql) goes here.
 ,
 links AS (
-    SELECT b.version, h AS hashes, array_prepend(b.hash, h[1:cardinality(h) - 1]) AS prev_hashes
+    SELECT b.version, h AS hashes, array_prepend(b.hash, h[1:cardinality(h) - 1]) AS prev_hashes,
+           now() AS recorded_at
       FROM base b, event_hash_links(b.hash, b.version, $16::bytea[], now()) AS h
 ),
 -- {insert} (append_batch.sql) goes here.

@@ -1,5 +1,6 @@
--- The insert of a batch, shared by append.sql and append_linked.sql, which put a `links` CTE
--- (the head's version, the events' prev_hashes and hashes) before it.
+-- The insert of a batch, shared by append.sql, append_linked.sql and append_stamped.sql, which put
+-- a `links` CTE (the head's version, the events' prev_hashes and hashes, their recorded time)
+-- before it. No `links` row, no insert.
 -- Arrays $4..$16 hold the events' columns. A column whose value is the same for every event
 -- (the event type, who recorded it, an absent reason, ...) comes as an empty array and one value
 -- in $17..$26 instead: unnest pads the empty array with NULLs and coalesce takes the value.
@@ -11,7 +12,7 @@ inserted AS (
     SELECT $1, $2, l.version + i.n, i.event_id, coalesce(i.event_type, $17::text),
            coalesce(i.schema_version, $18::int4), i.payload::json,
            coalesce(i.valid_from, $19::timestamptz), coalesce(i.valid_to, $20::timestamptz),
-           coalesce(i.valid_precision, $21::text), now(), coalesce(i.recorded_by, $22::text),
+           coalesce(i.valid_precision, $21::text), l.recorded_at, coalesce(i.recorded_by, $22::text),
            coalesce(i.reason, $23::text), coalesce(i.causation_id, $24::uuid),
            coalesce(i.correlation_id, $25::uuid), coalesce(i.metadata, $26::text)::json,
            i.prev_hash, i.hash
@@ -28,5 +29,6 @@ inserted AS (
 -- One row back, whatever the batch size: the positions in version order, the new version, the
 -- recorded time and the new head's hash (the last link).
 SELECT array_agg(position ORDER BY stream_version) AS positions, max(stream_version) AS version,
-       now() AS recorded_at, (SELECT hashes[cardinality(hashes)] FROM links) AS head_hash
+       (SELECT recorded_at FROM links) AS recorded_at,
+       (SELECT hashes[cardinality(hashes)] FROM links) AS head_hash
   FROM inserted

@@ -133,7 +133,7 @@ pub fn content_digest(stream: &StreamRef, event: &NewEvent) -> [u8; 32] {
 /// database.
 pub(crate) fn link_hash(
     prev_hash: &[u8],
-    digest: &[u8; 32],
+    digest: &[u8],
     version: u64,
     recorded_at: DateTime<Utc>,
 ) -> [u8; 32] {

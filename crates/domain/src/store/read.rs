@@ -48,8 +48,12 @@ impl EventStore {
         .await?;
         let events: Vec<StoredEvent> = rows.into_iter().map(StoredEvent::from).collect();
         if let Some(last) = events.last() {
-            self.heads
-                .record(&last.stream, last.stream_version, &last.hash);
+            self.heads.record(
+                &last.stream,
+                last.stream_version,
+                &last.hash,
+                last.recorded_at,
+            );
         }
         Ok(events)
     }
