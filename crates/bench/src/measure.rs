@@ -5,8 +5,12 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// How many slices each side's time is cut into; the sides take turns slice by slice.
-const ROUNDS: u32 = 3;
+/// Each side's time is cut into slices of about this length (at least [`MIN_ROUNDS`] of them);
+/// the sides take turns slice by slice. A longer run takes more turns, not longer ones.
+const SLICE_SECONDS: u64 = 3;
+
+/// The fewest slices a side's time is cut into.
+const MIN_ROUNDS: u32 = 3;
 
 /// What one scenario measured for the store and for both baselines.
 pub struct Comparison {
@@ -140,8 +144,8 @@ where
     Ok(samples)
 }
 
-/// Measures three sides for `duration` each, taking turns in [`ROUNDS`] slices (a one-second
-/// warm-up before each side's first slice, a short one before the others).
+/// Measures three sides for `duration` each, taking turns in slices of about [`SLICE_SECONDS`]
+/// (a one-second warm-up before each side's first slice, a short one before the others).
 pub async fn interleave<A, FA, B, FB, C, FC>(
     clients: usize,
     duration: Duration,
@@ -156,9 +160,12 @@ where
     C: Fn(usize, u64) -> FC + Clone + Send + 'static,
     FC: Future<Output = anyhow::Result<()>> + Send,
 {
-    let slice = duration / ROUNDS;
+    let rounds = u32::try_from(duration.as_secs() / SLICE_SECONDS)
+        .unwrap_or(u32::MAX)
+        .max(MIN_ROUNDS);
+    let slice = duration / rounds;
     let (mut sa, mut sb, mut sc) = (Samples::default(), Samples::default(), Samples::default());
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let warmup = if round == 0 {
             Duration::from_secs(1)
         } else {
@@ -168,7 +175,7 @@ where
         sb.merge(run_clients(clients, warmup, slice, units_per_op, b.clone()).await?);
         sc.merge(run_clients(clients, warmup, slice, units_per_op, c.clone()).await?);
     }
-    let measured = slice * ROUNDS;
+    let measured = slice * rounds;
     Ok((
         sa.measured(measured),
         sb.measured(measured),
