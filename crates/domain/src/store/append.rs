@@ -633,19 +633,8 @@ mod tests {
     /// only ever holds committed facts; this plants a false one to show it is used.)
     #[tokio::test]
     async fn an_append_links_to_the_head_the_store_remembers() {
-        use crate::store::{EventStore, IntegrityProblem};
-        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
-        let store = EventStore::new(db.pool.clone());
-        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
-        store
-            .append(&stream, ExpectedVersion::NoStream, &[numbered(1)])
-            .await
-            .expect("first");
-        let first_position = store
-            .read_stream(stream.stream_id, crate::store::StreamRange::All)
-            .await
-            .expect("read")[0]
-            .position;
+        use crate::store::IntegrityProblem;
+        let (_db, store, stream, first) = store_with_one_event().await;
         store.heads.record(&stream, 1, &[9; 32], Utc::now());
         store
             .append(
@@ -657,11 +646,34 @@ mod tests {
             .expect("second");
         let report = store.verify().await.expect("verify");
         let broken = report.first_break.expect("a broken link");
-        assert!(broken.position > first_position);
+        assert!(broken.position > first.position);
         assert!(
             matches!(broken.problem, IntegrityProblem::BrokenLink { .. }),
             "{broken:?}"
         );
+    }
+
+    /// A fresh database whose log holds one event, of a new stream, and that event as stored.
+    async fn store_with_one_event() -> (
+        sitrep_testkit::TestDb,
+        crate::store::EventStore,
+        StreamRef,
+        StoredEvent,
+    ) {
+        use crate::store::{EventStore, StreamRange};
+        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        let store = EventStore::new(db.pool.clone());
+        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
+        store
+            .append(&stream, ExpectedVersion::NoStream, &[numbered(1)])
+            .await
+            .expect("first");
+        let first = store
+            .read_stream(stream.stream_id, StreamRange::All)
+            .await
+            .expect("read")
+            .remove(0);
+        (db, store, stream, first)
     }
 
     fn numbered(n: u64) -> NewEvent {
@@ -726,19 +738,7 @@ mod tests {
     /// remembered head's time is planted an hour ahead; the store never stamps before it.)
     #[tokio::test]
     async fn a_stamp_ahead_of_the_database_clock_falls_back_to_the_database() {
-        use crate::store::{EventStore, StreamRange};
-        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
-        let store = EventStore::new(db.pool.clone());
-        let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
-        store
-            .append(&stream, ExpectedVersion::NoStream, &[numbered(1)])
-            .await
-            .expect("first");
-        let head = store
-            .read_stream(stream.stream_id, StreamRange::All)
-            .await
-            .expect("read")
-            .remove(0);
+        let (db, store, stream, head) = store_with_one_event().await;
         let ahead = Utc::now() + TimeDelta::hours(1);
         store.heads.record(&stream, 1, &head.hash, ahead);
         let written = store
