@@ -688,11 +688,23 @@ mod tests {
     }
 
     /// Batches linked by the store (a new stream, then the head it remembers) verify, keep
-    /// their stream's recorded times in order, and lie within the database's clock.
+    /// their stream's recorded times in order, and lie within the database's clock. They carry
+    /// the store's time, taken before the statement started, where a single event carries the
+    /// transaction's: a trigger of this test's own database notes each insert's `now()`.
     #[tokio::test]
     async fn batches_linked_by_the_store_verify_within_the_database_clock() {
         use crate::store::{EventStore, StreamRange};
         let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        sqlx::raw_sql(
+            "CREATE TABLE insert_times (position int8, tx_now timestamptz);
+             CREATE FUNCTION note_insert_time() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO insert_times VALUES (NEW.position, now()); RETURN NEW; END $$;
+             CREATE TRIGGER note_insert_time AFTER INSERT ON events
+                 FOR EACH ROW EXECUTE FUNCTION note_insert_time();",
+        )
+        .execute(&db.pool)
+        .await
+        .expect("trigger");
         let store = EventStore::new(db.pool.clone());
         let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
         let before = database_clock(&db.pool).await;
@@ -729,6 +741,25 @@ mod tests {
                 second.recorded_at
             ]
         );
+        let single = store
+            .append(&stream, ExpectedVersion::Exact(4), &[numbered(5)])
+            .await
+            .expect("single event");
+        let seen: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT e.recorded_at, t.tx_now FROM events e JOIN insert_times t USING (position) \
+              ORDER BY e.stream_version",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .expect("insert times");
+        assert_eq!(seen.len(), 5);
+        for (recorded_at, tx_now) in &seen[..4] {
+            assert!(
+                recorded_at < tx_now,
+                "a batch stamped by the store: {seen:?}"
+            );
+        }
+        assert_eq!(seen[4], (single.recorded_at, single.recorded_at));
         let report = store.verify().await.expect("verify");
         assert!(report.first_break.is_none(), "{report:?}");
     }
