@@ -384,12 +384,11 @@ impl StoreLinks {
             Some(head_at) if head_at >= now => head_at + TimeDelta::microseconds(1),
             _ => now,
         };
-        let mut prev = head.hash.clone();
-        let mut hashes = Vec::with_capacity(columns.digest.len());
+        let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(columns.digest.len());
         for (n, digest) in (1..).zip(&columns.digest) {
-            let hash = link_hash(&prev, digest, head.version + n, recorded_at).to_vec();
-            prev.clone_from(&hash);
-            hashes.push(hash);
+            let prev = hashes.last().unwrap_or(&head.hash);
+            let hash = link_hash(prev, digest, head.version + n, recorded_at);
+            hashes.push(hash.to_vec());
         }
         Self {
             recorded_at,
