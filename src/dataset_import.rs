@@ -2,20 +2,22 @@
 //! (the interchange crate reads, plans and appends; this is the file, the progress bar, the
 //! messages, the file of rejected rows and the exit code).
 //!
-//! The file is read and checked before the database is opened, so a bad file (wrong header,
-//! not UTF-8, a broken quote, cut short) fails without touching it. Bad rows stop the import
-//! and are listed (the first [`LISTED`]); with `--skip-invalid` the valid rows are imported and
-//! the bad ones written to `--rejected`.
+//! The file's header is read and checked before the database is opened, so a file of another
+//! format fails without touching it; its rows are read as the import writes the ones before, so a
+//! file that breaks off later (not UTF-8, a broken quote, cut short) rolls the import back. Bad
+//! rows stop the import and are listed (the first [`LISTED`]); with `--skip-invalid` the valid
+//! rows are imported and the bad ones written to `--rejected`.
 
-use std::io::IsTerminal as _;
+use std::fs::File;
+use std::io::{BufReader, IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use sitrep_interchange::dataset_file::{self, DatasetFile};
-use sitrep_interchange::import::{run_import, FileRows, ImportError, ImportOptions, Stage};
+use sitrep_interchange::dataset_file::{self, DatasetRows};
+use sitrep_interchange::import::{run_import, ImportError, ImportOptions, RowSource, Stage};
 use sitrep_interchange::record::{Dataset, RowError};
 use sitrep_interchange::rejected_file::RejectedRows;
 
@@ -32,15 +34,12 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let shown = args.file.display().to_string();
-    let reading = spinner(&format!("reading {shown}"));
     let path = args.file.clone();
-    let file = tokio::task::spawn_blocking(move || read(dataset, &path))
+    let (file, expected_rows) = tokio::task::spawn_blocking(move || open(dataset, &path))
         .await
-        .context("reading the file")?
+        .context("opening the file")?
         .with_context(|| format!("{shown}: nothing was imported"))?;
-    reading.finish_and_clear();
-    let rejected_rows = RejectedRows::of(&file);
-    let rows = FileRows::from(file);
+    let rejected_rows = RejectedRows::of_header(file.header());
     let options = ImportOptions {
         dataset,
         recorded_by: args.recorded_by.clone(),
@@ -49,12 +48,12 @@ pub async fn run(
     };
 
     let db = Database::open(database).await?;
-    let bar = rows_bar(rows.rows.len() as u64);
+    let bar = rows_bar(expected_rows);
     let progress = bar.clone();
     let imported = run_import(
         db.store(),
         &options,
-        rows,
+        RowSource::file(file).with_expected_rows(expected_rows),
         std::sync::Arc::new(move |stage, done, total| show(&progress, stage, done, total)),
     )
     .await;
@@ -94,13 +93,25 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The dataset file at `path`, read and checked.
-fn read(dataset: Dataset, path: &Path) -> anyhow::Result<DatasetFile> {
-    let file = std::fs::File::open(path).context("cannot open the file")?;
-    Ok(dataset_file::read(
-        dataset,
-        std::io::BufReader::with_capacity(1 << 16, file),
-    )?)
+/// The dataset file at `path`, its header read and checked, and about how many rows it has (its
+/// lines after the header: a quoted field may span lines), for the progress bar.
+fn open(dataset: Dataset, path: &Path) -> anyhow::Result<(DatasetRows<BufReader<File>>, u64)> {
+    let lines = {
+        let mut file = File::open(path).context("cannot open the file")?;
+        let mut buffer = vec![0; 1 << 16];
+        let mut lines = 0u64;
+        loop {
+            let read = file.read(&mut buffer).context("cannot read the file")?;
+            if read == 0 {
+                break;
+            }
+            lines += buffer[..read].iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        lines
+    };
+    let file = File::open(path).context("cannot open the file")?;
+    let rows = dataset_file::open(dataset, BufReader::with_capacity(1 << 16, file))?;
+    Ok((rows, lines.saturating_sub(1)))
 }
 
 /// Prints the first [`LISTED`] bad rows and how many more there are.
@@ -149,17 +160,6 @@ async fn write_rejected(
         Ok(written)
     })
     .await?
-}
-
-/// A spinner on stderr while something without a count runs (hidden unless stderr is a
-/// terminal).
-fn spinner(message: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner().with_message(message.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 /// Shows a stage's progress on `bar`: rows planned and appended, or, once bad rows stopped the

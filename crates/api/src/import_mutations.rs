@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use async_graphql::{Context, Enum, Object, SimpleObject, Upload};
 use sitrep_interchange::dataset_file;
-use sitrep_interchange::import::{run_import, FileRows, ImportError, ImportOptions};
+use sitrep_interchange::import::{run_import, ImportError, ImportOptions, RowSource};
 use sitrep_interchange::record::{Dataset, RowError};
 use sitrep_projections::status::wait_until_applied_woken;
 use uuid::Uuid;
@@ -141,12 +141,13 @@ async fn import_incidents(
     // is where changes are recorded, with the caller's token's name as the author.
     api.access.authorize(caller, OperationClass::Record)?;
     let upload = file.value(ctx).map_err(ApiError::internal)?;
-    let read = tokio::task::spawn_blocking(move || {
-        dataset_file::read(dataset, std::io::BufReader::new(upload.content))
+    // The header is checked here; the rows are read as the import writes the ones before.
+    let opened = tokio::task::spawn_blocking(move || {
+        dataset_file::open(dataset, std::io::BufReader::new(upload.content))
     })
     .await
     .map_err(ApiError::internal)?;
-    let rows = FileRows::from(read.map_err(|error| ApiError::BadFile {
+    let rows = RowSource::file(opened.map_err(|error| ApiError::BadFile {
         rule: error.to_string(),
         rows: Vec::new(),
         total: 0,
@@ -231,6 +232,11 @@ fn api_error(error: ImportError) -> ApiError {
                 .collect(),
         },
         error @ ImportError::Conflict { .. } => ApiError::ConcurrentChange(error.to_string()),
+        ImportError::BadFile(error) => ApiError::BadFile {
+            rule: error.to_string(),
+            rows: Vec::new(),
+            total: 0,
+        },
         error @ ImportError::NotAnIncident { .. } => ApiError::BadFile {
             rule: error.to_string(),
             rows: Vec::new(),

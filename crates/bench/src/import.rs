@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use sitrep_domain::store::EventStore;
 use sitrep_interchange::dataset_file;
-use sitrep_interchange::import::{run_import, FileRows, ImportOptions, ImportSummary};
+use sitrep_interchange::import::{run_import, ImportOptions, ImportSummary, RowSource};
 use sitrep_interchange::record::Dataset;
 use sitrep_projections::actors::ActorsProjection;
 use sitrep_projections::incidents::IncidentsProjection;
@@ -133,7 +133,7 @@ async fn import_once(
     let began = Instant::now();
     let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     let file = tokio::task::spawn_blocking(move || {
-        dataset_file::read(dataset, std::io::BufReader::with_capacity(1 << 20, file))
+        dataset_file::open(dataset, std::io::BufReader::with_capacity(1 << 20, file))
     })
     .await??;
     let options = ImportOptions {
@@ -145,7 +145,7 @@ async fn import_once(
     let outcome = run_import(
         store,
         &options,
-        FileRows::from(file),
+        RowSource::file(file),
         Arc::new(|_, _, _| {}),
     )
     .await?;

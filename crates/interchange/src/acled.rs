@@ -19,7 +19,7 @@ use crate::acled_columns::ACLED_COLUMNS;
 use crate::cell::{rule_of, sources, Cell};
 use crate::countries;
 use crate::csv_file::{Column, CsvFile, CsvRecord, FileError};
-use crate::dataset_file::{check_facts, read_rows, unmapped, DatasetFile};
+use crate::dataset_file::{check_facts, unmapped, DatasetFile, DatasetRows};
 use crate::record::{Dataset, ImportedRow, NamedActor, RowError};
 
 /// Columns an ACLED file may lack: read as empty.
@@ -38,8 +38,13 @@ const ATTRIBUTE_COLUMNS: [&str; 9] = [
     "timestamp",
 ];
 
-/// Reads an ACLED export: every row mapped to an incident or rejected with its rule.
+/// Reads an ACLED export whole: every row mapped to an incident or rejected with its rule.
 pub fn read(reader: impl Read) -> Result<DatasetFile, FileError> {
+    open(reader)?.read_all()
+}
+
+/// Opens an ACLED export: its header checked, its rows read a batch at a time.
+pub fn open<R: Read>(reader: R) -> Result<DatasetRows<R>, FileError> {
     let required: Vec<&'static str> = ACLED_COLUMNS
         .into_iter()
         .filter(|c| !OPTIONAL_COLUMNS.contains(c))
@@ -47,13 +52,14 @@ pub fn read(reader: impl Read) -> Result<DatasetFile, FileError> {
     let file = CsvFile::open(reader, "an ACLED export", &required)?;
     let columns = Columns::of(&file);
     let unmapped = unmapped(file.header(), |c| ACLED_COLUMNS.contains(&c));
-    read_rows(
+    let id = columns.event_id_cnty;
+    Ok(DatasetRows::new(
         Dataset::Acled,
         file,
-        columns.event_id_cnty,
+        id,
         unmapped,
-        |record| columns.map(record),
-    )
+        Box::new(move |record| columns.map(record)),
+    ))
 }
 
 /// Where each of ACLED's columns is in the file.

@@ -1,9 +1,10 @@
-//! A dataset file read whole: the rows that map to valid incidents and the rows rejected, each
-//! rejected row with its fields as written (for `--skip-invalid`'s file of rejected rows) and
-//! why. The importer validates every row before it appends anything, so the readers return
-//! everything at once rather than a stream.
+//! A dataset file read row by row: the rows that map to valid incidents and the rows rejected,
+//! each rejected row with its fields as written (for `--skip-invalid`'s file of rejected rows)
+//! and why. [`open`] checks the header and gives the rows a batch at a time ([`DatasetRows`]),
+//! so that an import writes the first rows while it reads the next; [`read`] reads a file
+//! whole ([`DatasetFile`]).
 //!
-//! [`read`] picks the reader of a [`Dataset`]; the readers themselves are [`crate::acled`] and
+//! [`open`] picks the reader of a [`Dataset`]; the readers themselves are [`crate::acled`] and
 //! [`crate::ucdp`].
 
 use std::collections::HashMap;
@@ -50,47 +51,126 @@ pub struct RejectedRow {
     pub error: RowError,
 }
 
-/// Reads `reader` as a file of `dataset`.
+/// Reads `reader` whole as a file of `dataset`.
 pub fn read(dataset: Dataset, reader: impl Read) -> Result<DatasetFile, FileError> {
+    open(dataset, reader)?.read_all()
+}
+
+/// Opens `reader` as a file of `dataset`: its header read and checked, its rows still to read.
+pub fn open<R: Read>(dataset: Dataset, reader: R) -> Result<DatasetRows<R>, FileError> {
     match dataset {
-        Dataset::Acled => crate::acled::read(reader),
-        Dataset::Ucdp => crate::ucdp::read(reader),
+        Dataset::Acled => crate::acled::open(reader),
+        Dataset::Ucdp => crate::ucdp::open(reader),
     }
 }
 
 /// How many records are read before they are mapped, half of them on a second thread.
 const RECORDS_PER_BATCH: usize = 2048;
 
-/// Reads every record of `file` with `map`, sorting rows into valid and rejected. A row whose
-/// id (`id_column`) an earlier row of the file has, valid or not, is rejected: one row per event.
-///
-/// Records are read in batches of [`RECORDS_PER_BATCH`]; each batch is mapped on two threads
-/// (mapping, not parsing, is most of a reader's time), then its rows are sorted in file order.
-pub(crate) fn read_rows<R: Read>(
+/// Maps a record of a dataset's file to a valid incident, or says why not.
+pub(crate) type RecordMap = Box<dyn Fn(&CsvRecord<'_>) -> Result<ImportedRow, RowError> + Send + Sync>;
+
+/// A dataset file whose header is read and checked, its rows read a batch at a time
+/// ([`DatasetRows::next_batch`]). A row whose id an earlier row of the file has, valid or not,
+/// is rejected: one row per event.
+pub struct DatasetRows<R: Read> {
     dataset: Dataset,
-    mut file: CsvFile<R>,
+    file: CsvFile<R>,
     id_column: Column<'static>,
     unmapped_columns: Vec<String>,
-    map: impl Fn(&CsvRecord<'_>) -> Result<ImportedRow, RowError> + Sync,
-) -> Result<DatasetFile, FileError> {
-    let mut rows = Vec::new();
-    let mut rejected = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut batch: Vec<(u64, StringRecord)> = Vec::with_capacity(RECORDS_PER_BATCH);
-    loop {
+    map: RecordMap,
+    /// The ids of the rows read so far, with the line of each one's first row.
+    seen: HashMap<String, u64>,
+    /// The records of the batch being read.
+    records: Vec<(u64, StringRecord)>,
+}
+
+/// Rows read together, in file order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowBatch {
+    /// The rows that are valid incidents.
+    pub rows: Vec<ImportedRow>,
+    /// The rows that are not.
+    pub rejected: Vec<RejectedRow>,
+}
+
+impl<R: Read> DatasetRows<R> {
+    /// The rows of `file` (its header checked), each record mapped by `map`; `id_column` holds a
+    /// row's id, `unmapped_columns` are the header's columns the format does not map.
+    pub(crate) fn new(
+        dataset: Dataset,
+        file: CsvFile<R>,
+        id_column: Column<'static>,
+        unmapped_columns: Vec<String>,
+        map: RecordMap,
+    ) -> Self {
+        Self {
+            dataset,
+            file,
+            id_column,
+            unmapped_columns,
+            map,
+            seen: HashMap::new(),
+            records: Vec::with_capacity(RECORDS_PER_BATCH),
+        }
+    }
+
+    pub fn dataset(&self) -> Dataset {
+        self.dataset
+    }
+
+    /// The header as the file writes it (trimmed).
+    pub fn header(&self) -> &[String] {
+        self.file.header()
+    }
+
+    /// Columns of the file that the format does not map (kept nowhere), in header order.
+    pub fn unmapped_columns(&self) -> &[String] {
+        &self.unmapped_columns
+    }
+
+    /// Reads every row left.
+    pub fn read_all(mut self) -> Result<DatasetFile, FileError> {
+        let mut rows = Vec::new();
+        let mut rejected = Vec::new();
+        while let Some(batch) = self.next_batch()? {
+            rows.extend(batch.rows);
+            rejected.extend(batch.rejected);
+        }
+        Ok(DatasetFile {
+            dataset: self.dataset,
+            header: self.file.header().to_vec(),
+            rows,
+            rejected,
+            unmapped_columns: self.unmapped_columns,
+        })
+    }
+
+    /// The next rows of the file (up to [`RECORDS_PER_BATCH`]), sorted into valid and rejected;
+    /// `None` at its end. The records are mapped on two threads (mapping, not parsing, is most
+    /// of a reader's time). An error for a record that breaks the file's structure: the rows
+    /// after it are not read.
+    pub fn next_batch(&mut self) -> Result<Option<RowBatch>, FileError> {
+        let batch = &mut self.records;
         batch.clear();
         while batch.len() < RECORDS_PER_BATCH {
-            match file.next_record()? {
+            match self.file.next_record()? {
                 Some(record) => batch.push((record.line, record.to_owned_record())),
                 None => break,
             }
         }
         if batch.is_empty() {
-            break;
+            return Ok(None);
         }
-        let mapped = map_in_halves(&batch, 64, |(line, record)| {
+        let map = &self.map;
+        let mapped = map_in_halves(batch, 64, |(line, record)| {
             map(&CsvRecord::new(*line, record))
         });
+        let mut read = RowBatch {
+            rows: Vec::with_capacity(batch.len()),
+            rejected: Vec::new(),
+        };
+        let (id_column, seen) = (self.id_column, &mut self.seen);
         for ((line, record), mapped) in batch.iter().zip(mapped) {
             let record = CsvRecord::new(*line, record);
             let id = record.get(id_column).trim();
@@ -113,22 +193,16 @@ pub(crate) fn read_rows<R: Read>(
                 None => Ok(row),
             });
             match mapped {
-                Ok(row) => rows.push(row),
-                Err(error) => rejected.push(RejectedRow {
+                Ok(row) => read.rows.push(row),
+                Err(error) => read.rejected.push(RejectedRow {
                     line: record.line,
                     fields: record.fields(),
                     error,
                 }),
             }
         }
+        Ok(Some(read))
     }
-    Ok(DatasetFile {
-        dataset,
-        header: file.header().to_vec(),
-        rows,
-        rejected,
-        unmapped_columns,
-    })
 }
 
 /// The columns of `header` not in `known`.

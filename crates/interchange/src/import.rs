@@ -1,29 +1,34 @@
-//! The import runner: loads what the sync needs from the log, plans ([`crate::sync`]) and
-//! appends the plan in one transaction, or nothing.
+//! The import runner: reads the rows, loads what the sync needs from the log, plans
+//! ([`crate::sync`]) and appends the plan in one transaction, or nothing.
 //!
-//! 1. The rows: bad rows (the reader's, repeated references, the domain's refusals) are all
-//!    found before anything is appended. Without `skip_invalid` any bad row stops the import
-//!    ([`ImportError::BadRows`], every one listed) and nothing is appended.
-//! 2. The import lock (a transaction-level advisory lock: imports run one at a time, so that
-//!    each sees what the one before registered), then the log, in a few statements (SQL beside this module, in `import/`): the actor streams,
-//!    folded into a directory of names; the heads of the streams the rows name (version and the
-//!    `import.row` digest of the last import event, from the metadata, in one query), then the
-//!    events of only those whose digest is not their row's (one query), folded with the domain
-//!    model; the dataset's other incidents (through the index on the reports'
-//!    `import.dataset`), folded the same way.
-//! 3. The plan, made [`STREAMS_PER_APPEND`] rows at a time on a blocking thread
-//!    ([`ChunkedPlan`]: each chunk's actor registrations, then its incidents' events; the
-//!    retractions last), each chunk encoded there and appended in one transaction with the
-//!    store's bulk append ([`append_all`]) while the next is planned, every stream at the
-//!    version the plan was made at. Another writer in between fails the import whole
-//!    ([`ImportError::Conflict`]: run it again); a bad row the planning finds (the domain's
-//!    refusal) stops the writing, and the planning goes on only to list every bad row before
-//!    the transaction is rolled back.
+//! Three stages run at once, a chunk of [`STREAMS_PER_APPEND`] rows apart, so that the database
+//! stores one chunk while the next is read and planned:
+//! 1. Reading ([`RowSource`], on a thread): the file's rows a batch at a time, mapped and
+//!    checked by its reader, a reference repeated in the file rejected, the valid rows digested.
+//! 2. The import's own task, on its transaction: the import lock first (a transaction-level
+//!    advisory lock: imports run one at a time, so that each sees what the one before
+//!    registered) and the actor streams, folded into a directory of names; then per chunk the
+//!    heads of the streams its rows name (version and the `import.row` digest of the last import
+//!    event, from the metadata, in one query) and the events of only those whose digest is not
+//!    their row's (one query), folded with the domain model, handed to the planner; then the
+//!    chunk before, planned, appended with the store's bulk append ([`append_all`]), every
+//!    stream at the version the plan was made at. At the end the dataset's other incidents
+//!    (through the index on the reports' `import.dataset`), folded the same way, for the
+//!    retractions.
+//! 3. Planning ([`ChunkedPlan`], on a thread): each chunk's actor registrations, then its
+//!    incidents' events, encoded for the store; the retractions last.
+//!
+//! Nothing is committed unless every stage finished: a bad row (the reader's, a repeated
+//! reference, the domain's refusal) stops the writing without `skip_invalid`, and the reading
+//! and planning go on only to list every bad row ([`ImportError::BadRows`]) before the
+//! transaction is rolled back; a file that breaks off ([`ImportError::BadFile`]), another
+//! writer in between ([`ImportError::Conflict`]: run it again) or any failure rolls it back too.
 //!
 //! Every event carries the metadata `{"import": {"dataset", "row", "run"}}` (no `row` for a
 //! retraction) and the run's id as its correlation id.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,10 +45,11 @@ use sitrep_domain::store::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::dataset_file::DatasetFile;
+use crate::csv_file::FileError;
+use crate::dataset_file::{DatasetFile, DatasetRows, RowBatch};
 use crate::incident_id_for;
 use crate::record::{Dataset, ImportedRow, RowError};
-use crate::sync::{self, ActorDirectory, ChunkedPlan, StreamState, SyncInput, SyncPlan};
+use crate::sync::{self, ActorDirectory, ChunkedPlan, StreamState, SyncCounts, SyncPlan};
 
 const STREAM_EVENTS_SQL: &str = include_str!("import/stream_events.sql");
 const STREAM_HEADS_SQL: &str = include_str!("import/stream_heads.sql");
@@ -78,16 +84,12 @@ pub struct FileRows {
     pub unidentified_rejects: u64,
 }
 
-impl From<DatasetFile> for FileRows {
-    /// The rows of a file as read: the valid ones, then the rejected ones with their errors,
-    /// and the references the rejected rows still name (their id column, when not empty).
-    fn from(file: DatasetFile) -> Self {
-        let dataset = file.dataset;
-        let id_index = file
-            .header
-            .iter()
-            .position(|column| column == sync::id_column(dataset));
-        let named: Vec<Option<ExternalRef>> = file
+impl FileRows {
+    /// A batch of a file's rows as read: the valid ones, then the rejected ones with their
+    /// errors, and the references the rejected rows still name (their id column, at
+    /// `id_index` of the header, when not empty).
+    pub fn of_batch(dataset: Dataset, id_index: Option<usize>, batch: RowBatch) -> Self {
+        let named: Vec<Option<ExternalRef>> = batch
             .rejected
             .iter()
             .map(|row| {
@@ -97,13 +99,30 @@ impl From<DatasetFile> for FileRows {
             .collect();
         let unidentified_rejects = named.iter().filter(|r| r.is_none()).count() as u64;
         let rejected_refs = named.into_iter().flatten().collect();
-        let mut rows: Vec<Result<ImportedRow, RowError>> = file.rows.into_iter().map(Ok).collect();
-        rows.extend(file.rejected.into_iter().map(|row| Err(row.error)));
+        let mut rows: Vec<Result<ImportedRow, RowError>> =
+            batch.rows.into_iter().map(Ok).collect();
+        rows.extend(batch.rejected.into_iter().map(|row| Err(row.error)));
         Self {
             rows,
             rejected_refs,
             unidentified_rejects,
         }
+    }
+}
+
+impl From<DatasetFile> for FileRows {
+    /// The rows of a file as read (see [`FileRows::of_batch`]).
+    fn from(file: DatasetFile) -> Self {
+        let dataset = file.dataset;
+        let id_index = file
+            .header
+            .iter()
+            .position(|column| column == sync::id_column(dataset));
+        let batch = RowBatch {
+            rows: file.rows,
+            rejected: file.rejected,
+        };
+        Self::of_batch(dataset, id_index, batch)
     }
 }
 
@@ -212,6 +231,9 @@ pub enum ImportError {
     /// A decided event could not be encoded (a bug in the model).
     #[error("decided event cannot be stored: {0}")]
     Unencodable(#[source] CodecError),
+    /// The file broke off (a broken quote, cut short, not UTF-8) after rows were read.
+    #[error("the file cannot be read on: {0}; nothing was imported")]
+    BadFile(#[source] FileError),
     /// The planning thread stopped (a bug: it panicked).
     #[error("the import stopped while planning: {0}")]
     Interrupted(String),
@@ -238,47 +260,26 @@ pub enum Stage {
 /// thread).
 pub type Progress = Arc<dyn Fn(Stage, u64, u64) + Send + Sync>;
 
-/// Imports `file` into the log by the sync's rules: all of it in one transaction, or nothing.
-/// `progress` is told how far the planning and the writing are. The planning and the encoding of
-/// the events (CPU work) run on a blocking thread, off the async workers.
+/// Imports the rows of `source` into the log by the sync's rules: all of it in one
+/// transaction, or nothing. `progress` is told how far the planning and the writing are.
+///
+/// Three stages run at once: a thread reads the source (and digests its rows), this task loads
+/// the state of the streams each chunk of rows names and appends the chunk before, and a thread
+/// plans and encodes the chunk after (CPU work, off the async workers).
 pub async fn run_import(
     store: &EventStore,
     options: &ImportOptions,
-    file: FileRows,
+    source: impl Into<RowSource>,
     progress: Progress,
 ) -> Result<ImportOutcome, ImportError> {
+    let RowSource {
+        batches,
+        expected_rows,
+    } = source.into();
     let run = Uuid::now_v7();
-    let read = file.rows.len() as u64;
-    let mut bad = Vec::new();
-    let mut valid = Vec::with_capacity(file.rows.len());
-    for row in file.rows {
-        match row {
-            Ok(row) => valid.push(row),
-            Err(error) => bad.push(error),
-        }
-    }
-    let (rows, repeated) = sync::unique_rows(options.dataset, valid);
-    bad.extend(repeated);
-    // Rows the reader refused are in the file all the same: not gone.
-    let kept: HashSet<Uuid> = file.rejected_refs.iter().map(incident_id_for).collect();
-    let retract = file.unidentified_rejects == 0;
-    if !retract {
-        tracing::warn!(
-            rows = file.unidentified_rejects,
-            "rejected rows name no incident: no incident is taken as removed by the source"
-        );
-    }
-
-    let named: Vec<Uuid> = rows
-        .iter()
-        .map(|r| incident_id_for(&r.external_ref))
-        .collect();
-    let (rows, digests) = tokio::task::spawn_blocking(move || {
-        let digests = sync::row_digests(&rows);
-        (rows, digests)
-    })
-    .await
-    .map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    let (read_rows, mut chunks) = tokio::sync::mpsc::channel(2);
+    let dataset = options.dataset;
+    let reader = tokio::task::spawn_blocking(move || read_source(dataset, batches, read_rows));
 
     // One import at a time: the import's transaction takes the import lock before it reads
     // the log, so a second import waits for the first to commit and then sees its actors and
@@ -287,109 +288,38 @@ pub async fn run_import(
     let mut tx = store.pool().begin().await?;
     sqlx::query(LOCK_SQL).execute(&mut *tx).await?;
     let actors = load_actors(&mut tx).await?;
-    let streams = load_named_streams(&mut tx, &rows, &named, &digests).await?;
-    let others = load_dataset_incidents(&mut tx, options.dataset, &named).await?;
-    tracing::debug!(
-        streams = streams.len(),
-        others = others.len(),
-        seconds = loading.elapsed().as_secs_f64(),
-        "import: the log read"
-    );
 
-    // Planned, encoded and appended a chunk at a time: the next chunk is planned and encoded on
-    // a blocking thread while the database stores the one before. Bad rows found on the way
-    // (without `skip_invalid`) stop the writing; the planning goes on to list every one, and
-    // the transaction is rolled back.
-    let write = bad.is_empty() || options.skip_invalid;
-    let (chunks, mut encoded) =
-        tokio::sync::mpsc::channel::<Result<(Vec<StreamAppend>, u64), ImportError>>(1);
-    let planning_options = options.clone();
-    let total_rows = rows.len() as u64;
-    let writing_progress = progress.clone();
-    let planner = tokio::task::spawn_blocking(move || {
-        let options = planning_options;
-        let input = SyncInput {
-            dataset: options.dataset,
-            run,
-            rows: &rows,
-            digests: &digests,
-            streams: &streams,
-            actors: &actors,
-            others: &others,
-            kept: &kept,
-            retract,
-        };
-        let meta = RunMeta {
-            dataset: options.dataset,
-            run,
-            recorded_by: &options.recorded_by,
-        };
-        let mut planned = ChunkedPlan::new(&input);
-        let mut write = write;
-        let send = |plan: SyncPlan, rows_done: u64, bad: &mut Vec<RowError>, write: &mut bool| {
-            bad.extend(plan.rejected.iter().cloned());
-            *write &= bad.is_empty() || options.skip_invalid;
-            if !*write {
-                // Only checking the rest now, to list every bad row.
-                progress(Stage::Planning, rows_done, rows.len() as u64);
-                return;
-            }
-            let chunk = encode_plan(&plan, &meta).map(|appends| (appends, rows_done));
-            let failed = chunk.is_err();
-            // The receiver gone (an append failed), or nothing more to send: stop writing.
-            if chunks.blocking_send(chunk).is_err() || failed {
-                *write = false;
-            }
-        };
-        for start in (0..rows.len()).step_by(STREAMS_PER_APPEND) {
-            let end = (start + STREAMS_PER_APPEND).min(rows.len());
-            let plan = planned.rows(start..end);
-            send(plan, end as u64, &mut bad, &mut write);
-        }
-        let (last, counts) = planned.finish();
-        send(last, rows.len() as u64, &mut bad, &mut write);
-        bad.sort_by_key(|e| e.line);
-        (counts, bad)
-    });
-    let mut last_position = None;
-    let mut failure = None;
-    let mut waited = Instant::now();
-    while let Some(chunk) = encoded.recv().await {
-        let waiting = waited.elapsed();
-        let appending = Instant::now();
-        let appended = match chunk {
-            Ok((chunk, rows_done)) => append_all(store, &mut tx, &chunk)
-                .await
-                .map(|position| (position, rows_done)),
-            Err(error) => Err(error),
-        };
-        match appended {
-            Ok((position, rows_done)) => {
-                last_position = last_position.max(position);
-                writing_progress(Stage::Writing, rows_done, total_rows);
-                tracing::debug!(
-                    rows_done,
-                    waited = waiting.as_secs_f64(),
-                    appended = appending.elapsed().as_secs_f64(),
-                    "import: a chunk appended"
-                );
-                waited = Instant::now();
-            }
-            Err(error) => {
-                failure = Some(error);
-                // The planner sees the channel closed and stops writing.
-                encoded.close();
-                break;
-            }
-        }
-    }
-    drop(encoded);
-    let (counts, bad) = planner
-        .await
-        .map_err(|e| ImportError::Interrupted(e.to_string()))?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
+    let (to_planner, inbox) = tokio::sync::mpsc::channel::<ToPlanner>(1);
+    let (outbox, mut planned) = tokio::sync::mpsc::channel::<Result<Planned, ImportError>>(1);
+    let planning = PlanningRun {
+        options: options.clone(),
+        run,
+        actors,
+        progress: progress.clone(),
+    };
+    let planner = tokio::task::spawn_blocking(move || planning.plan(inbox, outbox));
+
+    let mut writing = Writing {
+        store,
+        tx: &mut tx,
+        planned: &mut planned,
+        progress,
+        expected_rows,
+        read: 0,
+        last_position: None,
+    };
+    let mut file = FileSummary::default();
+    let written = writing
+        .run(&mut chunks, &to_planner, &mut file, dataset)
+        .await;
+    let last_position = writing.last_position;
+    // Whatever happened, the other stages stop: their channels close.
+    drop((to_planner, planned, chunks));
+    let planner = planner.await;
+    let reader = reader.await;
+    written?;
+    reader.map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    let (counts, bad) = planner.map_err(|e| ImportError::Interrupted(e.to_string()))?;
     if !bad.is_empty() && !options.skip_invalid {
         return Err(ImportError::BadRows { rows: bad });
     }
@@ -408,11 +338,11 @@ pub async fn run_import(
         summary: ImportSummary {
             dataset: options.dataset,
             run,
-            read,
+            read: file.read,
             new: counts.new,
             corrected: counts.corrected,
             retracted: counts.retracted,
-            retractions_withheld: !retract,
+            retractions_withheld: file.unidentified_rejects > 0,
             restored: counts.restored,
             unchanged: counts.unchanged,
             skipped: counts.skipped,
@@ -424,6 +354,420 @@ pub async fn run_import(
         },
         rejected: bad,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Where an import's rows come from: a dataset file read as the import goes (its next rows read
+/// while the ones before are written; [`RowSource::file`]), or rows read before (`From<FileRows>`).
+pub struct RowSource {
+    batches: Box<dyn Iterator<Item = Result<FileRows, FileError>> + Send>,
+    /// How many rows the source holds, when known beforehand (for progress).
+    expected_rows: Option<u64>,
+}
+
+impl RowSource {
+    /// The rows of an opened dataset file, read a batch at a time on the import's reading thread.
+    /// A file error (a broken quote, a file cut short) found after rows were written fails the
+    /// import whole ([`ImportError::BadFile`]): nothing is kept.
+    pub fn file<R: Read + Send + 'static>(rows: DatasetRows<R>) -> Self {
+        let dataset = rows.dataset();
+        let id_index = rows
+            .header()
+            .iter()
+            .position(|column| column == sync::id_column(dataset));
+        let mut rows = Some(rows);
+        let batches = std::iter::from_fn(move || {
+            let reading = rows.as_mut()?;
+            let batch = reading.next_batch().transpose();
+            if !matches!(batch, Some(Ok(_))) {
+                // The end, or an error: nothing more is read.
+                rows = None;
+            }
+            batch.map(|batch| batch.map(|batch| FileRows::of_batch(dataset, id_index, batch)))
+        });
+        Self {
+            batches: Box::new(batches),
+            expected_rows: None,
+        }
+    }
+
+    /// Says how many rows the source holds (an estimate is fine: it only sizes the progress).
+    pub fn with_expected_rows(mut self, rows: u64) -> Self {
+        self.expected_rows = Some(rows);
+        self
+    }
+}
+
+impl From<FileRows> for RowSource {
+    fn from(rows: FileRows) -> Self {
+        Self {
+            expected_rows: Some(rows.rows.len() as u64),
+            batches: Box::new(std::iter::once(Ok(rows))),
+        }
+    }
+}
+
+/// Rows of the source as the reading thread hands them on: the valid ones (each external
+/// reference once in the file) with their digests, and what the bad ones say.
+#[derive(Default)]
+struct ReadRows {
+    rows: Vec<ImportedRow>,
+    digests: Vec<String>,
+    bad: Vec<RowError>,
+    /// References of rows the reader rejected that still name their incident.
+    rejected_refs: Vec<ExternalRef>,
+    unidentified_rejects: u64,
+    /// Rows of the file these are (valid and bad).
+    read: u64,
+}
+
+impl ReadRows {
+    fn extend(&mut self, more: ReadRows) {
+        self.rows.extend(more.rows);
+        self.digests.extend(more.digests);
+        self.bad.extend(more.bad);
+        self.rejected_refs.extend(more.rejected_refs);
+        self.unidentified_rejects += more.unidentified_rejects;
+        self.read += more.read;
+    }
+}
+
+/// The reading thread: every batch of `batches` sorted into valid and bad rows, a reference
+/// repeated in the file rejected ("repeats line N"), the valid rows digested, and sent on to
+/// `out` until it closes (the import stopped) or the source ends or fails.
+fn read_source(
+    dataset: Dataset,
+    batches: Box<dyn Iterator<Item = Result<FileRows, FileError>> + Send>,
+    out: tokio::sync::mpsc::Sender<Result<ReadRows, FileError>>,
+) {
+    let send = |read: Result<ReadRows, FileError>| {
+        let failed = read.is_err();
+        out.blocking_send(read).is_ok() && !failed
+    };
+    let finish = |mut read: ReadRows| {
+        read.digests = sync::row_digests(&read.rows);
+        read
+    };
+    let mut first_line: HashMap<ExternalRef, u64> = HashMap::new();
+    for batch in batches {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => {
+                send(Err(error));
+                return;
+            }
+        };
+        let mut read = ReadRows {
+            rejected_refs: batch.rejected_refs,
+            unidentified_rejects: batch.unidentified_rejects,
+            ..ReadRows::default()
+        };
+        for row in batch.rows {
+            read.read += 1;
+            match row {
+                Ok(row) => match first_line.get(&row.external_ref) {
+                    Some(line) => read.bad.push(sync::repeated_row(dataset, &row, *line)),
+                    None => {
+                        first_line.insert(row.external_ref.clone(), row.line);
+                        read.rows.push(row);
+                    }
+                },
+                Err(error) => read.bad.push(error),
+            }
+            // Rows given whole are handed on a chunk at a time all the same.
+            if read.rows.len() >= STREAMS_PER_APPEND
+                && !send(Ok(finish(std::mem::take(&mut read))))
+            {
+                return;
+            }
+        }
+        if !send(Ok(finish(read))) {
+            return;
+        }
+    }
+}
+
+/// What the whole file said, beside its valid rows.
+#[derive(Default)]
+struct FileSummary {
+    read: u64,
+    /// The streams of the rows the reader rejected that still name theirs.
+    kept: HashSet<Uuid>,
+    unidentified_rejects: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+// ---------------------------------------------------------------------------------------------
+
+/// What the planning thread is given.
+enum ToPlanner {
+    /// The next rows of the file, with the states of the streams they name.
+    Rows {
+        rows: Vec<ImportedRow>,
+        digests: Vec<String>,
+        streams: HashMap<Uuid, StreamState>,
+        /// Bad rows of the file among these (the reader's and repeated references).
+        bad: Vec<RowError>,
+        /// Rows of the file read so far (these included), and how many there are in all (as
+        /// far as known).
+        rows_done: u64,
+        rows_total: u64,
+    },
+    /// Every row was given: the retractions are planned.
+    Finish {
+        /// The dataset's incidents no row names, folded.
+        others: HashMap<Uuid, StreamState>,
+        kept: HashSet<Uuid>,
+        retract: bool,
+    },
+}
+
+/// What the planning thread gives back for each message: the chunk's appends, encoded (`None`
+/// once bad rows stopped the writing), and the file's rows it covers.
+struct Planned {
+    appends: Option<Vec<StreamAppend>>,
+    rows_done: u64,
+}
+
+/// The planning thread's part of an import.
+struct PlanningRun {
+    options: ImportOptions,
+    run: Uuid,
+    actors: ActorDirectory,
+    progress: Progress,
+}
+
+impl PlanningRun {
+    /// Plans each message of `inbox` and sends back one [`Planned`] for each, until the
+    /// [`ToPlanner::Finish`] or the inbox closes; returns the counts and every bad row, by
+    /// line. Bad rows (without `skip_invalid`) stop the writing: the rest is only planned, to
+    /// list every bad row.
+    fn plan(
+        self,
+        mut inbox: tokio::sync::mpsc::Receiver<ToPlanner>,
+        outbox: tokio::sync::mpsc::Sender<Result<Planned, ImportError>>,
+    ) -> (SyncCounts, Vec<RowError>) {
+        let options = &self.options;
+        let meta = RunMeta {
+            dataset: options.dataset,
+            run: self.run,
+            recorded_by: &options.recorded_by,
+        };
+        let mut plans = Some(ChunkedPlan::new(options.dataset, self.run, self.actors));
+        let mut bad: Vec<RowError> = Vec::new();
+        let mut counts = SyncCounts::default();
+        let mut rows_done = 0;
+        let mut rows_total = 0;
+        while let Some(message) = inbox.blocking_recv() {
+            let Some(planning) = plans.as_mut() else {
+                break;
+            };
+            let (plan, last) = match message {
+                ToPlanner::Rows {
+                    rows,
+                    digests,
+                    streams,
+                    bad: read_bad,
+                    rows_done: done,
+                    rows_total: total,
+                } => {
+                    bad.extend(read_bad);
+                    (rows_done, rows_total) = (done, total);
+                    (planning.rows(&rows, &digests, &streams), false)
+                }
+                ToPlanner::Finish {
+                    others,
+                    kept,
+                    retract,
+                } => {
+                    let Some(planning) = plans.take() else {
+                        break;
+                    };
+                    let (last, all) = planning.finish(&others, &kept, retract);
+                    counts = all;
+                    (last, true)
+                }
+            };
+            bad.extend(plan.rejected.iter().cloned());
+            let write = bad.is_empty() || options.skip_invalid;
+            let planned = if write {
+                encode_plan(&plan, &meta).map(|appends| Planned {
+                    appends: Some(appends),
+                    rows_done,
+                })
+            } else {
+                // Only checking the rest now, to list every bad row.
+                (self.progress)(Stage::Planning, rows_done, rows_total);
+                Ok(Planned {
+                    appends: None,
+                    rows_done,
+                })
+            };
+            let failed = planned.is_err();
+            // The receiver gone (the import stopped), a failure or the end: no more planning.
+            if outbox.blocking_send(planned).is_err() || failed || last {
+                break;
+            }
+        }
+        bad.sort_by_key(|e| e.line);
+        (counts, bad)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/// The import's own task: it loads what each chunk of rows needs from the log, hands the chunk
+/// to the planner and appends the one before, on the import's transaction.
+struct Writing<'a> {
+    store: &'a EventStore,
+    tx: &'a mut PgConnection,
+    planned: &'a mut tokio::sync::mpsc::Receiver<Result<Planned, ImportError>>,
+    progress: Progress,
+    expected_rows: Option<u64>,
+    /// Rows of the file read so far.
+    read: u64,
+    last_position: Option<i64>,
+}
+
+impl Writing<'_> {
+    /// Runs the import's chunks from `chunks` through the planner and into the log; `file`
+    /// learns what the file says beside its valid rows.
+    async fn run(
+        &mut self,
+        chunks: &mut tokio::sync::mpsc::Receiver<Result<ReadRows, FileError>>,
+        to_planner: &tokio::sync::mpsc::Sender<ToPlanner>,
+        file: &mut FileSummary,
+        dataset: Dataset,
+    ) -> Result<(), ImportError> {
+        let mut named_all: Vec<Uuid> = Vec::new();
+        // Whether the planner holds a chunk whose plan is not appended yet.
+        let mut pending = false;
+        while let Some(chunk) = next_chunk(chunks).await? {
+            self.read += chunk.read;
+            file.read += chunk.read;
+            file.kept
+                .extend(chunk.rejected_refs.iter().map(incident_id_for));
+            file.unidentified_rejects += chunk.unidentified_rejects;
+            let named: Vec<Uuid> = chunk
+                .rows
+                .iter()
+                .map(|r| incident_id_for(&r.external_ref))
+                .collect();
+            let streams =
+                load_named_streams(&mut *self.tx, &chunk.rows, &named, &chunk.digests).await?;
+            named_all.extend(named);
+            let rows_total = self.expected_rows.unwrap_or(0).max(self.read);
+            self.send(
+                to_planner,
+                ToPlanner::Rows {
+                    rows: chunk.rows,
+                    digests: chunk.digests,
+                    streams,
+                    bad: chunk.bad,
+                    rows_done: self.read,
+                    rows_total,
+                },
+            )
+            .await?;
+            if pending {
+                self.append_next().await?;
+            }
+            pending = true;
+        }
+        let retract = file.unidentified_rejects == 0;
+        if !retract {
+            tracing::warn!(
+                rows = file.unidentified_rejects,
+                "rejected rows name no incident: no incident is taken as removed by the source"
+            );
+        }
+        let others = load_dataset_incidents(&mut *self.tx, dataset, &named_all).await?;
+        self.send(
+            to_planner,
+            ToPlanner::Finish {
+                others,
+                kept: std::mem::take(&mut file.kept),
+                retract,
+            },
+        )
+        .await?;
+        if pending {
+            self.append_next().await?;
+        }
+        self.append_next().await
+    }
+
+    /// Hands `message` to the planner; when the planner has stopped, the failure that stopped
+    /// it.
+    async fn send(
+        &mut self,
+        to_planner: &tokio::sync::mpsc::Sender<ToPlanner>,
+        message: ToPlanner,
+    ) -> Result<(), ImportError> {
+        if to_planner.send(message).await.is_ok() {
+            return Ok(());
+        }
+        while let Some(planned) = self.planned.recv().await {
+            planned?;
+        }
+        Err(ImportError::Interrupted("the planner stopped".into()))
+    }
+
+    /// Appends the next chunk the planner gives back (nothing once bad rows stopped the
+    /// writing).
+    async fn append_next(&mut self) -> Result<(), ImportError> {
+        let waiting = Instant::now();
+        let planned = match self.planned.recv().await {
+            Some(planned) => planned?,
+            None => return Err(ImportError::Interrupted("the planner stopped".into())),
+        };
+        let waited = waiting.elapsed();
+        let Some(appends) = planned.appends else {
+            return Ok(());
+        };
+        let appending = Instant::now();
+        let position = append_all(self.store, &mut *self.tx, &appends).await?;
+        self.last_position = self.last_position.max(position);
+        let rows_total = self.expected_rows.unwrap_or(0).max(self.read);
+        (self.progress)(Stage::Writing, planned.rows_done, rows_total);
+        tracing::debug!(
+            rows_done = planned.rows_done,
+            waited = waited.as_secs_f64(),
+            appended = appending.elapsed().as_secs_f64(),
+            "import: a chunk appended"
+        );
+        Ok(())
+    }
+}
+
+/// The next chunk of rows from the reading thread: at least [`STREAMS_PER_APPEND`] valid rows,
+/// or what is left at the end; `None` once everything was read.
+async fn next_chunk(
+    chunks: &mut tokio::sync::mpsc::Receiver<Result<ReadRows, FileError>>,
+) -> Result<Option<ReadRows>, ImportError> {
+    let mut chunk: Option<ReadRows> = None;
+    while chunk
+        .as_ref()
+        .is_none_or(|c| c.rows.len() < STREAMS_PER_APPEND)
+    {
+        match chunks.recv().await {
+            Some(read) => {
+                let read = read.map_err(ImportError::BadFile)?;
+                match chunk.as_mut() {
+                    Some(chunk) => chunk.extend(read),
+                    None => chunk = Some(read),
+                }
+            }
+            None => break,
+        }
+    }
+    Ok(chunk)
 }
 
 // ---------------------------------------------------------------------------------------------

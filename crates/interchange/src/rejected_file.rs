@@ -4,8 +4,9 @@
 //! row joined by `"; "`). Fixed, it can be imported as it is (the two extra columns are not
 //! the dataset's and are ignored).
 //!
-//! The reader keeps the fields of the rows it rejects ([`DatasetFile::rejected`]); a row refused
-//! later (by the domain, while planning) is read again from the input.
+//! A file read whole keeps the fields of the rows its reader rejects ([`DatasetFile::rejected`]);
+//! any other rejected row (refused later by the domain while planning, or of a file read as it
+//! was imported) is read again from the input.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
@@ -48,6 +49,15 @@ impl RejectedRows {
                 .iter()
                 .map(|row| (row.line, row.fields.clone()))
                 .collect(),
+        }
+    }
+
+    /// The header of a file whose rejected rows are all read again from the input when written
+    /// (a file read as it is imported keeps no rows).
+    pub fn of_header(header: &[String]) -> Self {
+        Self {
+            header: header.to_vec(),
+            fields: HashMap::new(),
         }
     }
 

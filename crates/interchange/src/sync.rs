@@ -121,11 +121,12 @@ fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// What a file covers: for each country it has rows of, the span of those rows' start dates.
+/// What a file covers: for each country it has rows of, the span of those rows' start dates
+/// (none for a file without rows: it covers nothing).
 /// An incident of the dataset inside it that the file lacks was removed by the source; one
 /// outside it is simply not in this extract. The span is per country, so that a file of one
 /// country's month and another's years does not claim the first country's years.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
     /// Country (alpha-3) -> the earliest and latest start date of its rows.
     pub spans: HashMap<String, (NaiveDate, NaiveDate)>,
@@ -137,18 +138,26 @@ impl Coverage {
         if rows.is_empty() {
             return None;
         }
-        let mut spans: HashMap<String, (NaiveDate, NaiveDate)> = HashMap::new();
+        let mut coverage = Self::default();
         for row in rows {
-            let start = row.facts.time.start;
-            spans
-                .entry(row.facts.place.country.as_str().to_owned())
-                .and_modify(|(from, to)| {
-                    *from = (*from).min(start);
-                    *to = (*to).max(start);
-                })
-                .or_insert((start, start));
+            coverage.add(row);
         }
-        Some(Self { spans })
+        Some(coverage)
+    }
+
+    /// Covers `row` too.
+    pub fn add(&mut self, row: &ImportedRow) {
+        let start = row.facts.time.start;
+        let country = row.facts.place.country.as_str();
+        match self.spans.get_mut(country) {
+            Some((from, to)) => {
+                *from = (*from).min(start);
+                *to = (*to).max(start);
+            }
+            None => {
+                self.spans.insert(country.to_owned(), (start, start));
+            }
+        }
     }
 
     /// Whether an incident with `facts` lies inside: its country's span holds its start date.
@@ -317,11 +326,7 @@ pub fn unique_rows(dataset: Dataset, rows: Vec<ImportedRow>) -> (Vec<ImportedRow
     let mut repeated = Vec::new();
     for row in rows {
         match first_line.get(&row.external_ref) {
-            Some(line) => repeated.push(RowError {
-                line: row.line,
-                column: id_column(dataset).to_owned(),
-                rule: format!("repeats line {line} ({})", row.external_ref),
-            }),
+            Some(line) => repeated.push(repeated_row(dataset, &row, *line)),
             None => {
                 first_line.insert(row.external_ref.clone(), row.line);
                 unique.push(row);
@@ -331,20 +336,39 @@ pub fn unique_rows(dataset: Dataset, rows: Vec<ImportedRow>) -> (Vec<ImportedRow
     (unique, repeated)
 }
 
+/// The error of `row`, whose external reference the row on `first_line` has already.
+pub fn repeated_row(dataset: Dataset, row: &ImportedRow, first_line: u64) -> RowError {
+    RowError {
+        line: row.line,
+        column: id_column(dataset).to_owned(),
+        rule: format!("repeats line {first_line} ({})", row.external_ref),
+    }
+}
+
 /// The plan that brings the log in line with `input`'s rows. `progress` is told how many rows
 /// were planned, every few thousand and at the end.
 pub fn plan(input: &SyncInput<'_>, progress: &mut dyn FnMut(usize)) -> SyncPlan {
-    let mut chunks = ChunkedPlan::new(input);
+    let mut chunks = ChunkedPlan::new(input.dataset, input.run, input.actors.clone());
+    // Digests that do not match the rows one for one are not trusted: computed again.
+    let digests = if input.digests.len() == input.rows.len() {
+        std::borrow::Cow::Borrowed(input.digests)
+    } else {
+        std::borrow::Cow::Owned(row_digests(input.rows))
+    };
     let mut plan = SyncPlan::default();
     let mut done = 0;
     while done < input.rows.len() {
         let end = (done + PROGRESS_EVERY).min(input.rows.len());
-        plan.extend(chunks.rows(done..end));
+        plan.extend(chunks.rows(
+            &input.rows[done..end],
+            &digests[done..end],
+            input.streams,
+        ));
         done = end;
         progress(done);
     }
     progress(input.rows.len());
-    let (last, counts) = chunks.finish();
+    let (last, counts) = chunks.finish(input.others, input.kept, input.retract);
     plan.extend(last);
     plan.counts = counts;
     plan
@@ -360,54 +384,68 @@ impl SyncPlan {
     }
 }
 
-/// The plan of [`plan`], made a range of rows at a time, so that an importer can append the
-/// first rows' events while it plans the next. A chunk's registrations are the actors its rows
-/// name first (a later chunk reuses them); the retractions come with [`ChunkedPlan::finish`],
-/// when every row is known.
-pub struct ChunkedPlan<'a> {
-    planner: Planner<'a>,
-    /// The digests the rows are planned with (`input.digests`, or computed when they do not
-    /// match the rows one for one).
-    digests: std::borrow::Cow<'a, [String]>,
+/// The plan of [`plan`], made a few rows at a time as they are read, so that an importer can
+/// append the first rows' events while it reads and plans the next. A chunk's registrations
+/// are the actors its rows name first (a later chunk reuses them); the retractions come with
+/// [`ChunkedPlan::finish`], when every row is known. Each row of the file is given once, in
+/// file order, each external reference once ([`unique_rows`]).
+pub struct ChunkedPlan {
+    planner: Planner,
     /// Events planned so far.
     events: u64,
 }
 
-impl<'a> ChunkedPlan<'a> {
-    pub fn new(input: &'a SyncInput<'a>) -> Self {
-        // Digests that do not match the rows one for one are not trusted: computed again.
-        let digests = if input.digests.len() == input.rows.len() {
-            std::borrow::Cow::Borrowed(input.digests)
-        } else {
-            std::borrow::Cow::Owned(row_digests(input.rows))
-        };
+impl ChunkedPlan {
+    /// A plan for an import of `dataset` by `run` (new actors' ids are derived from it), with
+    /// `actors` registered before it.
+    pub fn new(dataset: Dataset, run: Uuid, actors: ActorDirectory) -> Self {
         Self {
             planner: Planner {
-                input,
+                dataset,
+                run,
+                actors,
                 new_actors: HashMap::new(),
                 plan: SyncPlan::default(),
+                coverage: Coverage::default(),
+                named: HashSet::new(),
             },
-            digests,
             events: 0,
         }
     }
 
-    /// The plan of the rows `range` (indexes into `input.rows`), each row planned once, in
-    /// order: their registrations, changes and rejected rows. Counts stay with the planner.
-    pub fn rows(&mut self, range: std::ops::Range<usize>) -> SyncPlan {
-        let rows = self.planner.input.rows;
-        for i in range {
-            if let (Some(row), Some(digest)) = (rows.get(i), self.digests.get(i)) {
-                self.planner.row(row, digest);
-            }
+    /// The plan of the next `rows` (with their [`row_digests`], computed again when they do
+    /// not match the rows one for one; `streams`: the states of the streams they name that
+    /// exist), in order: their registrations, changes and rejected rows. Counts stay with the
+    /// planner.
+    pub fn rows(
+        &mut self,
+        rows: &[ImportedRow],
+        digests: &[String],
+        streams: &HashMap<Uuid, StreamState>,
+    ) -> SyncPlan {
+        let digests = if digests.len() == rows.len() {
+            std::borrow::Cow::Borrowed(digests)
+        } else {
+            std::borrow::Cow::Owned(row_digests(rows))
+        };
+        for (row, digest) in rows.iter().zip(digests.iter()) {
+            self.planner.row(row, digest, streams);
         }
         self.take()
     }
 
-    /// The retractions (incidents of the dataset in the file's coverage that the file lacks),
-    /// and the counts of the whole plan.
-    pub fn finish(mut self) -> (SyncPlan, SyncCounts) {
-        self.planner.retractions();
+    /// The retractions, when `retract`: incidents of `others` (the dataset's incidents no row
+    /// names, folded) inside the coverage of every row given, that the file lacks and that are
+    /// not `kept` (rows the file has but that were rejected); and the counts of the whole plan.
+    pub fn finish(
+        mut self,
+        others: &HashMap<Uuid, StreamState>,
+        kept: &HashSet<Uuid>,
+        retract: bool,
+    ) -> (SyncPlan, SyncCounts) {
+        if retract {
+            self.planner.retractions(others, kept);
+        }
         let last = self.take();
         let mut counts = self.planner.plan.counts;
         counts.events = self.events;
@@ -434,11 +472,18 @@ impl<'a> ChunkedPlan<'a> {
     }
 }
 
-struct Planner<'a> {
-    input: &'a SyncInput<'a>,
+struct Planner {
+    dataset: Dataset,
+    run: Uuid,
+    /// The actors registered before the run.
+    actors: ActorDirectory,
     /// Actors registered by this run, by name key.
     new_actors: HashMap<String, Uuid>,
     plan: SyncPlan,
+    /// The coverage of the rows planned so far.
+    coverage: Coverage,
+    /// The streams of the rows planned so far.
+    named: HashSet<Uuid>,
 }
 
 /// A row's actors resolved to ids, with the registrations that needs (kept only if the row
@@ -448,11 +493,13 @@ struct Resolved {
     registrations: Vec<(String, ActorRegistration)>,
 }
 
-impl Planner<'_> {
-    fn row(&mut self, row: &ImportedRow, digest: &str) {
+impl Planner {
+    fn row(&mut self, row: &ImportedRow, digest: &str, streams: &HashMap<Uuid, StreamState>) {
         let id = incident_id_for(&row.external_ref);
+        self.named.insert(id);
+        self.coverage.add(row);
         let digest = digest.to_owned();
-        let outcome = match self.input.streams.get(&id).filter(|s| s.version > 0) {
+        let outcome = match streams.get(&id).filter(|s| s.version > 0) {
             None => self.report(id, row, digest),
             Some(state) => self.revise(id, state, row, digest),
         };
@@ -527,7 +574,7 @@ impl Planner<'_> {
             | IncidentStatus::NotReported => return Ok(RowPlan::Skipped),
         };
         let resolved = self.resolve(&row.actors, &digest)?;
-        for command in corrections(self.input.dataset, &incident, row, &resolved.involvements) {
+        for command in corrections(self.dataset, &incident, row, &resolved.involvements) {
             decide_into(&mut incident, &command, &mut events)?;
         }
         if events.is_empty() {
@@ -559,7 +606,6 @@ impl Planner<'_> {
         for named in actors {
             let key = name_key(&named.name);
             let known = self
-                .input
                 .actors
                 .find(&named.name)
                 .or_else(|| self.new_actors.get(&key).copied())
@@ -613,35 +659,25 @@ impl Planner<'_> {
             .next()
             .ok_or_else(|| DomainError::state("registering the actor decided no event"))?;
         Ok(ActorRegistration {
-            actor: Uuid::new_v5(&self.input.run, name_key(&named.name).as_bytes()),
+            actor: Uuid::new_v5(&self.run, name_key(&named.name).as_bytes()),
             event,
             row: digest.to_owned(),
         })
     }
 
-    /// Retracts the dataset's active incidents inside the file's coverage that the file lacks.
-    fn retractions(&mut self) {
-        if !self.input.retract {
-            return;
-        }
-        let Some(coverage) = Coverage::of(self.input.rows) else {
-            return;
-        };
-        let named: HashSet<Uuid> = self
-            .input
-            .rows
-            .iter()
-            .map(|row| incident_id_for(&row.external_ref))
-            .collect();
-        let mut gone: Vec<(&Uuid, &StreamState)> = self
-            .input
-            .others
+    /// Retracts the dataset's active incidents of `others` inside the coverage of the rows
+    /// planned that the file lacks (and that are not `kept`).
+    fn retractions(&mut self, others: &HashMap<Uuid, StreamState>, kept: &HashSet<Uuid>) {
+        let mut gone: Vec<(&Uuid, &StreamState)> = others
             .iter()
             .filter(|(id, state)| {
-                !named.contains(id)
-                    && !self.input.kept.contains(id)
+                !self.named.contains(id)
+                    && !kept.contains(id)
                     && state.incident.is_current()
-                    && state.incident.facts().is_some_and(|f| coverage.holds(f))
+                    && state
+                        .incident
+                        .facts()
+                        .is_some_and(|f| self.coverage.holds(f))
             })
             .collect();
         gone.sort_by_key(|(id, _)| **id);

@@ -36,7 +36,7 @@ use sitrep_domain::model::vocab::{ActorType, EventType, SubEventType};
 use crate::cell::{coordinates, rule_of, sources, Cell};
 use crate::countries;
 use crate::csv_file::{Column, CsvFile, CsvRecord, FileError};
-use crate::dataset_file::{check_facts, is_attribute_name, read_rows, unmapped, DatasetFile};
+use crate::dataset_file::{check_facts, is_attribute_name, unmapped, DatasetFile, DatasetRows};
 use crate::record::{Dataset, ImportedRow, NamedActor, RowError};
 
 /// The columns a GED file must have (those of codebook 19.1 the mapping reads).
@@ -93,16 +93,26 @@ const DEATHS_COLUMNS: [&str; 4] = ["deaths_a", "deaths_b", "deaths_civilians", "
 /// The source of a row that names none.
 pub const DEFAULT_SOURCE: &str = "UCDP GED";
 
-/// Reads a UCDP GED file: every row mapped to an incident or rejected with its rule.
+/// Reads a UCDP GED file whole: every row mapped to an incident or rejected with its rule.
 pub fn read(reader: impl Read) -> Result<DatasetFile, FileError> {
+    open(reader)?.read_all()
+}
+
+/// Opens a UCDP GED file: its header checked, its rows read a batch at a time.
+pub fn open<R: Read>(reader: R) -> Result<DatasetRows<R>, FileError> {
     let file = CsvFile::open(reader, "a UCDP GED file", &REQUIRED_COLUMNS)?;
     let columns = Columns::of(&file);
     let unmapped = unmapped(file.header(), |c| {
         FIELD_COLUMNS.contains(&c) || is_attribute_column(c)
     });
-    read_rows(Dataset::Ucdp, file, columns.id, unmapped, |record| {
-        columns.map(record)
-    })
+    let id = columns.id;
+    Ok(DatasetRows::new(
+        Dataset::Ucdp,
+        file,
+        id,
+        unmapped,
+        Box::new(move |record| columns.map(record)),
+    ))
 }
 
 /// Where each column the mapping reads is in the file.
