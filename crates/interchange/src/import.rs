@@ -277,7 +277,7 @@ pub async fn run_import(
         expected_rows,
     } = source.into();
     let run = Uuid::now_v7();
-    let (read_rows, mut chunks) = tokio::sync::mpsc::channel(2);
+    let (read_rows, mut chunks) = tokio::sync::mpsc::channel(READ_AHEAD);
     let dataset = options.dataset;
     let reader = tokio::task::spawn_blocking(move || read_source(dataset, batches, read_rows));
 
@@ -409,6 +409,11 @@ impl From<FileRows> for RowSource {
         }
     }
 }
+
+/// How many batches the reading thread may read ahead of the import's task: more than a chunk's
+/// worth (a file reader's batch is 2,048 rows), so that the next chunk is read while one is
+/// appended rather than after.
+const READ_AHEAD: usize = 8;
 
 /// Rows of the source as the reading thread hands them on: the valid ones (each external
 /// reference once in the file) with their digests, and what the bad ones say.
@@ -648,7 +653,12 @@ impl Writing<'_> {
         let mut named_all: Vec<Uuid> = Vec::new();
         // Whether the planner holds a chunk whose plan is not appended yet.
         let mut pending = false;
-        while let Some(chunk) = next_chunk(chunks).await? {
+        loop {
+            let reading = Instant::now();
+            let Some(chunk) = next_chunk(chunks).await? else {
+                break;
+            };
+            let read_wait = reading.elapsed();
             self.read += chunk.read;
             file.read += chunk.read;
             file.kept
@@ -659,8 +669,15 @@ impl Writing<'_> {
                 .iter()
                 .map(|r| incident_id_for(&r.external_ref))
                 .collect();
+            let loading = Instant::now();
             let streams =
                 load_named_streams(&mut *self.tx, &chunk.rows, &named, &chunk.digests).await?;
+            tracing::debug!(
+                rows = chunk.rows.len(),
+                waited = read_wait.as_secs_f64(),
+                loaded = loading.elapsed().as_secs_f64(),
+                "import: a chunk read and its streams loaded"
+            );
             named_all.extend(named);
             let rows_total = self.expected_rows.unwrap_or(0).max(self.read);
             self.send(

@@ -13,6 +13,7 @@ use sitrep_domain::model::values::{
 };
 use sitrep_domain::model::vocab::{ActorType, EventType, SubEventType};
 use sitrep_domain::store::EventStore;
+use sitrep_interchange::acled_columns::ACLED_COLUMNS;
 use sitrep_interchange::import::{run_import, FileRows, ImportError, ImportOptions, ImportOutcome};
 use sitrep_interchange::record::{Dataset, ImportedRow, NamedActor, RowError};
 use sitrep_projections::generation::Generation;
@@ -175,4 +176,63 @@ pub fn shared_data() -> Option<std::path::PathBuf> {
             None
         }
     }
+}
+
+/// A made-up file of `rows` attacks in Iraq, 2004-2007, among 60 actors.
+pub fn made_up_file(rows: usize) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows * 600));
+    writer.write_record(ACLED_COLUMNS).expect("header");
+    let start = chrono::NaiveDate::from_ymd_opt(2004, 1, 1).expect("date");
+    for n in 0..rows {
+        let date = start + chrono::Days::new((n % 1300) as u64);
+        let id = format!("IRQ{n}");
+        let actor1 = format!("Insurgent Group {} (Iraq)", n % 40);
+        let actor2 = format!("Military Forces {} (Iraq)", n % 20);
+        let latitude = format!("{:.4}", 30.0 + (n % 500) as f64 / 100.0);
+        let longitude = format!("{:.4}", 40.0 + (n % 700) as f64 / 100.0);
+        let fatalities = (n % 7).to_string();
+        let notes = format!(
+            "On {date}, a made-up attack number {n} with small arms and an IED near a \
+             checkpoint; this text only gives the row the size of a real note, about two \
+             hundred characters long."
+        );
+        let date = date.to_string();
+        let year = date[..4].to_owned();
+        writer
+            .write_record([
+                id.as_str(),
+                &date,
+                &year,
+                "1",
+                "Political violence",
+                "Battles",
+                "Armed clash",
+                &actor1,
+                "",
+                "2",
+                &actor2,
+                "",
+                "1",
+                "12",
+                "",
+                "368",
+                "Middle East",
+                "Iraq",
+                "Baghdad",
+                "Baghdad",
+                "",
+                "Baghdad",
+                &latitude,
+                &longitude,
+                "1",
+                "Made-up Wire; Made-up Daily",
+                "National",
+                &notes,
+                &fatalities,
+                "",
+                "1655000000",
+            ])
+            .expect("row");
+    }
+    writer.into_inner().expect("flush")
 }
