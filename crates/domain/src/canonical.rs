@@ -31,9 +31,11 @@ impl CanonicalJson {
     pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
         let mut out = Vec::with_capacity(512);
         let mut has_nul = false;
+        let mut entries = Vec::new();
         value.serialize(Canonical {
             out: &mut out,
             nul: &mut has_nul,
+            entries: &mut entries,
         })?;
         Ok(Self {
             text: into_text(out),
@@ -117,6 +119,9 @@ type Error = serde_json::Error;
 struct Canonical<'a> {
     out: &'a mut Vec<u8>,
     nul: &'a mut bool,
+    /// The entries of the objects being written, innermost last (one stack for the whole value,
+    /// rather than a list of each object's own).
+    entries: &'a mut Vec<Entry>,
 }
 
 impl Canonical<'_> {
@@ -125,8 +130,7 @@ impl Canonical<'_> {
     }
 
     fn text(self, text: &str) -> Result<(), Error> {
-        *self.nul |= text.contains('\0');
-        self.leaf(text)
+        write_string(self.out, self.nul, text)
     }
 
     fn object(self) -> Object<Self> {
@@ -134,7 +138,8 @@ impl Canonical<'_> {
         self.out.push(b'{');
         Object {
             start,
-            entries: Vec::new(),
+            first_entry: self.entries.len(),
+            written: 0,
             pending_key: None,
             writer: self,
         }
@@ -151,8 +156,7 @@ impl Canonical<'_> {
     /// `{"variant": ...}` opened: the caller writes the value, then `}`.
     fn open_variant(&mut self, variant: &str) -> Result<(), Error> {
         self.out.push(b'{');
-        *self.nul |= variant.contains('\0');
-        serde_json::to_writer(&mut *self.out, variant)?;
+        write_string(self.out, self.nul, variant)?;
         self.out.push(b':');
         Ok(())
     }
@@ -161,8 +165,24 @@ impl Canonical<'_> {
         Canonical {
             out: self.out,
             nul: self.nul,
+            entries: self.entries,
         }
     }
+}
+
+/// `text` as a JSON string, as `serde_json` writes it; notes a NUL in `nul`. Text with nothing to
+/// escape (most of it) is copied as it is.
+fn write_string(out: &mut Vec<u8>, nul: &mut bool, text: &str) -> Result<(), Error> {
+    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
+    *nul |= text.contains('\0');
+    serde_json::to_writer(&mut *out, text)
 }
 
 impl<'a> ser::Serializer for Canonical<'a> {
@@ -406,7 +426,10 @@ struct Entry {
 struct Object<W> {
     /// Where the object's `{` is.
     start: usize,
-    entries: Vec<Entry>,
+    /// Where the object's entries start on the writer's stack of entries.
+    first_entry: usize,
+    /// Entries written so far.
+    written: usize,
     /// A map's key, waiting for its value.
     pending_key: Option<Key>,
     writer: W,
@@ -415,39 +438,44 @@ struct Object<W> {
 impl<'a> Object<Canonical<'a>> {
     fn entry<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result<(), Error> {
         let out = &mut *self.writer.out;
-        if !self.entries.is_empty() {
+        if self.written > 0 {
             out.push(b',');
         }
         let start = out.len();
-        *self.writer.nul |= key.as_str().contains('\0');
-        serde_json::to_writer(&mut *out, key.as_str())?;
+        write_string(out, self.writer.nul, key.as_str())?;
         out.push(b':');
         value.serialize(self.writer.reborrow())?;
-        self.entries.push(Entry {
+        self.writer.entries.push(Entry {
             key,
             bytes: start..self.writer.out.len(),
         });
+        self.written += 1;
         Ok(())
     }
 
     /// Ends the object: `}`, after putting its entries in key order if they are not (the last
     /// of a repeated key kept). Gives the writer back.
-    fn close(mut self) -> Result<Canonical<'a>, Error> {
-        let in_order = self
-            .entries
+    fn close(self) -> Result<Canonical<'a>, Error> {
+        let Self {
+            start,
+            first_entry,
+            writer,
+            ..
+        } = self;
+        let entries = &mut writer.entries[first_entry..];
+        let in_order = entries
             .windows(2)
             .all(|pair| pair[0].key.as_str() < pair[1].key.as_str());
-        let out = &mut *self.writer.out;
+        let out = &mut *writer.out;
         if !in_order {
-            let body_start = self.start + 1;
-            let body = out.split_off(body_start);
+            // The entries in key order go after the body, then over it.
+            let body_start = start + 1;
+            let body_end = out.len();
             // A stable sort keeps repeated keys in the order written: the last one wins.
-            self.entries
-                .sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+            entries.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
             let mut first = true;
-            for (i, entry) in self.entries.iter().enumerate() {
-                let repeated_later = self
-                    .entries
+            for (i, entry) in entries.iter().enumerate() {
+                let repeated_later = entries
                     .get(i + 1)
                     .is_some_and(|next| next.key.as_str() == entry.key.as_str());
                 if repeated_later {
@@ -457,13 +485,15 @@ impl<'a> Object<Canonical<'a>> {
                     out.push(b',');
                 }
                 first = false;
-                out.extend_from_slice(
-                    &body[entry.bytes.start - body_start..entry.bytes.end - body_start],
-                );
+                out.extend_from_within(entry.bytes.clone());
             }
+            let sorted = out.len() - body_end;
+            out.copy_within(body_end.., body_start);
+            out.truncate(body_start + sorted);
         }
+        writer.entries.truncate(first_entry);
         out.push(b'}');
-        Ok(self.writer)
+        Ok(writer)
     }
 }
 
@@ -785,6 +815,22 @@ mod tests {
             .has_nul());
         assert!(!CanonicalJson::of(&json!({"a": "\\u0000"}))
             .unwrap()
+            .has_nul());
+    }
+
+    #[test]
+    fn strings_and_keys_are_escaped_as_the_tree_escapes_them() {
+        // Plain text is copied as it is; anything serde_json escapes goes through serde_json.
+        let value = json!({
+            "plain": "delete \u{7f}, tab \t, ✓",
+            "quote \" key": "back \\ slash",
+            "z\u{1}": ["\u{0}", "\u{1f}", " ", "", "/"],
+        });
+        same_as_tree(&value);
+        let text = CanonicalJson::of(&value).expect("canonical");
+        assert!(text.has_nul());
+        assert!(!CanonicalJson::of(&json!({"plain": "a\u{7f}"}))
+            .expect("canonical")
             .has_nul());
     }
 

@@ -68,7 +68,8 @@ pub fn open<R: Read>(dataset: Dataset, reader: R) -> Result<DatasetRows<R>, File
 const RECORDS_PER_BATCH: usize = 2048;
 
 /// Maps a record of a dataset's file to a valid incident, or says why not.
-pub(crate) type RecordMap = Box<dyn Fn(&CsvRecord<'_>) -> Result<ImportedRow, RowError> + Send + Sync>;
+pub(crate) type RecordMap =
+    Box<dyn Fn(&CsvRecord<'_>) -> Result<ImportedRow, RowError> + Send + Sync>;
 
 /// A dataset file whose header is read and checked, its rows read a batch at a time
 /// ([`DatasetRows::next_batch`]). A row whose id an earlier row of the file has, valid or not,

@@ -99,8 +99,7 @@ impl FileRows {
             .collect();
         let unidentified_rejects = named.iter().filter(|r| r.is_none()).count() as u64;
         let rejected_refs = named.into_iter().flatten().collect();
-        let mut rows: Vec<Result<ImportedRow, RowError>> =
-            batch.rows.into_iter().map(Ok).collect();
+        let mut rows: Vec<Result<ImportedRow, RowError>> = batch.rows.into_iter().map(Ok).collect();
         rows.extend(batch.rejected.into_iter().map(|row| Err(row.error)));
         Self {
             rows,
@@ -483,8 +482,7 @@ fn read_source(
                 Err(error) => read.bad.push(error),
             }
             // Rows given whole are handed on a chunk at a time all the same.
-            if read.rows.len() >= STREAMS_PER_APPEND
-                && !send(Ok(finish(std::mem::take(&mut read))))
+            if read.rows.len() >= STREAMS_PER_APPEND && !send(Ok(finish(std::mem::take(&mut read))))
             {
                 return;
             }

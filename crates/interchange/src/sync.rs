@@ -359,11 +359,7 @@ pub fn plan(input: &SyncInput<'_>, progress: &mut dyn FnMut(usize)) -> SyncPlan 
     let mut done = 0;
     while done < input.rows.len() {
         let end = (done + PROGRESS_EVERY).min(input.rows.len());
-        plan.extend(chunks.rows(
-            &input.rows[done..end],
-            &digests[done..end],
-            input.streams,
-        ));
+        plan.extend(chunks.rows(&input.rows[done..end], &digests[done..end], input.streams));
         done = end;
         progress(done);
     }
