@@ -231,8 +231,8 @@ pub enum ImportError {
     #[error("decided event cannot be stored: {0}")]
     Unencodable(#[source] CodecError),
     /// The file broke off (a broken quote, cut short, not UTF-8) after rows were read.
-    #[error("the file cannot be read on: {0}; nothing was imported")]
-    BadFile(#[source] FileError),
+    #[error(transparent)]
+    BadFile(FileError),
     /// The planning thread stopped (a bug: it panicked).
     #[error("the import stopped while planning: {0}")]
     Interrupted(String),
@@ -304,14 +304,15 @@ pub async fn run_import(
         planned: &mut planned,
         progress,
         expected_rows,
-        read: 0,
+        file: FileSummary::default(),
         last_position: None,
     };
-    let mut file = FileSummary::default();
-    let written = writing
-        .run(&mut chunks, &to_planner, &mut file, dataset)
-        .await;
-    let last_position = writing.last_position;
+    let written = writing.run(&mut chunks, &to_planner, dataset).await;
+    let Writing {
+        file,
+        last_position,
+        ..
+    } = writing;
     // Whatever happened, the other stages stop: their channels close.
     drop((to_planner, planned, chunks));
     let planner = planner.await;
@@ -496,6 +497,7 @@ fn read_source(
 /// What the whole file said, beside its valid rows.
 #[derive(Default)]
 struct FileSummary {
+    /// Rows read (valid and bad).
     read: u64,
     /// The streams of the rows the reader rejected that still name theirs.
     kept: HashSet<Uuid>,
@@ -633,19 +635,18 @@ struct Writing<'a> {
     planned: &'a mut tokio::sync::mpsc::Receiver<Result<Planned, ImportError>>,
     progress: Progress,
     expected_rows: Option<u64>,
-    /// Rows of the file read so far.
-    read: u64,
+    /// What the file said so far, beside its valid rows.
+    file: FileSummary,
+    /// The highest position appended.
     last_position: Option<i64>,
 }
 
 impl Writing<'_> {
-    /// Runs the import's chunks from `chunks` through the planner and into the log; `file`
-    /// learns what the file says beside its valid rows.
+    /// Runs the import's chunks from `chunks` through the planner and into the log.
     async fn run(
         &mut self,
         chunks: &mut tokio::sync::mpsc::Receiver<Result<ReadRows, FileError>>,
         to_planner: &tokio::sync::mpsc::Sender<ToPlanner>,
-        file: &mut FileSummary,
         dataset: Dataset,
     ) -> Result<(), ImportError> {
         let mut named_all: Vec<Uuid> = Vec::new();
@@ -657,7 +658,7 @@ impl Writing<'_> {
                 break;
             };
             let read_wait = reading.elapsed();
-            self.read += chunk.read;
+            let file = &mut self.file;
             file.read += chunk.read;
             file.kept
                 .extend(chunk.rejected_refs.iter().map(incident_id_for));
@@ -677,24 +678,21 @@ impl Writing<'_> {
                 "import: a chunk read and its streams loaded"
             );
             named_all.extend(named);
-            let rows_total = self.expected_rows.unwrap_or(0).max(self.read);
-            self.send(
-                to_planner,
-                ToPlanner::Rows {
-                    rows: chunk.rows,
-                    digests: chunk.digests,
-                    streams,
-                    bad: chunk.bad,
-                    rows_done: self.read,
-                    rows_total,
-                },
-            )
-            .await?;
+            let message = ToPlanner::Rows {
+                rows: chunk.rows,
+                digests: chunk.digests,
+                streams,
+                bad: chunk.bad,
+                rows_done: self.file.read,
+                rows_total: self.rows_total(),
+            };
+            self.send(to_planner, message).await?;
             if pending {
                 self.append_next().await?;
             }
             pending = true;
         }
+        let file = &mut self.file;
         let retract = file.unidentified_rejects == 0;
         if !retract {
             tracing::warn!(
@@ -702,20 +700,23 @@ impl Writing<'_> {
                 "rejected rows name no incident: no incident is taken as removed by the source"
             );
         }
+        let kept = std::mem::take(&mut file.kept);
         let others = load_dataset_incidents(&mut *self.tx, dataset, &named_all).await?;
-        self.send(
-            to_planner,
-            ToPlanner::Finish {
-                others,
-                kept: std::mem::take(&mut file.kept),
-                retract,
-            },
-        )
-        .await?;
+        let message = ToPlanner::Finish {
+            others,
+            kept,
+            retract,
+        };
+        self.send(to_planner, message).await?;
         if pending {
             self.append_next().await?;
         }
         self.append_next().await
+    }
+
+    /// The rows of the file, as far as known: the rows expected, or the rows read if more.
+    fn rows_total(&self) -> u64 {
+        self.expected_rows.unwrap_or(0).max(self.file.read)
     }
 
     /// Hands `message` to the planner; when the planner has stopped, the failure that stopped
@@ -749,8 +750,7 @@ impl Writing<'_> {
         let appending = Instant::now();
         let position = append_all(self.store, &mut *self.tx, &appends).await?;
         self.last_position = self.last_position.max(position);
-        let rows_total = self.expected_rows.unwrap_or(0).max(self.read);
-        (self.progress)(Stage::Writing, planned.rows_done, rows_total);
+        (self.progress)(Stage::Writing, planned.rows_done, self.rows_total());
         tracing::debug!(
             rows_done = planned.rows_done,
             waited = waited.as_secs_f64(),
