@@ -15,7 +15,9 @@
 //! lies within five seconds before its own start, so the database's clock still bounds every
 //! recorded time. Otherwise (a clock ahead of the database's or far behind it, a head looked up in
 //! the statement, a caller's transaction) `event_hash_links` links the batch in the database with
-//! the transaction's `now()`. Either way a stream's recorded times never decrease: a stamp is
+//! the transaction's `now()`. A refused stamp is appended again that way at once (no diagnosis:
+//! nothing else can have gone wrong), and the store leaves the linking to the database for a
+//! minute ([`StampPause`]). Either way a stream's recorded times never decrease: a stamp is
 //! never earlier than the known head's.
 
 use std::sync::LazyLock;
@@ -29,6 +31,7 @@ use super::error::StoreError;
 use super::event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef};
 use super::heads::{KnownHead, StreamHeads};
 use super::row::{EventRow, EVENT_COLUMNS};
+use super::stamps::StampPause;
 use super::validate::check_append;
 use super::EventStore;
 
@@ -97,6 +100,7 @@ impl EventStore {
         let (result, head_hash) = append_on(
             &mut conn,
             &self.heads,
+            &self.stamps,
             stream,
             expected,
             events,
@@ -127,8 +131,16 @@ impl EventStore {
     ) -> Result<AppendResult, StoreError> {
         check_append(stream, events)?;
         // The caller's transaction may still roll back: its head is not a fact to remember.
-        let (result, _) =
-            append_on(conn, &self.heads, stream, expected, events, Savepoint::Yes).await?;
+        let (result, _) = append_on(
+            conn,
+            &self.heads,
+            &self.stamps,
+            stream,
+            expected,
+            events,
+            Savepoint::Yes,
+        )
+        .await?;
         Ok(result)
     }
 
@@ -156,6 +168,7 @@ enum Savepoint {
 async fn append_on(
     conn: &mut PgConnection,
     heads: &StreamHeads,
+    stamps: &StampPause,
     stream: &StreamRef,
     expected: ExpectedVersion,
     events: &[NewEvent],
@@ -171,14 +184,14 @@ async fn append_on(
         ExpectedVersion::Exact(version) => heads.get(stream, version),
         ExpectedVersion::Any => None,
     };
-    // A caller's transaction keeps its own time (`now()`) for all it appends.
+    // A caller's transaction keeps its own time (`now()`) for all it appends; after the
+    // database refused the store's time, the store leaves it to the database for a while.
     let mut linking = match savepoint {
-        Savepoint::No => Linking::ByStore,
-        Savepoint::Yes => Linking::InDatabase,
+        Savepoint::No if stamps.allows() => Linking::ByStore,
+        Savepoint::No | Savepoint::Yes => Linking::InDatabase,
     };
     let mut attempt = 0;
     loop {
-        attempt += 1;
         let outcome = insert_guarded(
             conn,
             stream,
@@ -192,11 +205,17 @@ async fn append_on(
         // A stamp the database refused (or any other failure) is not tried again.
         linking = Linking::InDatabase;
         match outcome {
-            Ok(Some(written)) => return Ok((written.result, Some(written.head_hash))),
-            Ok(None) => {}
+            Ok(Inserted::Written(written)) => return Ok((written.result, Some(written.head_hash))),
+            Ok(Inserted::StampRefused) => {
+                // Nothing else went wrong: straight to the database's own linking.
+                stamps.refused();
+                continue;
+            }
+            Ok(Inserted::Nothing) => {}
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {}
             Err(e) => return Err(e.into()),
         }
+        attempt += 1;
         match diagnose(conn, stream, expected, events, &columns.digest).await? {
             Diagnosis::Replayed(result) => return Ok((result, None)),
             Diagnosis::Failed(error) => return Err(error),
@@ -230,7 +249,7 @@ async fn insert_guarded(
     columns: &EventColumns<'_>,
     linking: Linking,
     savepoint: Savepoint,
-) -> Result<Option<Written>, sqlx::Error> {
+) -> Result<Inserted, sqlx::Error> {
     if savepoint == Savepoint::No {
         return insert(conn, stream, expected, known, columns, linking).await;
     }
@@ -247,6 +266,16 @@ async fn insert_guarded(
     outcome
 }
 
+/// What an append statement did.
+enum Inserted {
+    Written(Written),
+    /// Nothing: the expected head is missing.
+    Nothing,
+    /// Nothing: the database refused the recorded time the store took (a batch linked by the
+    /// store, `append_stamped.sql`, whose `links` are then empty).
+    StampRefused,
+}
+
 /// What an append statement wrote.
 struct Written {
     result: AppendResult,
@@ -254,7 +283,7 @@ struct Written {
     head_hash: Vec<u8>,
 }
 
-/// Runs the append statement; `None` when it inserted nothing (the expected head is missing, or
+/// Runs the append statement: what it wrote, or why nothing (the expected head is missing, or
 /// the database refused the store's recorded time). With a `known` head it links to it directly
 /// (a batch [`Linking::ByStore`]: hashes computed here); otherwise the statement reads the head at
 /// the expected version first.
@@ -265,7 +294,7 @@ async fn insert(
     known: Option<&KnownHead>,
     columns: &EventColumns<'_>,
     linking: Linking,
-) -> Result<Option<Written>, sqlx::Error> {
+) -> Result<Inserted, sqlx::Error> {
     let one = columns.event_id.len() == 1;
     let stamped = match known {
         Some(head) if !one && linking == Linking::ByStore => Some(StoreLinks::new(head, columns)),
@@ -353,9 +382,14 @@ async fn insert(
     // (no row, or all NULL, when nothing was inserted).
     let row: Option<InsertedRow> = query.fetch_optional(&mut *conn).await?;
     let Some((Some(positions), Some(version), Some(recorded_at), Some(head_hash))) = row else {
-        return Ok(None);
+        // Linked to a known head, the batch either goes in or breaks the unique key: nothing
+        // inserted means the statement refused the store's time.
+        return Ok(match stamped {
+            Some(_) => Inserted::StampRefused,
+            None => Inserted::Nothing,
+        });
     };
-    Ok(Some(Written {
+    Ok(Inserted::Written(Written {
         result: AppendResult {
             stream: stream.clone(),
             version: version.unsigned_abs(),
@@ -679,6 +713,20 @@ mod tests {
         NewEvent::new("IncidentReported", serde_json::json!({ "n": n }), "test")
     }
 
+    /// A trigger of the test's own database that notes each insert's `now()` in `insert_times`.
+    async fn note_insert_times(pool: &sqlx::PgPool) {
+        sqlx::raw_sql(
+            "CREATE TABLE insert_times (position int8, tx_now timestamptz);
+             CREATE FUNCTION note_insert_time() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO insert_times VALUES (NEW.position, now()); RETURN NEW; END $$;
+             CREATE TRIGGER note_insert_time AFTER INSERT ON events
+                 FOR EACH ROW EXECUTE FUNCTION note_insert_time();",
+        )
+        .execute(pool)
+        .await
+        .expect("trigger");
+    }
+
     async fn database_clock(pool: &sqlx::PgPool) -> DateTime<Utc> {
         sqlx::query_scalar("SELECT clock_timestamp()")
             .fetch_one(pool)
@@ -694,16 +742,7 @@ mod tests {
     async fn batches_linked_by_the_store_verify_within_the_database_clock() {
         use crate::store::{EventStore, StreamRange};
         let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
-        sqlx::raw_sql(
-            "CREATE TABLE insert_times (position int8, tx_now timestamptz);
-             CREATE FUNCTION note_insert_time() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN INSERT INTO insert_times VALUES (NEW.position, now()); RETURN NEW; END $$;
-             CREATE TRIGGER note_insert_time AFTER INSERT ON events
-                 FOR EACH ROW EXECUTE FUNCTION note_insert_time();",
-        )
-        .execute(&db.pool)
-        .await
-        .expect("trigger");
+        note_insert_times(&db.pool).await;
         let store = EventStore::new(db.pool.clone());
         let stream = StreamRef::new("incident", uuid::Uuid::new_v4());
         let before = database_clock(&db.pool).await;
@@ -764,11 +803,13 @@ mod tests {
     }
 
     /// A recorded time the database's clock has not reached yet is refused by the statement:
-    /// the batch is linked in the database instead, with its `now()`, and still verifies. (The
+    /// the batch is linked in the database instead, with its `now()`, and still verifies; and
+    /// for a while the store leaves every batch to the database, even one it could stamp. (The
     /// remembered head's time is planted an hour ahead; the store never stamps before it.)
     #[tokio::test]
     async fn a_stamp_ahead_of_the_database_clock_falls_back_to_the_database() {
         let (db, store, stream, head) = store_with_one_event().await;
+        note_insert_times(&db.pool).await;
         let ahead = Utc::now() + TimeDelta::hours(1);
         store.heads.record(&stream, 1, &head.hash, ahead);
         let written = store
@@ -782,6 +823,28 @@ mod tests {
         assert_eq!(written.version, 3);
         assert!(!written.replayed);
         assert!(written.recorded_at <= database_clock(&db.pool).await);
+        assert!(!store.stamps.allows(), "the refusal pauses the stamps");
+
+        // A new stream's batch, which the store would stamp, now carries its transaction's time.
+        let other = StreamRef::new("incident", uuid::Uuid::new_v4());
+        store
+            .append(
+                &other,
+                ExpectedVersion::NoStream,
+                &[numbered(1), numbered(2)],
+            )
+            .await
+            .expect("a batch while paused");
+        let times: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT e.recorded_at, t.tx_now FROM events e JOIN insert_times t USING (position)
+              WHERE e.stream_id = $1",
+        )
+        .bind(other.stream_id)
+        .fetch_all(&db.pool)
+        .await
+        .expect("times");
+        assert_eq!(times.len(), 2);
+        assert!(times.iter().all(|(at, now)| at == now), "{times:?}");
         let report = store.verify().await.expect("verify");
         assert!(report.first_break.is_none(), "{report:?}");
     }

@@ -30,6 +30,7 @@ pub mod integrity;
 pub mod log_query;
 mod read;
 mod row;
+mod stamps;
 pub mod transfer;
 mod validate;
 
@@ -39,6 +40,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 
 use heads::StreamHeads;
+use stamps::StampPause;
 
 pub use crate::canonical::CanonicalJson;
 pub use digest::{content_digest, GENESIS_HASH};
@@ -55,13 +57,14 @@ pub use log_query::{LogFilter, LogPage};
 pub use read::StreamRange;
 pub use transfer::{ExportSummary, ImportSummary, LineProblem, TransferError};
 
-/// Handle on the event store. Cheap to clone: clones share the pool, the feed wake-up and the
-/// stream heads seen.
+/// Handle on the event store. Cheap to clone: clones share the pool, the feed wake-up, the
+/// stream heads seen and the pause of the store's own recorded times.
 #[derive(Clone, Debug)]
 pub struct EventStore {
     pool: PgPool,
     appended: Arc<Notify>,
     heads: Arc<StreamHeads>,
+    stamps: Arc<StampPause>,
 }
 
 impl EventStore {
@@ -71,6 +74,7 @@ impl EventStore {
             pool,
             appended: Arc::new(Notify::new()),
             heads: Arc::default(),
+            stamps: Arc::default(),
         }
     }
 
