@@ -125,11 +125,6 @@ impl<R: Read> DatasetRows<R> {
         self.file.header()
     }
 
-    /// Columns of the file that the format does not map (kept nowhere), in header order.
-    pub fn unmapped_columns(&self) -> &[String] {
-        &self.unmapped_columns
-    }
-
     /// Reads every row left.
     pub fn read_all(mut self) -> Result<DatasetFile, FileError> {
         let mut rows = Vec::new();

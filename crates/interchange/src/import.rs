@@ -49,7 +49,9 @@ use crate::csv_file::FileError;
 use crate::dataset_file::{DatasetFile, DatasetRows, RowBatch};
 use crate::incident_id_for;
 use crate::record::{Dataset, ImportedRow, RowError};
-use crate::sync::{self, ActorDirectory, ChunkedPlan, StreamState, SyncCounts, SyncPlan};
+use crate::sync::{
+    self, ActorDirectory, ChunkedPlan, FirstRows, StreamState, SyncCounts, SyncPlan,
+};
 
 const STREAM_EVENTS_SQL: &str = include_str!("import/stream_events.sql");
 const STREAM_HEADS_SQL: &str = include_str!("import/stream_heads.sql");
@@ -456,7 +458,7 @@ fn read_source(
         read.digests = sync::row_digests(&read.rows);
         read
     };
-    let mut first_line: HashMap<ExternalRef, u64> = HashMap::new();
+    let mut first_rows = FirstRows::default();
     for batch in batches {
         let batch = match batch {
             Ok(batch) => batch,
@@ -472,14 +474,8 @@ fn read_source(
         };
         for row in batch.rows {
             read.read += 1;
-            match row {
-                Ok(row) => match first_line.get(&row.external_ref) {
-                    Some(line) => read.bad.push(sync::repeated_row(dataset, &row, *line)),
-                    None => {
-                        first_line.insert(row.external_ref.clone(), row.line);
-                        read.rows.push(row);
-                    }
-                },
+            match row.and_then(|row| first_rows.admit(dataset, row)) {
+                Ok(row) => read.rows.push(row),
                 Err(error) => read.bad.push(error),
             }
             // Rows given whole are handed on a chunk at a time all the same.
@@ -568,9 +564,6 @@ impl PlanningRun {
         let mut rows_done = 0;
         let mut rows_total = 0;
         while let Some(message) = inbox.blocking_recv() {
-            let Some(planning) = plans.as_mut() else {
-                break;
-            };
             let (plan, last) = match message {
                 ToPlanner::Rows {
                     rows,
@@ -580,6 +573,9 @@ impl PlanningRun {
                     rows_done: done,
                     rows_total: total,
                 } => {
+                    let Some(planning) = plans.as_mut() else {
+                        break;
+                    };
                     bad.extend(read_bad);
                     (rows_done, rows_total) = (done, total);
                     (planning.rows(&rows, &digests, &streams), false)

@@ -133,18 +133,6 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// The coverage of `rows`; `None` for no rows (an empty file covers nothing).
-    pub fn of(rows: &[ImportedRow]) -> Option<Self> {
-        if rows.is_empty() {
-            return None;
-        }
-        let mut coverage = Self::default();
-        for row in rows {
-            coverage.add(row);
-        }
-        Some(coverage)
-    }
-
     /// Covers `row` too.
     pub fn add(&mut self, row: &ImportedRow) {
         let start = row.facts.time.start;
@@ -318,31 +306,42 @@ pub fn id_column(dataset: Dataset) -> &'static str {
     }
 }
 
-/// `rows` with each external reference once: a later row with a reference an earlier one has
-/// is rejected ("repeats line N").
-pub fn unique_rows(dataset: Dataset, rows: Vec<ImportedRow>) -> (Vec<ImportedRow>, Vec<RowError>) {
-    let mut first_line: HashMap<ExternalRef, u64> = HashMap::with_capacity(rows.len());
-    let mut unique = Vec::with_capacity(rows.len());
-    let mut repeated = Vec::new();
-    for row in rows {
-        match first_line.get(&row.external_ref) {
-            Some(line) => repeated.push(repeated_row(dataset, &row, *line)),
+/// The external references of a file's rows seen so far, each with the line of its first row:
+/// a later row with a reference an earlier one has is rejected ("repeats line N").
+#[derive(Debug, Default)]
+pub struct FirstRows {
+    first_line: HashMap<ExternalRef, u64>,
+}
+
+impl FirstRows {
+    /// `row` if no earlier row has its reference, else why it is rejected.
+    pub fn admit(&mut self, dataset: Dataset, row: ImportedRow) -> Result<ImportedRow, RowError> {
+        match self.first_line.get(&row.external_ref) {
+            Some(line) => Err(RowError {
+                line: row.line,
+                column: id_column(dataset).to_owned(),
+                rule: format!("repeats line {line} ({})", row.external_ref),
+            }),
             None => {
-                first_line.insert(row.external_ref.clone(), row.line);
-                unique.push(row);
+                self.first_line.insert(row.external_ref.clone(), row.line);
+                Ok(row)
             }
         }
     }
-    (unique, repeated)
 }
 
-/// The error of `row`, whose external reference the row on `first_line` has already.
-pub fn repeated_row(dataset: Dataset, row: &ImportedRow, first_line: u64) -> RowError {
-    RowError {
-        line: row.line,
-        column: id_column(dataset).to_owned(),
-        rule: format!("repeats line {first_line} ({})", row.external_ref),
+/// `rows` with each external reference once ([`FirstRows`]), and the rows rejected.
+pub fn unique_rows(dataset: Dataset, rows: Vec<ImportedRow>) -> (Vec<ImportedRow>, Vec<RowError>) {
+    let mut first = FirstRows::default();
+    let mut unique = Vec::with_capacity(rows.len());
+    let mut repeated = Vec::new();
+    for row in rows {
+        match first.admit(dataset, row) {
+            Ok(row) => unique.push(row),
+            Err(error) => repeated.push(error),
+        }
     }
+    (unique, repeated)
 }
 
 /// The plan that brings the log in line with `input`'s rows. `progress` is told how many rows
