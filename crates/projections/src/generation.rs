@@ -180,15 +180,38 @@ pub async fn create_indexes(
         .execute(&mut *tx)
         .await?;
     sqlx::Executor::execute(&mut *tx, projection.indexes()).await?;
-    // A generation built from the start of the log has no statistics yet: without them the
-    // planner guesses (a `recorded_to IS NULL` at 0.5% of the rows), and the first queries
-    // after the switch would be planned on those guesses until autovacuum came by.
+    // Statistics of the whole generation, so that the first queries after the switch are not
+    // planned on those of a part of it (or on none) until autovacuum comes by.
+    analyze_tables(&mut tx, projection).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gathers the statistics of `generation`'s tables. A generation being built has none until
+/// then, and the planner's guesses without them are far off: `recorded_to IS NULL` at 0.5% of
+/// the rows, where nearly every row is open, made a page's update of a few open rows hash all
+/// of them.
+pub async fn analyze(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    generation: &Generation,
+) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    set_search_path(&mut tx, &generation.schema).await?;
+    analyze_tables(&mut tx, projection).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn analyze_tables(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+) -> Result<(), ProjectionError> {
     for table in projection.tables() {
         sqlx::query(&format!("ANALYZE {}", table.name))
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -223,6 +223,13 @@ impl Projector {
             );
             written?;
             applied += page.events.len() as u64;
+            let before = generation.events_applied - page.events.len() as i64;
+            if generation.status == Status::Building
+                && statistics_due(before, generation.events_applied)
+            {
+                generation::analyze(self.store.pool(), self.projection.as_ref(), generation)
+                    .await?;
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Followed {
                     applied,
@@ -451,6 +458,25 @@ impl Projector {
     }
 }
 
+/// A generation being built has its tables' statistics gathered once it holds this many
+/// events, and again at ten times as many, and so on (each time a sample of at most 30,000 rows
+/// per table): the plans of its pages' statements then rest on how its rows look, not on the
+/// planner's guesses for tables it knows nothing of.
+const FIRST_STATISTICS_AT: i64 = 20_000;
+
+/// Whether a page that took a building generation from `before` to `after` events applied
+/// crossed one of the points where its statistics are gathered.
+fn statistics_due(before: i64, after: i64) -> bool {
+    let mut at = Some(FIRST_STATISTICS_AT);
+    while let Some(point) = at.filter(|&point| point <= after) {
+        if point > before {
+            return true;
+        }
+        at = point.checked_mul(10);
+    }
+    false
+}
+
 /// The advisory lock key of a projection's leader.
 fn lock_key(projection: &str) -> i64 {
     let digest = Sha256::digest(format!("sitrep projection leader {projection}").as_bytes());
@@ -461,7 +487,35 @@ fn lock_key(projection: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::PageSizes;
+    use super::{statistics_due, PageSizes, FIRST_STATISTICS_AT};
+
+    #[test]
+    fn statistics_are_gathered_at_each_tenfold_of_the_first_point() {
+        assert!(!statistics_due(0, FIRST_STATISTICS_AT - 1));
+        assert!(statistics_due(0, FIRST_STATISTICS_AT));
+        assert!(statistics_due(
+            FIRST_STATISTICS_AT - 1,
+            FIRST_STATISTICS_AT + 5_000
+        ));
+        assert!(!statistics_due(
+            FIRST_STATISTICS_AT,
+            FIRST_STATISTICS_AT * 10 - 1
+        ));
+        assert!(statistics_due(
+            FIRST_STATISTICS_AT * 10 - 1,
+            FIRST_STATISTICS_AT * 10
+        ));
+        assert!(!statistics_due(
+            FIRST_STATISTICS_AT * 10,
+            FIRST_STATISTICS_AT * 100 - 1
+        ));
+        assert!(statistics_due(
+            FIRST_STATISTICS_AT * 99,
+            FIRST_STATISTICS_AT * 101
+        ));
+        assert!(!statistics_due(i64::MAX - 1, i64::MAX));
+        assert!(!statistics_due(i64::MAX, i64::MAX));
+    }
 
     #[test]
     fn pages_double_while_full_and_shrink_once_not() {
