@@ -173,8 +173,7 @@ pub async fn create_indexes(
     projection: &dyn Projection,
     generation: &Generation,
 ) -> Result<(), ProjectionError> {
-    let mut tx = pool.begin().await?;
-    set_search_path(&mut tx, &generation.schema).await?;
+    let mut tx = begin_in(pool, generation).await?;
     // Sorting a million rows for an index in the default 64 MB spills to disk.
     sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
         .execute(&mut *tx)
@@ -196,11 +195,20 @@ pub async fn analyze(
     projection: &dyn Projection,
     generation: &Generation,
 ) -> Result<(), ProjectionError> {
-    let mut tx = pool.begin().await?;
-    set_search_path(&mut tx, &generation.schema).await?;
+    let mut tx = begin_in(pool, generation).await?;
     analyze_tables(&mut tx, projection).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A transaction whose unqualified tables are `generation`'s.
+async fn begin_in(
+    pool: &PgPool,
+    generation: &Generation,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ProjectionError> {
+    let mut tx = pool.begin().await?;
+    set_search_path(&mut tx, &generation.schema).await?;
+    Ok(tx)
 }
 
 async fn analyze_tables(
