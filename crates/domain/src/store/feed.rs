@@ -31,6 +31,12 @@ const HELD_BACK_RECHECK: Duration = Duration::from_millis(20);
 /// The channel the notifier sends on and followers listen to.
 pub const FEED_CHANNEL: &str = "sitrep_feed";
 
+/// Whether any event, visible or held back, lies after the cursor ($1, $2) (see
+/// [`EventStore::held_back`]).
+const HELD_BACK_SQL: &str = "SELECT (SELECT position FROM events \
+                                       WHERE (tx_id, position) > ($1::text::xid8, $2) \
+                                       ORDER BY tx_id, position LIMIT 1) IS NOT NULL";
+
 /// A reader's place in the feed: just past the event with this transaction id and position.
 /// Clients see it only as an opaque string ([`fmt::Display`] / [`FromStr`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -142,14 +148,17 @@ impl EventStore {
     /// Whether committed events wait after `after`, asked after a read found none: they were
     /// held back by an older open transaction, or committed since. Either way: read again soon.
     /// (Asking "held back *now*" in a second statement would race with the horizon moving.)
+    ///
+    /// Written as the first row in feed order rather than `EXISTS`: under a generic plan (a
+    /// prepared statement's sixth run on) `EXISTS` guessed a third of the table matched and
+    /// scanned the whole table for the (usually) no row after a caught-up cursor; `ORDER BY …
+    /// LIMIT 1` walks `events_feed_idx` from the cursor, whatever the plan.
     async fn held_back(&self, after: FeedCursor) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::text::xid8, $2))",
-        )
-        .bind(after.tx_id.to_string())
-        .bind(after.position)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(HELD_BACK_SQL)
+            .bind(after.tx_id.to_string())
+            .bind(after.position)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Sends `NOTIFY sitrep_feed` after appends, at most once per `coalesce` interval, outside the
@@ -257,5 +266,36 @@ pub(crate) async fn feed_head_in(conn: &mut sqlx::PgConnection) -> Result<FeedCu
                 .map_err(|_| StoreError::InvalidCursor(tx_id.clone()))?;
             Ok(FeedCursor::new(tx_id, position))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HELD_BACK_SQL;
+
+    /// Prepared statements switch to a generic plan after five runs; the check for events held
+    /// back must walk the feed's index under it, not scan the log (it runs each time a
+    /// caught-up follower is woken).
+    #[tokio::test]
+    async fn the_held_back_check_walks_the_feed_index_under_a_generic_plan() {
+        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        let mut conn = db.pool.acquire().await.expect("connection");
+        sqlx::query("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut *conn)
+            .await
+            .expect("set");
+        sqlx::query(&format!("PREPARE held_back(text, int8) AS {HELD_BACK_SQL}"))
+            .execute(&mut *conn)
+            .await
+            .expect("prepare");
+        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE held_back('0', 0)")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("events_feed_idx") && !plan.contains("Seq Scan"),
+            "{plan}"
+        );
     }
 }
