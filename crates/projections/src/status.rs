@@ -102,26 +102,15 @@ pub async fn wait_until_applied_woken(
     let deadline = now
         .checked_add(timeout)
         .unwrap_or(now + Duration::from_secs(86_400));
+    // Where a projection stands once it has applied every one of the events: looked up once,
+    // so that each look below reads the projections' checkpoints alone.
+    let target = feed_target(pool, positions).await?;
     loop {
         // Seen before looking, so that a commit during the look wakes the wait below.
         if let Some(applied) = applied.as_mut() {
             applied.borrow_and_update();
         }
-        let pending: bool = sqlx::query_scalar(
-            "SELECT EXISTS ( \
-                 SELECT 1 FROM events e JOIN projection_generations g ON g.status = 'live' \
-                  WHERE e.position = ANY($1) \
-                    AND ($3 OR g.projection = ANY($2)) \
-                    AND (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position)) \
-                 OR (SELECT count(DISTINCT projection) FROM projection_generations \
-                      WHERE status = 'live' AND projection = ANY($2)) < cardinality($2)",
-        )
-        .bind(positions)
-        .bind(expected.unwrap_or_default())
-        .bind(expected.is_none())
-        .fetch_one(pool)
-        .await?;
-        if !pending {
+        if has_applied(pool, target.as_ref(), expected).await? {
             return Ok(());
         }
         let now = Instant::now();
@@ -138,5 +127,88 @@ pub async fn wait_until_applied_woken(
             }
             None => tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await,
         }
+    }
+}
+
+const FEED_TARGET_SQL: &str =
+    "SELECT e.tx_id::text, e.position FROM unnest($1::int8[]) AS p(position) \
+      CROSS JOIN LATERAL (SELECT tx_id, position FROM events \
+                           WHERE events.position = p.position OFFSET 0) e \
+      ORDER BY e.tx_id DESC, e.position DESC LIMIT 1";
+
+/// The feed cursor of the last of the events at `positions` in feed order (`None` when none
+/// is stored): a projection has applied them all once its checkpoint has reached it.
+///
+/// Each position is looked up by itself (the `OFFSET 0` keeps the lateral subquery from being
+/// turned into a join), a key lookup whatever the planner knows of `events`: a server's first
+/// minute, before the table was ever analyzed, had planned `position = ANY($1)` as a scan of
+/// the whole log, run on every wake-up of every waiting mutation.
+async fn feed_target(
+    pool: &PgPool,
+    positions: &[i64],
+) -> Result<Option<(String, i64)>, ProjectionError> {
+    Ok(sqlx::query_as(FEED_TARGET_SQL)
+        .bind(positions)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Whether the live projections (those of `expected` only, when given) have applied the
+/// events up to `target`; with `expected`, one of them without a live generation has not.
+async fn has_applied(
+    pool: &PgPool,
+    target: Option<&(String, i64)>,
+    expected: Option<&[&str]>,
+) -> Result<bool, ProjectionError> {
+    let (behind, live): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE $3::text IS NOT NULL \
+                                   AND (cursor_tx, cursor_position) < ($3::text::xid8, $4)), \
+                count(DISTINCT projection) \
+           FROM projection_generations \
+          WHERE status = 'live' AND ($2 OR projection = ANY($1))",
+    )
+    .bind(expected.unwrap_or_default())
+    .bind(expected.is_none())
+    .bind(target.map(|(tx_id, _)| tx_id.as_str()))
+    .bind(target.map_or(0, |(_, position)| *position))
+    .fetch_one(pool)
+    .await?;
+    let all_live = expected.is_none_or(|names| {
+        let mut names = names.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        live == names.len() as i64
+    });
+    Ok(behind == 0 && all_live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FEED_TARGET_SQL;
+
+    /// A prepared statement's plan after its fifth run is generic, and on a server's new
+    /// database `events` has never been analyzed: the lookup of a waiting mutation's events
+    /// must still go by key.
+    #[tokio::test]
+    async fn the_waits_lookup_goes_by_key_under_a_generic_plan_on_an_unanalyzed_log() {
+        let db = sitrep_testkit::TestDb::new(&sitrep_domain::MIGRATOR).await;
+        let mut conn = db.pool.acquire().await.expect("connection");
+        sqlx::query("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut *conn)
+            .await
+            .expect("set");
+        sqlx::query(&format!("PREPARE target(int8[]) AS {FEED_TARGET_SQL}"))
+            .execute(&mut *conn)
+            .await
+            .expect("prepare");
+        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE target('{1,2}')")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("events_pkey") && !plan.contains("Seq Scan on events"),
+            "{plan}"
+        );
     }
 }
