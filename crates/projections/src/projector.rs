@@ -9,7 +9,8 @@
 //!   advisory lock (on a connection of its own), so several sitrep processes can run against one
 //!   database; when the leader dies its connection closes, the lock is released and another
 //!   process takes over.
-//! - **Wake-ups.** It listens for the feed's NOTIFY and polls as a fallback.
+//! - **Wake-ups.** It listens for the feed's NOTIFY, is woken at once by appends of its own
+//!   process, and polls as a fallback.
 //! - **Pages.** It reads 1,000 events at a time while it keeps up, and pages twice as large
 //!   after each full one (up to 10,000) while it is behind, as after a dataset import: fewer
 //!   statements and round trips per event, and back to small pages (a low lag under a stream
@@ -347,6 +348,7 @@ impl Projector {
         tracing::info!(projection = self.projection.name(), "projector leading");
         let mut listener = PgListener::connect_with(self.store.pool()).await?;
         listener.listen(FEED_CHANNEL).await?;
+        let mut local_appends = self.store.local_appends();
         let mut generation = self.live_generation().await?;
         let mut checked = Instant::now();
         let mut page_size = self.pages.first;
@@ -359,6 +361,8 @@ impl Projector {
                 checked = Instant::now();
             }
             let deadline = Instant::now() + LIVE_RECHECK;
+            // Appends of this process from here on wake the wait below.
+            local_appends.borrow_and_update();
             let followed = self
                 .follow(&mut generation, Some(deadline), page_size)
                 .await?;
@@ -368,9 +372,17 @@ impl Projector {
                 Stop::Deadline => {}
                 Stop::HeldBack => tokio::time::sleep(HELD_BACK_RECHECK).await,
                 Stop::CaughtUp => {
-                    // A timeout is the poll; a notification or a listener error wakes us too
-                    // (the listener reconnects by itself).
-                    let _ = tokio::time::timeout(POLL_INTERVAL, listener.try_recv()).await;
+                    // A timeout is the poll; a notification, a listener error (the listener
+                    // reconnects by itself) or an append of this process wakes us too. The
+                    // last is the quick path of a server's own writes: it skips the notifier's
+                    // coalescing and the round trip through PostgreSQL.
+                    let _ = tokio::time::timeout(POLL_INTERVAL, async {
+                        tokio::select! {
+                            _ = listener.try_recv() => {}
+                            _ = local_appends.changed() => {}
+                        }
+                    })
+                    .await;
                 }
             }
             // Still the leader? A broken lock connection means the lock is gone.

@@ -113,7 +113,7 @@ impl EventStore {
                 self.heads
                     .record(stream, result.version, &hash, result.recorded_at);
             }
-            self.appended.notify_one();
+            self.appends_committed();
         }
         Ok(result)
     }
@@ -146,7 +146,7 @@ impl EventStore {
 
     /// Tells this process's feed notifier that events were committed.
     pub fn notify_appended(&self) {
-        self.appended.notify_one();
+        self.appends_committed();
     }
 
     /// The stream's current version (0 when it does not exist).
