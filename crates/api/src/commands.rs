@@ -142,12 +142,12 @@ pub async fn execute<A: Aggregate>(
         api.metrics
             .appended(A::STREAM_TYPE, executed.event_ids.len());
     }
-    let applied = api.applied_waker.subscribe(&api.store);
+    let checkpoints = api.checkpoint_watch();
     let caught_up = wait_until_applied_woken(
         api.store.pool(),
         &executed.positions,
         api.read_your_writes,
-        Some(applied),
+        Some(&checkpoints),
         Some(&api.projections_reading(A::STREAM_TYPE)),
     )
     .await

@@ -1,12 +1,12 @@
 //! What every resolver may use: the event store, the command handler over it, and how long a
 //! mutation waits for the read models to show its write.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sitrep_domain::handler::CommandHandler;
 use sitrep_domain::store::{EventStore, FEED_CHANNEL};
-use sitrep_projections::status::APPLIED_CHANNEL;
+use sitrep_projections::status::{CheckpointWatch, APPLIED_CHANNEL};
 use sitrep_projections::Projection;
 
 use crate::auth::AccessPolicy;
@@ -27,6 +27,9 @@ pub struct ApiContext {
     pub feed_waker: ChannelWaker,
     /// Wakes the mutations of this server waiting for the read models to apply their events.
     pub applied_waker: ChannelWaker,
+    /// The live checkpoints as last read (after each wake-up of `applied_waker`), which those
+    /// mutations compare their events with; started when first needed.
+    checkpoints: Arc<OnceLock<CheckpointWatch>>,
     /// The server's counters (`/metrics`).
     pub metrics: Metrics,
     /// The read models a mutation may wait for (all of them; tests that run fewer projectors
@@ -46,10 +49,24 @@ impl ApiContext {
             access: AccessPolicy::default(),
             feed_waker: ChannelWaker::new(FEED_CHANNEL),
             applied_waker: ChannelWaker::new(APPLIED_CHANNEL),
+            checkpoints: Arc::default(),
             metrics: Metrics::default(),
             projections: sitrep_projections::all(),
             comparisons: Arc::new(tokio::sync::Semaphore::new(1)),
         }
+    }
+
+    /// The server's one reader of the live checkpoints, for mutations waiting to read their
+    /// own writes (started by the first call, inside the server's runtime).
+    pub fn checkpoint_watch(&self) -> CheckpointWatch {
+        self.checkpoints
+            .get_or_init(|| {
+                CheckpointWatch::spawn(
+                    self.store.pool().clone(),
+                    self.applied_waker.subscribe(&self.store),
+                )
+            })
+            .clone()
     }
 
     /// The names of the read models that show events of `stream_type`: those a mutation of

@@ -178,12 +178,12 @@ async fn import_incidents(
     let caught_up = match summary.last_position {
         None => true,
         Some(position) => {
-            let applied = api.applied_waker.subscribe(&api.store);
+            let checkpoints = api.checkpoint_watch();
             wait_until_applied_woken(
                 api.store.pool(),
                 &[position],
                 api.read_your_writes,
-                Some(applied),
+                Some(&checkpoints),
                 Some(&api.projections_reading("incident")),
             )
             .await

@@ -1,9 +1,11 @@
 //! Where each projection stands: its position in the feed and its lag, and waits for it to
 //! catch up with given events (read-your-writes).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use sitrep_domain::store::FeedCursor;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
@@ -84,57 +86,74 @@ pub async fn wait_until_applied(
     wait_until_applied_woken(pool, positions, timeout, None, None).await
 }
 
-/// The same, looking again whenever `applied` changes (it should change on each
-/// `NOTIFY sitrep_applied`, see [`APPLIED_CHANNEL`]) and otherwise every 50 ms, rather than
-/// polling every few milliseconds: on a busy server the polls of many waiting mutations were a
-/// load of their own. With `expected`, only the projections of that list are waited for (those
-/// that read the events' stream type: the others' read models do not show them), and one of
-/// them that has no live generation yet (a server just started) counts as not having applied
-/// them either; an empty list waits for nothing.
+/// The same, looking again whenever `checkpoints` has read the checkpoints anew (it does on
+/// each `NOTIFY sitrep_applied`, see [`CheckpointWatch`]) and otherwise every 50 ms, rather
+/// than polling every few milliseconds: on a busy server the polls of many waiting mutations
+/// were a load of their own. With `expected`, only the projections of that list are waited
+/// for (those that read the events' stream type: the others' read models do not show them),
+/// and one of them that has no live generation yet (a server just started) counts as not
+/// having applied them either; an empty list waits for nothing.
 pub async fn wait_until_applied_woken(
     pool: &PgPool,
     positions: &[i64],
     timeout: Duration,
-    mut applied: Option<watch::Receiver<u64>>,
+    checkpoints: Option<&CheckpointWatch>,
     expected: Option<&[&str]>,
 ) -> Result<(), ProjectionError> {
-    let now = Instant::now();
-    let deadline = now
+    let start = Instant::now();
+    let deadline = start
         .checked_add(timeout)
-        .unwrap_or(now + Duration::from_secs(86_400));
+        .unwrap_or(start + Duration::from_secs(86_400));
     // Where a projection stands once it has applied every one of the events: looked up once,
     // so that each look below reads the projections' checkpoints alone.
     let target = feed_target(pool, positions).await?;
+    let mut latest = checkpoints.map(|watch| watch.latest.clone());
     loop {
-        // Seen before looking, so that a commit during the look wakes the wait below.
-        if let Some(applied) = applied.as_mut() {
-            applied.borrow_and_update();
-        }
-        if has_applied(pool, target.as_ref(), expected).await? {
-            return Ok(());
-        }
         let now = Instant::now();
-        if now >= deadline {
-            return Err(ProjectionError::Timeout(timeout));
+        // A reading begun after the events were appended (the wait starts after their
+        // commit) says whether they are applied; an older one says nothing of them.
+        let answered = match latest.as_mut() {
+            Some(latest) => {
+                let reading = latest.borrow_and_update().clone();
+                (reading.read_at >= start).then(|| reading.has_applied(target, expected))
+            }
+            None => None,
+        };
+        match answered {
+            Some(true) => return Ok(()),
+            Some(false) if now >= deadline => return Err(ProjectionError::Timeout(timeout)),
+            _ => {}
         }
-        match applied.as_mut() {
+        if answered.is_none() && (now >= deadline || latest.is_none()) {
+            // No reading to go by: look (polling, or once more at the deadline).
+            if live_checkpoints(pool).await?.has_applied(target, expected) {
+                return Ok(());
+            }
+            if now >= deadline {
+                return Err(ProjectionError::Timeout(timeout));
+            }
+        }
+        let wait = deadline - now;
+        match latest.as_mut() {
             Some(receiver) => {
-                let wait = WOKEN_POLL_INTERVAL.min(deadline - now);
-                if let Ok(Err(_)) = tokio::time::timeout(wait, receiver.changed()).await {
-                    // The waker is gone: poll.
-                    applied = None;
+                match tokio::time::timeout(WOKEN_POLL_INTERVAL.min(wait), receiver.changed()).await
+                {
+                    Ok(Ok(())) => {}
+                    // No new reading for a while (a wake-up lost while the listening
+                    // connection was re-opened, say): look directly.
+                    Err(_) => {
+                        if live_checkpoints(pool).await?.has_applied(target, expected) {
+                            return Ok(());
+                        }
+                    }
+                    // The watch is gone: poll.
+                    Ok(Err(_)) => latest = None,
                 }
             }
-            None => tokio::time::sleep(POLL_INTERVAL.min(deadline - now)).await,
+            None => tokio::time::sleep(POLL_INTERVAL.min(wait)).await,
         }
     }
 }
-
-const FEED_TARGET_SQL: &str =
-    "SELECT e.tx_id::text, e.position FROM unnest($1::int8[]) AS p(position) \
-      CROSS JOIN LATERAL (SELECT tx_id, position FROM events \
-                           WHERE events.position = p.position OFFSET 0) e \
-      ORDER BY e.tx_id DESC, e.position DESC LIMIT 1";
 
 /// The feed cursor of the last of the events at `positions` in feed order (`None` when none
 /// is stored): a projection has applied them all once its checkpoint has reached it.
@@ -146,45 +165,153 @@ const FEED_TARGET_SQL: &str =
 async fn feed_target(
     pool: &PgPool,
     positions: &[i64],
-) -> Result<Option<(String, i64)>, ProjectionError> {
-    Ok(sqlx::query_as(FEED_TARGET_SQL)
+) -> Result<Option<FeedCursor>, ProjectionError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(FEED_TARGET_SQL)
         .bind(positions)
         .fetch_optional(pool)
-        .await?)
+        .await?;
+    Ok(row.map(|(tx_id, position)| FeedCursor::new(tx_id as u64, position)))
 }
 
-/// Whether the live projections (those of `expected` only, when given) have applied the
-/// events up to `target`; with `expected`, one of them without a live generation has not.
-async fn has_applied(
-    pool: &PgPool,
-    target: Option<&(String, i64)>,
-    expected: Option<&[&str]>,
-) -> Result<bool, ProjectionError> {
-    let (behind, live): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE $3::text IS NOT NULL \
-                                   AND (cursor_tx, cursor_position) < ($3::text::xid8, $4)), \
-                count(DISTINCT projection) \
-           FROM projection_generations \
-          WHERE status = 'live' AND ($2 OR projection = ANY($1))",
+const FEED_TARGET_SQL: &str =
+    "SELECT e.tx_id::text::int8, e.position FROM unnest($1::int8[]) AS p(position) \
+      CROSS JOIN LATERAL (SELECT tx_id, position FROM events \
+                           WHERE events.position = p.position OFFSET 0) e \
+      ORDER BY e.tx_id DESC, e.position DESC LIMIT 1";
+
+/// The live generations' checkpoints, as read at one moment.
+#[derive(Debug)]
+pub struct LiveCheckpoints {
+    /// Taken before the statement was sent: the reading shows every commit before it.
+    read_at: Instant,
+    /// Each live generation's projection and checkpoint.
+    cursors: Vec<(String, FeedCursor)>,
+}
+
+impl LiveCheckpoints {
+    /// Whether the live projections (those of `expected` only, when given) have applied the
+    /// events up to `target`; with `expected`, one of them without a live generation has not.
+    fn has_applied(&self, target: Option<FeedCursor>, expected: Option<&[&str]>) -> bool {
+        let waited_for = |name: &str| expected.is_none_or(|names| names.contains(&name));
+        let all_applied = self
+            .cursors
+            .iter()
+            .filter(|(name, _)| waited_for(name))
+            .all(|(_, cursor)| target.is_none_or(|target| *cursor >= target));
+        let all_live = expected.is_none_or(|names| {
+            names
+                .iter()
+                .all(|name| self.cursors.iter().any(|(live, _)| live == name))
+        });
+        all_applied && all_live
+    }
+}
+
+/// Reads the live generations' checkpoints.
+async fn live_checkpoints(pool: &PgPool) -> Result<LiveCheckpoints, ProjectionError> {
+    let read_at = Instant::now();
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT projection, cursor_tx::text::int8, cursor_position \
+           FROM projection_generations WHERE status = 'live'",
     )
-    .bind(expected.unwrap_or_default())
-    .bind(expected.is_none())
-    .bind(target.map(|(tx_id, _)| tx_id.as_str()))
-    .bind(target.map_or(0, |(_, position)| *position))
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await?;
-    let all_live = expected.is_none_or(|names| {
-        let mut names = names.to_vec();
-        names.sort_unstable();
-        names.dedup();
-        live == names.len() as i64
-    });
-    Ok(behind == 0 && all_live)
+    Ok(LiveCheckpoints {
+        read_at,
+        cursors: rows
+            .into_iter()
+            .map(|(projection, tx_id, position)| {
+                (projection, FeedCursor::new(tx_id as u64, position))
+            })
+            .collect(),
+    })
+}
+
+/// How long the reader of a [`CheckpointWatch`] waits for a wake-up before it reads anyway.
+const CHECKPOINTS_REREAD: Duration = Duration::from_millis(250);
+
+/// One reading of the live checkpoints per commit of a page, shared by every waiting mutation
+/// of a process: each waiter compares its events with the latest reading instead of asking the
+/// database itself on every wake-up (sixteen waiters made sixteen queries per page).
+#[derive(Clone)]
+pub struct CheckpointWatch {
+    latest: watch::Receiver<Arc<LiveCheckpoints>>,
+}
+
+impl CheckpointWatch {
+    /// Starts the reader: it reads the checkpoints each time `applied` changes (on each
+    /// `NOTIFY sitrep_applied`), and every 250 ms. It stops when every watch is dropped.
+    pub fn spawn(pool: PgPool, mut applied: watch::Receiver<u64>) -> Self {
+        let (sender, latest) = watch::channel(Arc::new(LiveCheckpoints {
+            // Older than any wait: says nothing until the first reading.
+            read_at: Instant::now(),
+            cursors: Vec::new(),
+        }));
+        tokio::spawn(async move {
+            let mut woken = true;
+            while !sender.is_closed() {
+                applied.borrow_and_update();
+                match live_checkpoints(&pool).await {
+                    Ok(reading) => {
+                        sender.send_replace(Arc::new(reading));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the projections' checkpoints")
+                    }
+                }
+                if woken {
+                    woken = matches!(
+                        tokio::time::timeout(CHECKPOINTS_REREAD, applied.changed()).await,
+                        Ok(Ok(())) | Err(_)
+                    );
+                } else {
+                    tokio::time::sleep(CHECKPOINTS_REREAD).await;
+                }
+            }
+        });
+        Self { latest }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::FEED_TARGET_SQL;
+    use std::time::Instant;
+
+    use sitrep_domain::store::FeedCursor;
+
+    use super::{LiveCheckpoints, FEED_TARGET_SQL};
+
+    #[test]
+    fn a_reading_says_applied_when_every_projection_waited_for_is_live_and_past_the_target() {
+        let at = |tx_id, position| FeedCursor::new(tx_id, position);
+        let reading = LiveCheckpoints {
+            read_at: Instant::now(),
+            cursors: vec![
+                ("incidents".into(), at(10, 40)),
+                ("actors".into(), at(10, 39)),
+                ("troops".into(), at(9, 50)),
+            ],
+        };
+        let both = Some(&["incidents", "actors"][..]);
+        assert!(reading.has_applied(Some(at(10, 39)), both));
+        assert!(
+            !reading.has_applied(Some(at(10, 40)), both),
+            "actors is behind"
+        );
+        assert!(reading.has_applied(Some(at(10, 40)), Some(&["incidents"][..])));
+        // Feed order is the transaction's id first: a checkpoint in a later transaction is
+        // past a larger position of an earlier one.
+        assert!(reading.has_applied(Some(at(9, 60)), Some(&["incidents"][..])));
+        assert!(!reading.has_applied(Some(at(9, 60)), Some(&["troops"][..])));
+        assert!(reading.has_applied(Some(at(9, 50)), Some(&["troops"][..])));
+        // Without a list, every live projection is waited for.
+        assert!(!reading.has_applied(Some(at(10, 1)), None));
+        assert!(reading.has_applied(Some(at(9, 1)), None));
+        // One waited for without a live generation has not applied anything.
+        assert!(!reading.has_applied(None, Some(&["negotiations"][..])));
+        assert!(reading.has_applied(None, Some(&[][..])));
+        assert!(reading.has_applied(None, None));
+    }
 
     /// A prepared statement's plan after its fifth run is generic, and on a server's new
     /// database `events` has never been analyzed: the lookup of a waiting mutation's events
