@@ -319,20 +319,7 @@ mod tests {
     #[tokio::test]
     async fn the_waits_lookup_goes_by_key_under_a_generic_plan_on_an_unanalyzed_log() {
         let db = sitrep_testkit::TestDb::new(&sitrep_domain::MIGRATOR).await;
-        let mut conn = db.pool.acquire().await.expect("connection");
-        sqlx::query("SET plan_cache_mode = force_generic_plan")
-            .execute(&mut *conn)
-            .await
-            .expect("set");
-        sqlx::query(&format!("PREPARE target(int8[]) AS {FEED_TARGET_SQL}"))
-            .execute(&mut *conn)
-            .await
-            .expect("prepare");
-        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE target('{1,2}')")
-            .fetch_all(&mut *conn)
-            .await
-            .expect("explain");
-        let plan = plan.join("\n");
+        let plan = db.generic_plan(FEED_TARGET_SQL, "int8[]", "'{1,2}'").await;
         assert!(
             plan.contains("events_pkey") && !plan.contains("Seq Scan on events"),
             "{plan}"

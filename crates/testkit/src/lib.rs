@@ -159,6 +159,32 @@ impl TestDb {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The plan PostgreSQL gives `sql` once it is prepared (as `sqlx` does) and planned
+    /// generically (as it is from its sixth run on), executed with `arguments` (SQL literals,
+    /// one per parameter, of the types in `parameter_types`): `EXPLAIN`'s lines, joined.
+    pub async fn generic_plan(&self, sql: &str, parameter_types: &str, arguments: &str) -> String {
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        sqlx::query("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut *conn)
+            .await
+            .expect("force generic plans");
+        sqlx::query(&format!("PREPARE planned({parameter_types}) AS {sql}"))
+            .execute(&mut *conn)
+            .await
+            .expect("prepare");
+        let plan: Vec<String> =
+            sqlx::query_scalar(&format!("EXPLAIN EXECUTE planned({arguments})"))
+                .fetch_all(&mut *conn)
+                .await
+                .expect("explain");
+        // The connection goes back to the pool: leave it as it was.
+        sqlx::raw_sql("DEALLOCATE planned; RESET plan_cache_mode")
+            .execute(&mut *conn)
+            .await
+            .expect("reset");
+        plan.join("\n")
+    }
 }
 
 impl Drop for TestDb {

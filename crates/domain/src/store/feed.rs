@@ -279,20 +279,7 @@ mod tests {
     #[tokio::test]
     async fn the_held_back_check_walks_the_feed_index_under_a_generic_plan() {
         let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
-        let mut conn = db.pool.acquire().await.expect("connection");
-        sqlx::query("SET plan_cache_mode = force_generic_plan")
-            .execute(&mut *conn)
-            .await
-            .expect("set");
-        sqlx::query(&format!("PREPARE held_back(text, int8) AS {HELD_BACK_SQL}"))
-            .execute(&mut *conn)
-            .await
-            .expect("prepare");
-        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE held_back('0', 0)")
-            .fetch_all(&mut *conn)
-            .await
-            .expect("explain");
-        let plan = plan.join("\n");
+        let plan = db.generic_plan(HELD_BACK_SQL, "text, int8", "'0', 0").await;
         assert!(
             plan.contains("events_feed_idx") && !plan.contains("Seq Scan"),
             "{plan}"
