@@ -25,7 +25,8 @@ pub struct ApiContext {
     pub access: AccessPolicy,
     /// Wakes the subscriptions of this server when events are recorded.
     pub feed_waker: ChannelWaker,
-    /// Wakes the mutations of this server waiting for the read models to apply their events.
+    /// Wakes the server's reader of the live checkpoints (below) each time a projector commits
+    /// a page.
     pub applied_waker: ChannelWaker,
     /// The live checkpoints as last read (after each wake-up of `applied_waker`), which those
     /// mutations compare their events with; started when first needed.

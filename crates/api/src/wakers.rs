@@ -4,7 +4,8 @@
 //!
 //! Two channels are listened to: the feed's (`sitrep_feed`, sent after appends), which wakes the
 //! subscriptions, and the projectors' (`sitrep_applied`, sent when a page of a read model
-//! commits), which wakes mutations waiting to read their own writes. A wake-up can be lost
+//! commits), which wakes the server's one reader of the live checkpoints that mutations
+//! waiting to read their own writes compare with. A wake-up can be lost
 //! while the connection is re-opened, so every waiter also polls, less often.
 
 use std::sync::{Arc, OnceLock};
