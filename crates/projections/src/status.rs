@@ -111,27 +111,24 @@ pub async fn wait_until_applied_woken(
     loop {
         let now = Instant::now();
         // A reading begun after the events were appended (the wait starts after their
-        // commit) says whether they are applied; an older one says nothing of them.
-        let answered = match latest.as_mut() {
-            Some(latest) => {
-                let reading = latest.borrow_and_update().clone();
-                (reading.read_at >= start).then(|| reading.has_applied(target, expected))
+        // commit) says whether they are applied; an older one says nothing of them. Without
+        // one the wait looks itself: each time when it polls, and once more at the deadline.
+        let reading = latest.as_mut().and_then(|latest| {
+            let reading = latest.borrow_and_update().clone();
+            (reading.read_at >= start).then_some(reading)
+        });
+        let applied = match reading {
+            Some(reading) => reading.has_applied(target, expected),
+            None if latest.is_none() || now >= deadline => {
+                live_checkpoints(pool).await?.has_applied(target, expected)
             }
-            None => None,
+            None => false,
         };
-        match answered {
-            Some(true) => return Ok(()),
-            Some(false) if now >= deadline => return Err(ProjectionError::Timeout(timeout)),
-            _ => {}
+        if applied {
+            return Ok(());
         }
-        if answered.is_none() && (now >= deadline || latest.is_none()) {
-            // No reading to go by: look (polling, or once more at the deadline).
-            if live_checkpoints(pool).await?.has_applied(target, expected) {
-                return Ok(());
-            }
-            if now >= deadline {
-                return Err(ProjectionError::Timeout(timeout));
-            }
+        if now >= deadline {
+            return Err(ProjectionError::Timeout(timeout));
         }
         let wait = deadline - now;
         match latest.as_mut() {
