@@ -82,6 +82,14 @@ struct Args {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The library crates' own logs (a rebuild's phases, say), when SITREP_LOG asks for them.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SITREP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let server = sitrep_testkit::server_options().await;
     let name = format!("sitrep_bench_{}", std::process::id());
     let mut admin = PgConnection::connect_with(&server)

@@ -6,6 +6,8 @@
 //! it has caught up, switches it live in one transaction (blue/green). Retired generations are
 //! kept until the next rebuild, so that queries already running on them finish.
 
+use std::sync::{Mutex, PoisonError};
+
 use sitrep_domain::store::FeedCursor;
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -166,6 +168,15 @@ pub async fn create(
     })
 }
 
+/// How many of a rebuild's indexes are built at once, each in a transaction on a connection of
+/// its own. PostgreSQL builds a GIN index on one core, and a B-tree's build sorts in parallel
+/// only for part of its time: one index after another left one of the two cores idle most of
+/// the time (BENCHMARKS.md, issue #4, session 13).
+const INDEX_BUILDERS: usize = 2;
+
+/// Sorting a million rows for an index in the default 64 MB spills to disk.
+const INDEX_BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '256MB'";
+
 /// Creates the query indexes of `generation` (built without them by a rebuild) and gathers its
 /// tables' statistics.
 pub async fn create_indexes(
@@ -173,17 +184,64 @@ pub async fn create_indexes(
     projection: &dyn Projection,
     generation: &Generation,
 ) -> Result<(), ProjectionError> {
-    let mut tx = begin_in(pool, generation).await?;
-    // Sorting a million rows for an index in the default 64 MB spills to disk.
-    sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::Executor::execute(&mut *tx, projection.indexes()).await?;
+    create_indexes_in(pool, &generation.schema, projection.indexes()).await?;
     // Statistics of the whole generation, so that the first queries after the switch are not
     // planned on those of a part of it (or on none) until autovacuum comes by.
-    analyze_tables(&mut tx, projection).await?;
-    tx.commit().await?;
+    analyze(pool, projection, generation).await
+}
+
+/// Runs `indexes` (a projection's [`Projection::indexes`]: `CREATE INDEX` statements and
+/// comments) in `schema`, [`INDEX_BUILDERS`] statements at a time, each in a transaction of its
+/// own. Only for tables nothing reads yet: if one fails, the others may have been created.
+pub async fn create_indexes_in(
+    pool: &PgPool,
+    schema: &str,
+    indexes: &str,
+) -> Result<(), ProjectionError> {
+    let queue = Mutex::new(statements(indexes).into_iter());
+    let mut builders = Vec::with_capacity(INDEX_BUILDERS);
+    for _ in 0..INDEX_BUILDERS {
+        builders.push(build_indexes_from(&queue, pool, schema));
+    }
+    futures::future::try_join_all(builders).await?;
     Ok(())
+}
+
+/// Creates the indexes `queue` holds, one after another, until it is empty.
+async fn build_indexes_from(
+    queue: &Mutex<std::vec::IntoIter<String>>,
+    pool: &PgPool,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    loop {
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+        let Some(statement) = next else {
+            return Ok(());
+        };
+        let mut tx = pool.begin().await?;
+        set_search_path(&mut tx, schema).await?;
+        sqlx::query(INDEX_BUILD_MEMORY).execute(&mut *tx).await?;
+        sqlx::query(&statement)
+            .persistent(false)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+}
+
+/// The statements of a read model's SQL file: its `--` comment lines left out, split at each
+/// `;`, blank pieces dropped.
+fn statements(sql: &str) -> Vec<String> {
+    let code: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    code.split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Gathers the statistics of `generation`'s tables. A generation being built has none until
@@ -342,7 +400,33 @@ pub(crate) fn search_path_statement(schema: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_generation_schema;
+    use super::{is_generation_schema, statements};
+    use crate::actors::ActorsProjection;
+    use crate::incidents::IncidentsProjection;
+    use crate::Projection;
+
+    #[test]
+    fn index_files_split_into_their_create_statements() {
+        let sql = "-- a comment; with a semicolon\nCREATE INDEX a ON t (x)\n    WHERE y;\n\n\
+                   -- another\nCREATE INDEX b ON t USING gin (z);\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "CREATE INDEX a ON t (x)\n    WHERE y",
+                "CREATE INDEX b ON t USING gin (z)"
+            ]
+        );
+        for projection in [
+            &IncidentsProjection::default() as &dyn Projection,
+            &ActorsProjection,
+        ] {
+            let split = statements(projection.indexes());
+            assert!(!split.is_empty());
+            let creates = projection.indexes().matches("CREATE ").count();
+            assert_eq!(split.len(), creates, "{}", projection.name());
+            assert!(split.iter().all(|s| s.starts_with("CREATE ")), "{split:?}");
+        }
+    }
 
     #[test]
     fn only_generation_schemas_pass() {

@@ -310,10 +310,26 @@ impl Projector {
         lock: &mut PgConnection,
     ) -> Result<Generation, ProjectionError> {
         let pool = self.store.pool();
+        let name = self.projection.name();
+        let began = Instant::now();
         let mut building =
             generation::create(pool, self.projection.as_ref(), Status::Building).await?;
-        self.catch_up(&mut building).await?;
+        let applied = self.catch_up(&mut building).await?;
+        let caught_up = began.elapsed();
+        tracing::info!(
+            projection = name,
+            generation = building.generation,
+            applied,
+            seconds = caught_up.as_secs_f64(),
+            "rebuild caught up; creating its indexes"
+        );
         generation::create_indexes(pool, self.projection.as_ref(), &building).await?;
+        tracing::info!(
+            projection = name,
+            generation = building.generation,
+            seconds = (began.elapsed() - caught_up).as_secs_f64(),
+            "rebuild's indexes created"
+        );
         // Still holding the rebuild lock? A lost lock connection means another rebuild may
         // have abandoned this generation (the switch would then refuse it anyway).
         sqlx::query("SELECT 1").execute(&mut *lock).await?;
