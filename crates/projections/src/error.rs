@@ -61,6 +61,9 @@ pub enum ProjectionError {
     /// A failpoint stopped the projector between writing a page and committing it (tests).
     #[error("failpoint: stopped before commit")]
     Failpoint,
+    /// A task of the projector was cancelled (the runtime is shutting down).
+    #[error("the projector's read of the feed was cancelled")]
+    Cancelled,
     /// A wait for the projections to catch up ran out of time.
     #[error("projections did not catch up within {0:?}")]
     Timeout(std::time::Duration),

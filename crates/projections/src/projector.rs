@@ -218,10 +218,19 @@ impl Projector {
         let mut page = self.store.read_feed(generation.cursor, page_size).await?;
         while !page.events.is_empty() {
             page_size = self.pages.next(page_size, page.events.len());
-            let (written, next) = tokio::join!(
-                self.apply_page(generation, &page),
-                self.store.read_feed(page.next, page_size)
-            );
+            // The next page is read (and its rows decoded) by a task of its own, on another
+            // of the runtime's threads when one is free, while this one folds and writes.
+            let reading = tokio::spawn({
+                let store = self.store.clone();
+                let after = page.next;
+                async move { store.read_feed(after, page_size).await }
+            });
+            let written = self.apply_page(generation, &page).await;
+            let next = match reading.await {
+                Ok(next) => next,
+                Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+                Err(_) => return Err(ProjectionError::Cancelled),
+            };
             written?;
             applied += page.events.len() as u64;
             let before = generation.events_applied - page.events.len() as i64;
