@@ -36,7 +36,9 @@ pub trait Projection: Send + Sync + 'static {
 
     /// SQL creating the indexes its queries need. A new empty generation gets them at once; a
     /// rebuild creates them once it has caught up, which is much faster than maintaining them
-    /// row by row while it loads the whole log.
+    /// row by row while it loads the whole log, several at a time: statements end with `;`,
+    /// and comments take whole `--` lines (a test checks each projection's file splits into
+    /// its `CREATE` statements).
     fn indexes(&self) -> &'static str {
         ""
     }
