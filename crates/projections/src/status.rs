@@ -1,13 +1,14 @@
 //! Where each projection stands: its position in the feed and its lag, and waits for it to
 //! catch up with given events (read-your-writes).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sitrep_domain::store::FeedCursor;
 use sqlx::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::error::ProjectionError;
 
@@ -108,6 +109,7 @@ pub async fn wait_until_applied_woken(
     // so that each look below reads the projections' checkpoints alone.
     let target = feed_target(pool, positions).await?;
     let mut latest = checkpoints.map(|watch| watch.latest.clone());
+    let _under_way = checkpoints.map(CheckpointWatch::begin_wait);
     loop {
         let now = Instant::now();
         // A reading begun after the events were appended (the wait starts after their
@@ -233,20 +235,57 @@ const CHECKPOINTS_REREAD: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct CheckpointWatch {
     latest: watch::Receiver<Arc<LiveCheckpoints>>,
+    /// How many waits are under way: the reader reads only while there is one.
+    waits: Arc<AtomicUsize>,
+    /// Wakes the reader when a wait begins.
+    wait_begun: Arc<Notify>,
+}
+
+/// A wait under way, counted by its [`CheckpointWatch`] until it is dropped (when the wait
+/// ends, or its request is cancelled).
+struct WaitUnderWay {
+    waits: Arc<AtomicUsize>,
 }
 
 impl CheckpointWatch {
-    /// Starts the reader: it reads the checkpoints each time `applied` changes (on each
-    /// `NOTIFY sitrep_applied`), and every 250 ms. It stops when every watch is dropped.
+    fn begin_wait(&self) -> WaitUnderWay {
+        self.waits.fetch_add(1, Ordering::SeqCst);
+        // A permit is kept if the reader is not waiting for it yet.
+        self.wait_begun.notify_one();
+        WaitUnderWay {
+            waits: Arc::clone(&self.waits),
+        }
+    }
+}
+
+impl Drop for WaitUnderWay {
+    fn drop(&mut self) {
+        self.waits.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl CheckpointWatch {
+    /// Starts the reader: while a mutation waits, it reads the checkpoints as soon as the wait
+    /// begins, each time `applied` changes (on each `NOTIFY sitrep_applied`), and every 250 ms;
+    /// while none waits it reads nothing. It stops when every watch is dropped.
     pub fn spawn(pool: PgPool, mut applied: watch::Receiver<u64>) -> Self {
         let (sender, latest) = watch::channel(Arc::new(LiveCheckpoints {
             // Older than any wait: says nothing until the first reading.
             read_at: Instant::now(),
             cursors: Vec::new(),
         }));
+        let waits = Arc::new(AtomicUsize::new(0));
+        let wait_begun = Arc::new(Notify::new());
+        let (reader_waits, reader_wait_begun) = (Arc::clone(&waits), Arc::clone(&wait_begun));
         tokio::spawn(async move {
             let mut woken = true;
             while !sender.is_closed() {
+                if reader_waits.load(Ordering::SeqCst) == 0 {
+                    // Now and then, to see whether the watches are gone.
+                    let _ = tokio::time::timeout(CHECKPOINTS_REREAD, reader_wait_begun.notified())
+                        .await;
+                    continue;
+                }
                 applied.borrow_and_update();
                 match live_checkpoints(&pool).await {
                     Ok(reading) => {
@@ -266,17 +305,43 @@ impl CheckpointWatch {
                 }
             }
         });
-        Self { latest }
+        Self {
+            latest,
+            waits,
+            wait_begun,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use sitrep_domain::store::FeedCursor;
 
-    use super::{LiveCheckpoints, FEED_TARGET_SQL};
+    use super::{
+        wait_until_applied_woken, CheckpointWatch, LiveCheckpoints, CHECKPOINTS_REREAD,
+        FEED_TARGET_SQL,
+    };
+
+    #[tokio::test]
+    async fn the_checkpoint_reader_reads_only_while_a_mutation_waits() {
+        let db = sitrep_testkit::TestDb::new(&sitrep_domain::MIGRATOR).await;
+        let (_applied, woken) = tokio::sync::watch::channel(0u64);
+        let watch = CheckpointWatch::spawn(db.pool.clone(), woken);
+        let started = watch.latest.borrow().read_at;
+        tokio::time::sleep(CHECKPOINTS_REREAD * 3).await;
+        assert_eq!(
+            watch.latest.borrow().read_at,
+            started,
+            "nothing is read while no mutation waits"
+        );
+        // With no events to wait for, the wait ends with the first reading after it began.
+        wait_until_applied_woken(&db.pool, &[], Duration::from_secs(5), Some(&watch), None)
+            .await
+            .expect("a reading");
+        assert!(watch.latest.borrow().read_at > started);
+    }
 
     #[test]
     fn a_reading_says_applied_when_every_projection_waited_for_is_live_and_past_the_target() {
