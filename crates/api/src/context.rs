@@ -28,8 +28,9 @@ pub struct ApiContext {
     /// Wakes the server's reader of the live checkpoints (below) each time a projector commits
     /// a page.
     pub applied_waker: ChannelWaker,
-    /// The live checkpoints as last read (after each wake-up of `applied_waker`), which those
-    /// mutations compare their events with; started when first needed.
+    /// The live checkpoints as last read (when a mutation's wait begins, and after each
+    /// wake-up of `applied_waker` while one waits), which waiting mutations compare their
+    /// events with; started when first needed.
     checkpoints: Arc<OnceLock<CheckpointWatch>>,
     /// The server's counters (`/metrics`).
     pub metrics: Metrics,

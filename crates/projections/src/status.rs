@@ -247,17 +247,6 @@ struct WaitUnderWay {
     waits: Arc<AtomicUsize>,
 }
 
-impl CheckpointWatch {
-    fn begin_wait(&self) -> WaitUnderWay {
-        self.waits.fetch_add(1, Ordering::SeqCst);
-        // A permit is kept if the reader is not waiting for it yet.
-        self.wait_begun.notify_one();
-        WaitUnderWay {
-            waits: Arc::clone(&self.waits),
-        }
-    }
-}
-
 impl Drop for WaitUnderWay {
     fn drop(&mut self) {
         self.waits.fetch_sub(1, Ordering::SeqCst);
@@ -309,6 +298,16 @@ impl CheckpointWatch {
             latest,
             waits,
             wait_begun,
+        }
+    }
+
+    /// Counts a wait as under way until the returned value is dropped, and wakes the reader.
+    fn begin_wait(&self) -> WaitUnderWay {
+        self.waits.fetch_add(1, Ordering::SeqCst);
+        // A permit is kept if the reader is not waiting for it yet.
+        self.wait_begun.notify_one();
+        WaitUnderWay {
+            waits: Arc::clone(&self.waits),
         }
     }
 }
