@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{incident_stream, report, store, store_with_pool};
 use sitrep_domain::store::feed::FEED_CHANNEL;
-use sitrep_domain::store::{ExpectedVersion, FeedCursor, StoredEvent};
+use sitrep_domain::store::{ExpectedVersion, FeedCursor, StoredEvent, StreamRef};
 use uuid::Uuid;
 
 const WRITERS: usize = 16;
@@ -232,4 +232,61 @@ async fn a_follower_wakes_on_notify_and_resumes_from_its_cursor() {
     assert!(page.events.is_empty());
     assert!("not-a-cursor".parse::<FeedCursor>().is_err());
     notifier.abort();
+}
+
+#[tokio::test]
+async fn a_reader_of_some_stream_types_gets_them_whole_and_passes_over_the_rest() {
+    let (_db, store) = store().await;
+    // Interleaved: incidents, and "troops" events a troop-levels reader wants.
+    for n in 0..7 {
+        store
+            .append(&incident_stream(), ExpectedVersion::NoStream, &[report(n)])
+            .await
+            .expect("append an incident");
+        if n % 3 == 0 {
+            let troops = StreamRef::new("troops", Uuid::new_v4());
+            store
+                .append(&troops, ExpectedVersion::NoStream, &[report(100 + n)])
+                .await
+                .expect("append a troop event");
+        }
+    }
+    let everything = read_to_end(&store).await;
+    assert_eq!(everything.len(), 10);
+
+    // Pages of 4 events of the feed, whatever their types.
+    let mut cursor = FeedCursor::START;
+    let mut wanted = Vec::new();
+    let mut pages = Vec::new();
+    loop {
+        let page = store
+            .read_feed_of(cursor, 4, &["troops"])
+            .await
+            .expect("read the troop events");
+        if page.covered == 0 {
+            assert!(!page.held_back, "nothing is held back here");
+            assert_eq!(page.next, cursor, "an empty page stays where it was");
+            break;
+        }
+        // The page ends where the whole feed's page of the same size ends.
+        let whole = store.read_feed(cursor, 4).await.expect("read the feed");
+        assert_eq!(page.next, whole.next);
+        assert_eq!(page.covered, whole.events.len());
+        pages.push((page.covered, page.events.len()));
+        cursor = page.next;
+        wanted.extend(page.events);
+    }
+    // Every troop event, exactly as the whole feed shows it (payload, metadata, hashes), and
+    // nothing else; the incidents were counted and passed over.
+    let troop_events: Vec<StoredEvent> = everything
+        .iter()
+        .filter(|e| e.stream.stream_type == "troops")
+        .cloned()
+        .collect();
+    assert_eq!(wanted, troop_events);
+    assert_eq!(
+        pages,
+        vec![(4, 1), (4, 1), (2, 1)],
+        "pages of 4, 4 and 2 events (I T I I, I T I I, I T) holding one troop event each"
+    );
 }

@@ -50,8 +50,9 @@ pub trait Projection: Send + Sync + 'static {
     /// A mutation waits (read-your-writes) only for the projections that read its stream type.
     fn stream_types(&self) -> &'static [&'static str];
 
-    /// Applies `events` (a page of the feed, in order; not all of them concern this projection)
-    /// on `conn`, inside the projector's transaction.
+    /// Applies `events` (in feed order: the projector passes those of [`Self::stream_types`]
+    /// from a page of the feed, a replay every event of its pages, so not all of them need
+    /// concern this projection) on `conn`, inside the projector's transaction.
     fn apply<'a>(
         &'a self,
         conn: &'a mut PgConnection,

@@ -11,6 +11,9 @@
 //!   process takes over.
 //! - **Wake-ups.** It listens for the feed's NOTIFY, is woken at once by appends of its own
 //!   process, and polls as a fallback.
+//! - **Its own events.** It reads the feed for its projection's stream types: the others' rows
+//!   come without their payloads and are only counted, and a page with none of its events only
+//!   moves the checkpoint (no read model written, no waiter woken).
 //! - **Pages.** It reads 1,000 events at a time while it keeps up, and pages twice as large
 //!   after each full one (up to 10,000) while it is behind, as after a dataset import: fewer
 //!   statements and round trips per event, and back to small pages (a low lag under a stream
@@ -24,8 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use sitrep_domain::store::feed::{FeedPage, FEED_CHANNEL};
-use sitrep_domain::store::EventStore;
+use sitrep_domain::store::feed::{FeedCursor, FeedPage, FEED_CHANNEL};
+use sitrep_domain::store::{EventStore, StoreError};
 use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection};
 
@@ -215,15 +218,15 @@ impl Projector {
         mut page_size: u32,
     ) -> Result<Followed, ProjectionError> {
         let mut applied = 0;
-        let mut page = self.store.read_feed(generation.cursor, page_size).await?;
-        while !page.events.is_empty() {
-            page_size = self.pages.next(page_size, page.events.len());
+        let mut page = self.read_page(generation.cursor, page_size).await?;
+        while page.covered > 0 {
+            page_size = self.pages.next(page_size, page.covered);
             // The next page is read (and its rows decoded) by a task of its own, on another
             // of the runtime's threads when one is free, while this one folds and writes.
             let reading = tokio::spawn({
-                let store = self.store.clone();
+                let projector = self.clone();
                 let after = page.next;
-                async move { store.read_feed(after, page_size).await }
+                async move { projector.read_page(after, page_size).await }
             });
             let written = self.apply_page(generation, &page).await;
             let next = match reading.await {
@@ -232,8 +235,8 @@ impl Projector {
                 Err(_) => return Err(ProjectionError::Cancelled),
             };
             written?;
-            applied += page.events.len() as u64;
-            let before = generation.events_applied - page.events.len() as i64;
+            applied += page.covered as u64;
+            let before = generation.events_applied - page.covered as i64;
             if generation.status == Status::Building
                 && statistics_due(before, generation.events_applied)
             {
@@ -248,11 +251,11 @@ impl Projector {
                 });
             }
             page = next?;
-            if page.events.is_empty() {
+            if page.covered == 0 {
                 // Read while the page's own transaction was open, whose id held the feed's
                 // horizon back: only a read after its commit can say the feed is caught up.
                 page_size = self.pages.first;
-                page = self.store.read_feed(generation.cursor, page_size).await?;
+                page = self.read_page(generation.cursor, page_size).await?;
             }
         }
         let stop = if page.held_back {
@@ -433,6 +436,14 @@ impl Projector {
         }
     }
 
+    /// Up to `limit` events of the feed after `after`, those of the projection's stream types
+    /// in full (the others only counted and passed over).
+    async fn read_page(&self, after: FeedCursor, limit: u32) -> Result<FeedPage, StoreError> {
+        self.store
+            .read_feed_of(after, limit, self.projection.stream_types())
+            .await
+    }
+
     /// Applies `page` (read from `generation`'s checkpoint) to `generation`, and moves the
     /// checkpoint past it, in one transaction.
     async fn apply_page(
@@ -448,14 +459,18 @@ impl Projector {
         // - the projection's tables are the generation's;
         // - waiters for read-your-writes are woken when it commits (`NOTIFY` is sent at commit,
         //   and not at all if the page rolls back).
-        let mut tx = self
-            .store
-            .pool()
-            .begin_with(format!(
+        // A page with no event of the projection's stream types only moves the checkpoint: no
+        // read model is written, and no mutation waits for this projection to show an event it
+        // passes over, so none is woken.
+        let setup = if page.events.is_empty() {
+            "BEGIN; SET LOCAL synchronous_commit = off".to_owned()
+        } else {
+            format!(
                 "BEGIN; SET LOCAL synchronous_commit = off; NOTIFY {APPLIED_CHANNEL}; {}",
                 generation::search_path_statement(&generation.schema)
-            ))
-            .await?;
+            )
+        };
+        let mut tx = self.store.pool().begin_with(setup).await?;
         // The checkpoint moves first, guarded by where this projector read it (and by the
         // generation being neither retired nor abandoned by a rebuild elsewhere): the row lock
         // queues a rival projector behind this transaction, and once this one commits the
@@ -471,7 +486,7 @@ impl Projector {
         .bind(generation.generation)
         .bind(page.next.tx_id().to_string())
         .bind(page.next.position())
-        .bind(page.events.len() as i64)
+        .bind(page.covered as i64)
         .bind(generation.cursor.tx_id().to_string())
         .bind(generation.cursor.position())
         .execute(&mut *tx)
@@ -483,14 +498,16 @@ impl Projector {
                 generation: generation.generation,
             });
         }
-        self.projection.apply(&mut tx, &page.events).await?;
+        if !page.events.is_empty() {
+            self.projection.apply(&mut tx, &page.events).await?;
+        }
         if self.failpoint.as_ref().is_some_and(|f| f.hit()) {
             // Dropping the transaction rolls it back, as a crash would.
             return Err(ProjectionError::Failpoint);
         }
         tx.commit().await?;
         generation.cursor = page.next;
-        generation.events_applied += page.events.len() as i64;
+        generation.events_applied += page.covered as i64;
         Ok(())
     }
 }

@@ -402,3 +402,74 @@ async fn the_current_level_competing_estimates_and_the_series_as_known_over_time
     assert_eq!(incremental, from_scratch);
     assert_eq!(incremental.rows, 16);
 }
+
+#[tokio::test]
+async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
+    let (_db, store, handler) = setup(5).await;
+    for n in 0..7 {
+        common::run(
+            &handler,
+            Uuid::new_v4(),
+            common::report("2024-01-20", "IRQ", n),
+        )
+        .await;
+    }
+    let mut applied = sqlx::postgres::PgListener::connect_with(store.pool())
+        .await
+        .expect("listener");
+    applied
+        .listen(sitrep_projections::status::APPLIED_CHANNEL)
+        .await
+        .expect("listen");
+
+    // Pages of 3 incident events: the checkpoint moves past each, nothing is written, and no
+    // waiter is woken (none waits for troop levels to show an incident).
+    let projector = Projector::new(store.clone(), Arc::new(TroopsProjection)).with_page_size(3);
+    let mut live = projector.live_generation().await.expect("live");
+    catch_up_fully(&projector, &store, &mut live).await;
+    assert_eq!(live.events_applied, 7);
+    assert_eq!(live.cursor, store.feed_head().await.expect("head"));
+    let stored = sitrep_projections::generation::live(store.pool(), "troops")
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(
+        (stored.cursor, stored.events_applied),
+        (live.cursor, 7),
+        "the checkpoint is stored"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), applied.recv())
+            .await
+            .is_err(),
+        "a page with no troop event notified"
+    );
+
+    // A troop event is applied, and its page wakes the waiters.
+    let (usa, irq) = (country("USA"), country("IRQ"));
+    let id = deployment_stream_id(&usa, &irq, "Operation Inherent Resolve");
+    run(
+        &handler,
+        id,
+        TroopCommand::EstablishDeployment(EstablishDeployment {
+            deploying: usa,
+            host: irq,
+            mission: "Operation Inherent Resolve".into(),
+        }),
+    )
+    .await;
+    catch_up_fully(&projector, &store, &mut live).await;
+    assert_eq!(live.events_applied, 8);
+    tokio::time::timeout(std::time::Duration::from_secs(10), applied.recv())
+        .await
+        .expect("woken within 10 s")
+        .expect("a notification");
+    let rows: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM {}.troop_deployment_versions",
+        live.schema
+    ))
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert_eq!(rows, 1);
+}

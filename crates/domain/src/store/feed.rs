@@ -19,6 +19,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sqlx::postgres::PgListener;
+use sqlx::{FromRow as _, Row as _};
 
 use super::error::StoreError;
 use super::event::StoredEvent;
@@ -36,6 +37,25 @@ pub const FEED_CHANNEL: &str = "sitrep_feed";
 const HELD_BACK_SQL: &str = "SELECT (SELECT position FROM events \
                                        WHERE (tx_id, position) > ($1::text::xid8, $2) \
                                        ORDER BY tx_id, position LIMIT 1) IS NOT NULL";
+
+/// The feed's page for [`EventStore::read_feed_of`]: whether each event is of one of the stream
+/// types `$4`, then the columns [`EVENT_COLUMNS`] names (`position` and `tx_id` first, read by
+/// index for every row), with the payload, the metadata and the hashes only for those of the
+/// stream types.
+const FEED_OF_SQL: &str = "SELECT stream_type = ANY($4::text[]) AS wanted, \
+            position, tx_id::text::int8 AS tx_id, stream_type, stream_id, stream_version, \
+            event_id, event_type, schema_version, \
+            CASE WHEN stream_type = ANY($4::text[]) THEN payload::text END AS payload, \
+            valid_from, valid_to, valid_precision, recorded_at, recorded_by, reason, \
+            causation_id, correlation_id, \
+            CASE WHEN stream_type = ANY($4::text[]) THEN metadata::text END AS metadata, \
+            CASE WHEN stream_type = ANY($4::text[]) THEN prev_hash END AS prev_hash, \
+            CASE WHEN stream_type = ANY($4::text[]) THEN hash END AS hash \
+       FROM events \
+      WHERE (tx_id, position) > ($1::text::xid8, $2) \
+        AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())) \
+      ORDER BY events.tx_id, events.position \
+      LIMIT $3";
 
 /// A reader's place in the feed: just past the event with this transaction id and position.
 /// Clients see it only as an opaque string ([`fmt::Display`] / [`FromStr`]).
@@ -106,6 +126,9 @@ pub struct FeedPage {
     pub events: Vec<StoredEvent>,
     /// Past the last event of the page (the `after` cursor when the page is empty).
     pub next: FeedCursor,
+    /// How many events of the feed the page covers: `events.len()`, or more when it was read
+    /// for some stream types only ([`EventStore::read_feed_of`]) and passed over others.
+    pub covered: usize,
     /// The page is empty, yet committed events wait beyond it: an older transaction (possibly
     /// in another database of the cluster) held them back, or they committed just now. Read
     /// again soon rather than waiting for a NOTIFY.
@@ -132,8 +155,46 @@ impl EventStore {
         let next = events.last().map_or(after, StoredEvent::cursor);
         let held_back = events.is_empty() && self.held_back(after).await?;
         Ok(FeedPage {
+            covered: events.len(),
             events,
             next,
+            held_back,
+        })
+    }
+
+    /// The page [`Self::read_feed`] reads, of which only the events of `stream_types` are
+    /// returned in full; `next` is past the page's last event whatever its type, and
+    /// `covered` counts them all. A reader that passes over most events (a projection of troop
+    /// levels in a log of incidents) is sent a few columns of each instead of its payload.
+    pub async fn read_feed_of(
+        &self,
+        after: FeedCursor,
+        limit: u32,
+        stream_types: &[&str],
+    ) -> Result<FeedPage, StoreError> {
+        let rows = sqlx::query(FEED_OF_SQL)
+            .bind(after.tx_id.to_string())
+            .bind(after.position)
+            .bind(i64::from(limit))
+            .bind(stream_types)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut next = after;
+        for row in &rows {
+            let (wanted, position, tx_id): (bool, i64, i64) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            // Both are non-negative by construction (xid8 and identity).
+            next = FeedCursor::new(tx_id.unsigned_abs(), position);
+            if wanted {
+                events.push(StoredEvent::from(EventRow::from_row(row)?));
+            }
+        }
+        let held_back = rows.is_empty() && self.held_back(after).await?;
+        Ok(FeedPage {
+            events,
+            next,
+            covered: rows.len(),
             held_back,
         })
     }
