@@ -70,6 +70,23 @@ async fn run(handler: &CommandHandler, id: Uuid, command: TroopCommand) -> DateT
         .recorded_at
 }
 
+/// Establishes the deployment of U.S. troops in Iraq for `mission`; returns its stream id.
+async fn establish_us_in_iraq(handler: &CommandHandler, mission: &str) -> Uuid {
+    let (usa, irq) = (country("USA"), country("IRQ"));
+    let id = deployment_stream_id(&usa, &irq, mission);
+    run(
+        handler,
+        id,
+        TroopCommand::EstablishDeployment(EstablishDeployment {
+            deploying: usa,
+            host: irq,
+            mission: mission.into(),
+        }),
+    )
+    .await;
+    id
+}
+
 /// The deployment's current level as known at `t` (now when `None`): (estimate, best, as-of
 /// end, source type, the competing estimates' ids best first, and their count).
 type Level = (
@@ -152,20 +169,8 @@ fn point(
 #[tokio::test]
 async fn the_current_level_competing_estimates_and_the_series_as_known_over_time() {
     let (_db, store, handler) = setup(5).await;
-    let (usa, irq) = (country("USA"), country("IRQ"));
     let mission = "Operation Inherent Resolve";
-    let id = deployment_stream_id(&usa, &irq, mission);
-
-    run(
-        &handler,
-        id,
-        TroopCommand::EstablishDeployment(EstablishDeployment {
-            deploying: usa,
-            host: irq,
-            mission: mission.into(),
-        }),
-    )
-    .await;
+    let id = establish_us_in_iraq(&handler, mission).await;
     // The DMDC quarterly report (0: contingency deployments not counted) and the official
     // statements (about 2,500) describe the same month; the statement wins by source priority.
     run(
@@ -446,18 +451,7 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
     );
 
     // A troop event is applied, and its page wakes the waiters.
-    let (usa, irq) = (country("USA"), country("IRQ"));
-    let id = deployment_stream_id(&usa, &irq, "Operation Inherent Resolve");
-    run(
-        &handler,
-        id,
-        TroopCommand::EstablishDeployment(EstablishDeployment {
-            deploying: usa,
-            host: irq,
-            mission: "Operation Inherent Resolve".into(),
-        }),
-    )
-    .await;
+    establish_us_in_iraq(&handler, "Operation Inherent Resolve").await;
     catch_up_fully(&projector, &store, &mut live).await;
     assert_eq!(live.events_applied, 8);
     tokio::time::timeout(std::time::Duration::from_secs(10), applied.recv())
