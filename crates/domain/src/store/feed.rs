@@ -332,7 +332,7 @@ pub(crate) async fn feed_head_in(conn: &mut sqlx::PgConnection) -> Result<FeedCu
 
 #[cfg(test)]
 mod tests {
-    use super::HELD_BACK_SQL;
+    use super::{FEED_OF_SQL, HELD_BACK_SQL};
 
     /// Prepared statements switch to a generic plan after five runs; the check for events held
     /// back must walk the feed's index under it, not scan the log (it runs each time a
@@ -341,6 +341,24 @@ mod tests {
     async fn the_held_back_check_walks_the_feed_index_under_a_generic_plan() {
         let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
         let plan = db.generic_plan(HELD_BACK_SQL, "text, int8", "'0', 0").await;
+        assert!(
+            plan.contains("events_feed_idx") && !plan.contains("Seq Scan"),
+            "{plan}"
+        );
+    }
+
+    /// A projector's read of its next page runs on every wake-up: under a generic plan on a log
+    /// never analyzed it must walk the feed's index from the cursor, not scan and sort the log.
+    #[tokio::test]
+    async fn a_projectors_page_walks_the_feed_index_under_a_generic_plan() {
+        let db = sitrep_testkit::TestDb::new(&crate::MIGRATOR).await;
+        let plan = db
+            .generic_plan(
+                FEED_OF_SQL,
+                "text, int8, int8, text[]",
+                "'0', 0, 1000, '{incident}'",
+            )
+            .await;
         assert!(
             plan.contains("events_feed_idx") && !plan.contains("Seq Scan"),
             "{plan}"
