@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use super::event::{JsonText, StoredEvent, StreamRef, ValidTime};
 
-/// The select list matching [`EventRow`].
+/// The select list matching [`EventRow`]. `FEED_OF_SQL` (`feed.rs`) selects the same columns,
+/// some of them only for the stream types asked for: a column added here goes there too (the
+/// feed's tests compare the two reads event by event).
 pub(crate) const EVENT_COLUMNS: &str =
     "position, tx_id::text::int8 AS tx_id, stream_type, stream_id, \
      stream_version, event_id, event_type, schema_version, payload::text AS payload, valid_from, \
