@@ -285,7 +285,7 @@ async fn invalid_events_get_a_typed_error_naming_the_field_and_write_nothing() {
         ),
         (
             "events[0].metadata",
-            Box::new(|e| e.metadata = json!([1, 2])),
+            Box::new(|e| e.metadata = json!([1, 2]).into()),
         ),
         (
             "events[0].payload",
@@ -489,7 +489,7 @@ async fn a_batch_keeps_each_events_own_columns() {
         precision: Some("day".into()),
     });
     events[3].recorded_by = "importer".into();
-    events[3].metadata = json!({"row": 17});
+    events[3].metadata = json!({"row": 17}).into();
     for e in &mut events {
         e.correlation_id = Some(Uuid::from_u128(9));
     }
@@ -509,7 +509,7 @@ async fn a_batch_keeps_each_events_own_columns() {
         assert_eq!(s.recorded_by, e.recorded_by);
         assert_eq!(
             s.metadata.parse::<serde_json::Value>().expect("json"),
-            e.metadata
+            e.metadata.to_value()
         );
         assert_eq!(s.correlation_id, Some(Uuid::from_u128(9)));
         assert_eq!(s.causation_id, None);

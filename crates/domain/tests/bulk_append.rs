@@ -35,7 +35,7 @@ fn full_event(n: usize) -> NewEvent {
     event.reason = Some("the ministry revised its figures".into());
     event.causation_id = Some(Uuid::new_v4());
     event.correlation_id = Some(Uuid::new_v4());
-    event.metadata = json!({ "source": "ACLED", "row": n, "z": { "b": 1, "a": [1, 2] } });
+    event.metadata = json!({ "source": "ACLED", "row": n, "z": { "b": 1, "a": [1, 2] } }).into();
     event
 }
 
@@ -105,7 +105,7 @@ fn assert_stored_as_given(stored: &StoredEvent, given: &NewEvent) {
             .metadata
             .parse::<serde_json::Value>()
             .expect("metadata"),
-        given.metadata
+        given.metadata.to_value()
     );
     assert_eq!(stored.valid_time, given.valid_time);
     assert_eq!(stored.recorded_by, given.recorded_by);
@@ -595,7 +595,7 @@ async fn a_nul_character_in_the_json_refuses_the_batch_after_rows_went_out() {
         "{err}"
     );
     let mut metadata = report(1);
-    metadata.metadata = json!({ "k\u{0}": 1 });
+    metadata.metadata = json!({ "k\u{0}": 1 }).into();
     let err = store
         .append_batch_in(
             &mut tx,

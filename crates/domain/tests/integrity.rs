@@ -369,7 +369,7 @@ async fn awkward_json_is_stored_canonically_and_verifies() {
     });
     let mut event = report(1);
     event.payload = payload.clone().into();
-    event.metadata = serde_json::json!({ "source": { "name": "ACLED", "id": "IRQ38819" } });
+    event.metadata = serde_json::json!({ "source": { "name": "ACLED", "id": "IRQ38819" } }).into();
     let stream = incident_stream();
     store
         .append(

@@ -33,8 +33,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::TryStreamExt as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sitrep_domain::canonical::CanonicalJson;
 use sitrep_domain::handler::valid_time_of;
 use sitrep_domain::model::actor::{Actor, ActorEvent};
 use sitrep_domain::model::incident::{ExternalRef, Incident, IncidentEvent};
@@ -877,13 +878,37 @@ impl RunMeta<'_> {
     }
 }
 
-/// `{"import": {"dataset": ..., "row": ..., "run": ...}}`, without `row` when there is none.
-pub fn import_metadata(dataset: Dataset, row: Option<&str>, run: Uuid) -> Value {
-    let mut import = json!({ "dataset": dataset.name(), "run": run });
-    if let (Some(row), Some(object)) = (row, import.as_object_mut()) {
-        object.insert("row".to_owned(), Value::String(row.to_owned()));
+/// `{"import": {"dataset": ..., "row": ..., "run": ...}}`, without `row` when there is none,
+/// written straight to the store's canonical form (no tree built and freed per event).
+pub fn import_metadata(dataset: Dataset, row: Option<&str>, run: Uuid) -> CanonicalJson {
+    #[derive(Serialize)]
+    struct Metadata<'a> {
+        import: Import<'a>,
     }
-    json!({ "import": import })
+    // Fields in key order, as the canonical form has them.
+    #[derive(Serialize)]
+    struct Import<'a> {
+        dataset: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        row: Option<&'a str>,
+        run: Uuid,
+    }
+    let metadata = Metadata {
+        import: Import {
+            dataset: dataset.name(),
+            row,
+            run,
+        },
+    };
+    // Two strings and a uuid: nothing in them can fail to serialise. Should it, the tree
+    // writer's form of the same object.
+    CanonicalJson::of(&metadata).unwrap_or_else(|_| {
+        let mut import = json!({ "dataset": dataset.name(), "run": run });
+        if let (Some(row), Some(object)) = (row, import.as_object_mut()) {
+            object.insert("row".to_owned(), Value::String(row.to_owned()));
+        }
+        CanonicalJson::from(json!({ "import": import }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1133,11 +1158,13 @@ mod tests {
         let run = Uuid::from_u128(5);
         assert_eq!(
             import_metadata(Dataset::Acled, Some("ab12"), run),
-            json!({ "import": { "dataset": "acled", "row": "ab12", "run": run } })
+            CanonicalJson::from(
+                json!({ "import": { "dataset": "acled", "row": "ab12", "run": run } })
+            )
         );
         assert_eq!(
             import_metadata(Dataset::Ucdp, None, run),
-            json!({ "import": { "dataset": "ucdp", "run": run } })
+            CanonicalJson::from(json!({ "import": { "dataset": "ucdp", "run": run } }))
         );
         let text = import_metadata(Dataset::Acled, Some("ab12"), run).to_string();
         assert_eq!(

@@ -30,7 +30,6 @@
 //! refuses becomes a [`RowError`].
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -260,16 +259,6 @@ pub fn row_digest(row: &ImportedRow) -> String {
         name: &'a str,
         role: ActorRole,
     }
-    struct Hashing(Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let canonical = Canonical {
         actors: row
             .actors
@@ -284,13 +273,15 @@ pub fn row_digest(row: &ImportedRow) -> String {
         facts: &row.facts,
         sources: &row.sources,
     };
-    let mut hashing = Hashing(Sha256::new());
-    // Serialising plain data into a writer that never fails cannot fail; should it, the
-    // digest still differs from every real one, so the row is diffed rather than skipped.
-    if serde_json::to_writer(&mut hashing, &canonical).is_err() {
-        let _ = hashing.write_all(b"\0unserialisable");
+    // The text is written whole and then hashed in one go: serde_json writes it in many small
+    // pieces, each of which would otherwise be a call into the hasher.
+    let mut text = Vec::with_capacity(1024);
+    // Serialising plain data into a vector cannot fail; should it, the digest still differs
+    // from every real one, so the row is diffed rather than skipped.
+    if serde_json::to_writer(&mut text, &canonical).is_err() {
+        text.extend_from_slice(b"\0unserialisable");
     }
-    hex::encode(hashing.0.finalize())
+    hex::encode(Sha256::digest(&text))
 }
 
 /// The digests of `rows`, in order; a large file's on two threads, half each.

@@ -26,7 +26,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::digest::{canonical_json, link_hash, to_micros_precision, DigestInput, GENESIS_HASH};
+use super::digest::{link_hash, to_micros_precision, DigestInput, GENESIS_HASH};
 use super::error::StoreError;
 use super::event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef};
 use super::heads::{KnownHead, StreamHeads};
@@ -328,7 +328,7 @@ async fn insert(
             .bind(columns.reason[0])
             .bind(columns.causation_id[0])
             .bind(columns.correlation_id[0])
-            .bind(&columns.metadata[0])
+            .bind(columns.metadata[0])
             .bind(&columns.digest[0])
     } else {
         let (event_type, event_type_all) = uniform(&columns.event_type);
@@ -575,7 +575,7 @@ struct EventColumns<'a> {
     event_id: Vec<Uuid>,
     event_type: Vec<&'a str>,
     schema_version: Vec<i32>,
-    /// Canonical JSON text ([`canonical_json`]): what is stored, and what the digest covers.
+    /// Canonical JSON text ([`crate::canonical::CanonicalJson`]): what is stored, and what the digest covers.
     payload: Vec<&'a str>,
     valid_from: Vec<Option<DateTime<Utc>>>,
     valid_to: Vec<Option<DateTime<Utc>>>,
@@ -584,7 +584,8 @@ struct EventColumns<'a> {
     reason: Vec<Option<&'a str>>,
     causation_id: Vec<Option<Uuid>>,
     correlation_id: Vec<Option<Uuid>>,
-    metadata: Vec<String>,
+    /// Canonical JSON text, as the payload.
+    metadata: Vec<&'a str>,
     /// Content digests ([`DigestInput::digest`]), linked into hashes by the statement.
     digest: Vec<Vec<u8>>,
 }
@@ -592,7 +593,7 @@ struct EventColumns<'a> {
 impl<'a> EventColumns<'a> {
     fn new(stream: &StreamRef, events: &'a [NewEvent]) -> Self {
         let payload: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
-        let metadata: Vec<String> = events.iter().map(|e| canonical_json(&e.metadata)).collect();
+        let metadata: Vec<&str> = events.iter().map(|e| e.metadata.as_str()).collect();
         let digest = events
             .iter()
             .zip(payload.iter().zip(&metadata))

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::digest::{link_hash, micros_since_2000, write_canonical_json, DigestInput};
+use super::digest::{link_hash, micros_since_2000, DigestInput};
 use super::event::{NewEvent, StreamRef};
 use super::validate::NUL_RULE;
 
@@ -39,9 +39,6 @@ pub(crate) struct Row<'a> {
 /// chunks.
 pub(crate) struct CopyRows {
     buf: Vec<u8>,
-    /// Scratch space for one event's canonical JSON, reused.
-    payload: Vec<u8>,
-    metadata: Vec<u8>,
 }
 
 impl CopyRows {
@@ -49,11 +46,7 @@ impl CopyRows {
     pub fn new(capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(capacity);
         buf.extend_from_slice(HEADER);
-        Self {
-            buf,
-            payload: Vec::with_capacity(4096),
-            metadata: Vec::with_capacity(256),
-        }
+        Self { buf }
     }
 
     /// Bytes written since the last [`CopyRows::clear`].
@@ -80,13 +73,13 @@ impl CopyRows {
     /// rule the event breaks (nothing of it written then).
     pub fn row(&mut self, row: &Row<'_>) -> Result<[u8; 32], RowProblem> {
         let event = row.event;
-        self.payload.clear();
-        self.payload
-            .extend_from_slice(event.payload.as_str().as_bytes());
-        let nul_in_payload = event.payload.has_nul();
-        self.metadata.clear();
-        let nul_in_metadata = write_canonical_json(&event.metadata, &mut self.metadata);
-        for (field, nul) in [("payload", nul_in_payload), ("metadata", nul_in_metadata)] {
+        // The new event's payload and metadata are canonical JSON text already (UTF-8, NULs
+        // noted as they were written).
+        let (payload, metadata) = (event.payload.as_str(), event.metadata.as_str());
+        for (field, nul) in [
+            ("payload", event.payload.has_nul()),
+            ("metadata", event.metadata.has_nul()),
+        ] {
             if nul {
                 return Err(RowProblem {
                     field,
@@ -94,16 +87,6 @@ impl CopyRows {
                 });
             }
         }
-        let (Ok(payload), Ok(metadata)) = (
-            std::str::from_utf8(&self.payload),
-            std::str::from_utf8(&self.metadata),
-        ) else {
-            // serde_json writes UTF-8: unreachable, but no reason to panic over it.
-            return Err(RowProblem {
-                field: "payload",
-                rule: "canonical JSON must be UTF-8",
-            });
-        };
         let digest = DigestInput::of_new(row.stream, event, payload, metadata).digest();
         let hash = link_hash(row.prev_hash, &digest, row.version, row.recorded_at);
         let version = i64::try_from(row.version).map_err(|_| RowProblem {
@@ -116,8 +99,8 @@ impl CopyRows {
             &mut self.buf,
             row,
             version,
-            &self.payload,
-            &self.metadata,
+            payload.as_bytes(),
+            metadata.as_bytes(),
             &hash,
         );
         if written.is_err() {

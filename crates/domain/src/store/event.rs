@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::feed::FeedCursor;
@@ -89,8 +88,9 @@ pub struct NewEvent {
     pub reason: Option<String>,
     pub causation_id: Option<Uuid>,
     pub correlation_id: Option<Uuid>,
-    /// Free metadata: a JSON object.
-    pub metadata: Value,
+    /// Free metadata: a JSON object, in the canonical form the store keeps and hashes (from a
+    /// `serde_json::Value` with `.into()`, or straight from a value with [`CanonicalJson::of`]).
+    pub metadata: CanonicalJson,
 }
 
 impl NewEvent {
@@ -110,7 +110,7 @@ impl NewEvent {
             reason: None,
             causation_id: None,
             correlation_id: None,
-            metadata: Value::Object(serde_json::Map::new()),
+            metadata: CanonicalJson::empty_object(),
         }
     }
 }

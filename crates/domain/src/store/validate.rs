@@ -3,8 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::error::StoreError;
 use super::event::{NewEvent, StreamAppend, StreamRef};
 
@@ -160,7 +158,7 @@ fn check_event(place: Place, i: usize, event: &NewEvent, json: JsonScan) -> Resu
         if event.payload.has_nul() {
             return Err(StoreError::invalid(field("payload"), NUL_RULE));
         }
-        if contains_nul(&event.metadata) {
+        if event.metadata.has_nul() {
             return Err(StoreError::invalid(field("metadata"), NUL_RULE));
         }
     }
@@ -195,14 +193,4 @@ fn check_text(field: impl FnOnce() -> String, value: &str) -> Result<(), StoreEr
         return Err(StoreError::invalid(field(), NUL_RULE));
     }
     Ok(())
-}
-
-/// PostgreSQL's jsonb cannot hold U+0000 in a string or a key.
-fn contains_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(contains_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
 }
