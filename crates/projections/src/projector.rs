@@ -385,6 +385,11 @@ impl Projector {
             // have switched it. (A checkpoint moved by anyone else fails the next page with
             // `Fenced`, and leading starts over from the database's checkpoint.)
             if checked.elapsed() >= LIVE_RECHECK {
+                // Still the leader? A broken lock connection means the lock is gone. Asked once
+                // a second rather than after every wake-up (one round trip each, as many as the
+                // server's mutations under load): meanwhile, a projector that lost its lock and
+                // a new leader cannot both apply a page, as the checkpoint's guard fences one.
+                sqlx::query("SELECT 1").execute(&mut lock).await?;
                 generation = self.live_generation().await?;
                 checked = Instant::now();
             }
@@ -413,8 +418,6 @@ impl Projector {
                     .await;
                 }
             }
-            // Still the leader? A broken lock connection means the lock is gone.
-            sqlx::query("SELECT 1").execute(&mut lock).await?;
         }
     }
 

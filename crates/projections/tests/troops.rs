@@ -467,3 +467,42 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
     .expect("count");
     assert_eq!(rows, 1);
 }
+
+/// Passing over a page is guarded as applying one is: a projector whose checkpoint was moved
+/// by another (a rival during a take-over) is fenced, and the checkpoint it found stays.
+#[tokio::test]
+async fn a_stale_projector_passing_over_incidents_is_fenced() {
+    let (_db, store, handler) = setup(5).await;
+    for n in 0..4 {
+        common::run(
+            &handler,
+            Uuid::new_v4(),
+            common::report("2024-01-20", "IRQ", n),
+        )
+        .await;
+    }
+    let projector = Projector::new(store.clone(), Arc::new(TroopsProjection)).with_page_size(2);
+    let stale = projector.live_generation().await.expect("live");
+    let mut current = stale.clone();
+    catch_up_fully(&projector, &store, &mut current).await;
+    assert_eq!(current.events_applied, 4);
+
+    let mut stale = stale;
+    let outcome = projector.catch_up(&mut stale).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(sitrep_projections::ProjectionError::Fenced { .. })
+        ),
+        "{outcome:?}"
+    );
+    let stored = sitrep_projections::generation::live(store.pool(), "troops")
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!(
+        (stored.cursor, stored.events_applied),
+        (current.cursor, 4),
+        "the checkpoint another moved stays where it was"
+    );
+}
