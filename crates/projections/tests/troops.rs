@@ -408,17 +408,22 @@ async fn the_current_level_competing_estimates_and_the_series_as_known_over_time
     assert_eq!(incremental.rows, 16);
 }
 
-#[tokio::test]
-async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
-    let (_db, store, handler) = setup(5).await;
-    for n in 0..7 {
+/// `count` incidents reported in Iraq, each a stream of its own: a log troop levels pass over.
+async fn report_incidents(handler: &CommandHandler, count: u32) {
+    for n in 0..count {
         common::run(
-            &handler,
+            handler,
             Uuid::new_v4(),
             common::report("2024-01-20", "IRQ", n),
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
+    let (_db, store, handler) = setup(5).await;
+    report_incidents(&handler, 7).await;
     let mut applied = sqlx::postgres::PgListener::connect_with(store.pool())
         .await
         .expect("listener");
@@ -473,14 +478,7 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
 #[tokio::test]
 async fn a_stale_projector_passing_over_incidents_is_fenced() {
     let (_db, store, handler) = setup(5).await;
-    for n in 0..4 {
-        common::run(
-            &handler,
-            Uuid::new_v4(),
-            common::report("2024-01-20", "IRQ", n),
-        )
-        .await;
-    }
+    report_incidents(&handler, 4).await;
     let projector = Projector::new(store.clone(), Arc::new(TroopsProjection)).with_page_size(2);
     let stale = projector.live_generation().await.expect("live");
     let mut current = stale.clone();
