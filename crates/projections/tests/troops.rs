@@ -408,6 +408,15 @@ async fn the_current_level_competing_estimates_and_the_series_as_known_over_time
     assert_eq!(incremental.rows, 16);
 }
 
+/// The live troop-levels generation's checkpoint as stored, and the events it counts.
+async fn stored_checkpoint(store: &EventStore) -> (sitrep_domain::store::FeedCursor, i64) {
+    let stored = sitrep_projections::generation::live(store.pool(), "troops")
+        .await
+        .expect("read")
+        .expect("live");
+    (stored.cursor, stored.events_applied)
+}
+
 /// `count` incidents reported in Iraq, each a stream of its own: a log troop levels pass over.
 async fn report_incidents(handler: &CommandHandler, count: u32) {
     for n in 0..count {
@@ -439,12 +448,8 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
     catch_up_fully(&projector, &store, &mut live).await;
     assert_eq!(live.events_applied, 7);
     assert_eq!(live.cursor, store.feed_head().await.expect("head"));
-    let stored = sitrep_projections::generation::live(store.pool(), "troops")
-        .await
-        .expect("read")
-        .expect("live");
     assert_eq!(
-        (stored.cursor, stored.events_applied),
+        stored_checkpoint(&store).await,
         (live.cursor, 7),
         "the checkpoint is stored"
     );
@@ -494,12 +499,8 @@ async fn a_stale_projector_passing_over_incidents_is_fenced() {
         ),
         "{outcome:?}"
     );
-    let stored = sitrep_projections::generation::live(store.pool(), "troops")
-        .await
-        .expect("read")
-        .expect("live");
     assert_eq!(
-        (stored.cursor, stored.events_applied),
+        stored_checkpoint(&store).await,
         (current.cursor, 4),
         "the checkpoint another moved stays where it was"
     );
