@@ -34,7 +34,6 @@ use std::time::Instant;
 
 use futures::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sitrep_domain::canonical::CanonicalJson;
 use sitrep_domain::handler::valid_time_of;
 use sitrep_domain::model::actor::{Actor, ActorEvent};
@@ -873,14 +872,19 @@ impl RunMeta<'_> {
         new.valid_time = event.valid_time().map(valid_time_of);
         new.reason = event.reason().map(str::to_owned);
         new.correlation_id = Some(self.run);
-        new.metadata = import_metadata(self.dataset, row, self.run);
+        new.metadata = import_metadata(self.dataset, row, self.run)
+            .map_err(|e| ImportError::Unencodable(CodecError::Serialize(e)))?;
         Ok(new)
     }
 }
 
 /// `{"import": {"dataset": ..., "row": ..., "run": ...}}`, without `row` when there is none,
 /// written straight to the store's canonical form (no tree built and freed per event).
-pub fn import_metadata(dataset: Dataset, row: Option<&str>, run: Uuid) -> CanonicalJson {
+pub fn import_metadata(
+    dataset: Dataset,
+    row: Option<&str>,
+    run: Uuid,
+) -> Result<CanonicalJson, serde_json::Error> {
     #[derive(Serialize)]
     struct Metadata<'a> {
         import: Import<'a>,
@@ -900,15 +904,7 @@ pub fn import_metadata(dataset: Dataset, row: Option<&str>, run: Uuid) -> Canoni
             run,
         },
     };
-    // Two strings and a uuid: nothing in them can fail to serialise. Should it, the tree
-    // writer's form of the same object.
-    CanonicalJson::of(&metadata).unwrap_or_else(|_| {
-        let mut import = json!({ "dataset": dataset.name(), "run": run });
-        if let (Some(row), Some(object)) = (row, import.as_object_mut()) {
-            object.insert("row".to_owned(), Value::String(row.to_owned()));
-        }
-        CanonicalJson::from(json!({ "import": import }))
-    })
+    CanonicalJson::of(&metadata)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1125,6 +1121,7 @@ fn import_of(metadata: &str) -> Option<ImportEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn rejected_rows_name_their_incident_when_their_id_cell_can_be_read() {
@@ -1157,21 +1154,25 @@ mod tests {
     fn the_metadata_names_the_dataset_the_row_and_the_run() {
         let run = Uuid::from_u128(5);
         assert_eq!(
-            import_metadata(Dataset::Acled, Some("ab12"), run),
+            import_metadata(Dataset::Acled, Some("ab12"), run).expect("metadata"),
             CanonicalJson::from(
                 json!({ "import": { "dataset": "acled", "row": "ab12", "run": run } })
             )
         );
         assert_eq!(
-            import_metadata(Dataset::Ucdp, None, run),
+            import_metadata(Dataset::Ucdp, None, run).expect("metadata"),
             CanonicalJson::from(json!({ "import": { "dataset": "ucdp", "run": run } }))
         );
-        let text = import_metadata(Dataset::Acled, Some("ab12"), run).to_string();
+        let text = import_metadata(Dataset::Acled, Some("ab12"), run)
+            .expect("metadata")
+            .to_string();
         assert_eq!(
             import_of(&text).and_then(|i| i.row).as_deref(),
             Some("ab12")
         );
-        let retraction = import_metadata(Dataset::Acled, None, run).to_string();
+        let retraction = import_metadata(Dataset::Acled, None, run)
+            .expect("metadata")
+            .to_string();
         assert!(import_of(&retraction).is_some_and(|i| i.row.is_none()));
         assert!(import_of(r#"{"source":"demo"}"#).is_none());
     }
