@@ -575,7 +575,8 @@ struct EventColumns<'a> {
     event_id: Vec<Uuid>,
     event_type: Vec<&'a str>,
     schema_version: Vec<i32>,
-    /// Canonical JSON text ([`crate::canonical::CanonicalJson`]): what is stored, and what the digest covers.
+    /// Canonical JSON text ([`crate::canonical::CanonicalJson`]): what is stored, and what the
+    /// digest covers.
     payload: Vec<&'a str>,
     valid_from: Vec<Option<DateTime<Utc>>>,
     valid_to: Vec<Option<DateTime<Utc>>>,
