@@ -10,7 +10,7 @@ use async_graphql::{Context, InputObject};
 use chrono::{DateTime, Utc};
 use sitrep_domain::handler::{CommandMeta, Executed};
 use sitrep_domain::model::aggregate::Aggregate;
-use sitrep_projections::status::wait_until_applied_woken;
+use sitrep_projections::status::wait_until_reached_woken;
 use uuid::Uuid;
 
 use crate::auth::{Caller, OperationClass};
@@ -143,9 +143,9 @@ pub async fn execute<A: Aggregate>(
             .appended(A::STREAM_TYPE, executed.event_ids.len());
     }
     let checkpoints = api.checkpoint_watch();
-    let caught_up = wait_until_applied_woken(
+    let caught_up = wait_until_reached_woken(
         api.store.pool(),
-        &executed.positions,
+        Some(executed.feed_end),
         api.read_your_writes,
         Some(&checkpoints),
         Some(&api.projections_reading(A::STREAM_TYPE)),

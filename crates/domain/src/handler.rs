@@ -27,8 +27,8 @@ use crate::model::{
     decode_text, encode_canonical, Aggregate, CodecError, DomainError, DomainEvent,
 };
 use crate::store::{
-    AppendResult, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent, StreamRange,
-    StreamRef, ValidTime,
+    AppendResult, EventStore, ExpectedVersion, FeedCursor, NewEvent, StoreError, StoredEvent,
+    StreamRange, StreamRef, ValidTime,
 };
 
 /// How often a command without an expected version is decided again after another writer
@@ -100,6 +100,8 @@ pub struct Executed<A: Aggregate> {
     pub events: Vec<A::Event>,
     pub event_ids: Vec<Uuid>,
     pub positions: Vec<i64>,
+    /// The feed cursor just past the last of the events (see [`AppendResult::feed_end`]).
+    pub feed_end: FeedCursor,
     pub recorded_at: DateTime<Utc>,
     /// True when this was a retry of an earlier request with the same idempotency key: nothing
     /// was appended, and this is the first request's result.
@@ -338,6 +340,11 @@ impl CommandHandler {
             events: original_events,
             event_ids: originals.iter().map(|e| e.event_id).collect(),
             positions: originals.iter().map(|e| e.position).collect(),
+            feed_end: originals
+                .iter()
+                .map(|e| e.cursor())
+                .max()
+                .unwrap_or_else(|| first.cursor()),
             recorded_at: last.recorded_at,
             replayed: true,
             state,
@@ -446,6 +453,7 @@ fn executed<A: Aggregate>(result: AppendResult, events: Vec<A::Event>, state: A)
         events,
         event_ids: result.event_ids,
         positions: result.positions,
+        feed_end: result.feed_end,
         recorded_at: result.recorded_at,
         replayed: result.replayed,
         state,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use common::{count_events, incident_stream, report, store, store_with_pool};
 use serde_json::json;
-use sitrep_domain::store::{ExpectedVersion, StoreError, StreamRange, StreamRef};
+use sitrep_domain::store::{ExpectedVersion, FeedCursor, StoreError, StreamRange, StreamRef};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -516,4 +516,93 @@ async fn a_batch_keeps_each_events_own_columns() {
         assert_eq!(s.schema_version, 1);
     }
     assert_eq!(store.verify().await.expect("verify").first_break, None);
+}
+
+/// Every form of the append statement (one event or several; a head known, looked up or taken
+/// as it is; the store's own transaction or a caller's) and a replay answer the feed cursor
+/// just past the last event they stored: what a read-your-writes wait waits for.
+#[tokio::test]
+async fn an_append_answers_where_its_events_end_in_the_feed() {
+    let (_db, store) = store().await;
+    // Another handle on the same database knows no heads: its appends look them up.
+    let other = sitrep_domain::store::EventStore::new(store.pool().clone());
+    let stream = incident_stream();
+    let appends = [
+        // One event, new stream (a known head: the genesis hash).
+        store
+            .append(&stream, ExpectedVersion::NoStream, &[report(1)])
+            .await,
+        // Several events, a head the store knows (linked by the store).
+        store
+            .append(&stream, ExpectedVersion::Exact(1), &[report(2), report(3)])
+            .await,
+        // One event, a head looked up by the statement.
+        other
+            .append(&stream, ExpectedVersion::Exact(3), &[report(4)])
+            .await,
+        // Several events at any version (looked up, linked in the database).
+        other
+            .append(&stream, ExpectedVersion::Any, &[report(5), report(6)])
+            .await,
+    ];
+    for result in appends {
+        let result = result.expect("append");
+        assert_eq!(
+            result.feed_end,
+            stored_end(&store, &stream, &result.positions).await
+        );
+    }
+
+    // In a caller's transaction: the cursor of that transaction's rows, known once committed.
+    let mut tx = store.pool().begin().await.expect("begin");
+    let in_tx = store
+        .append_in(
+            &mut tx,
+            &stream,
+            ExpectedVersion::Exact(6),
+            &[report(7), report(8)],
+        )
+        .await
+        .expect("append in tx");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        in_tx.feed_end,
+        stored_end(&store, &stream, &in_tx.positions).await
+    );
+
+    // A retry of the batch above is answered with the first append's cursor.
+    let batch = [report(9), report(10)];
+    let first = store
+        .append(&stream, ExpectedVersion::Exact(8), &batch)
+        .await
+        .expect("batch");
+    let retry = store
+        .append(&stream, ExpectedVersion::Exact(8), &batch)
+        .await
+        .expect("retry");
+    assert!(retry.replayed);
+    assert_eq!(retry.feed_end, first.feed_end);
+    assert_eq!(
+        first.feed_end,
+        stored_end(&store, &stream, &first.positions).await
+    );
+}
+
+/// The feed cursor just past the last (in feed order) of `stream`'s stored events at
+/// `positions`.
+async fn stored_end(
+    store: &sitrep_domain::store::EventStore,
+    stream: &StreamRef,
+    positions: &[i64],
+) -> FeedCursor {
+    let events = store
+        .read_stream(stream.stream_id, StreamRange::All)
+        .await
+        .expect("read");
+    events
+        .iter()
+        .filter(|e| positions.contains(&e.position))
+        .map(|e| e.cursor())
+        .max()
+        .expect("the appended events are stored")
 }

@@ -232,6 +232,7 @@ async fn a_retried_request_returns_the_first_result_and_appends_nothing() {
     assert_eq!(retry.version, first.version);
     assert_eq!(retry.event_ids, first.event_ids);
     assert_eq!(retry.positions, first.positions);
+    assert_eq!(retry.feed_end, first.feed_end, "it waits for the first request's events");
     assert_eq!(retry.events, first.events);
     assert_eq!(retry.state, first.state);
     assert_eq!(retry.state.total, 2);

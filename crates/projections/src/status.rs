@@ -102,12 +102,28 @@ pub async fn wait_until_applied_woken(
     expected: Option<&[&str]>,
 ) -> Result<(), ProjectionError> {
     let start = Instant::now();
-    let deadline = start
-        .checked_add(timeout)
-        .unwrap_or(start + Duration::from_secs(86_400));
     // Where a projection stands once it has applied every one of the events: looked up once,
     // so that each look below reads the projections' checkpoints alone.
     let target = feed_target(pool, positions).await?;
+    let timeout = timeout.saturating_sub(start.elapsed());
+    wait_until_reached_woken(pool, target, timeout, checkpoints, expected).await
+}
+
+/// [`wait_until_applied_woken`] for events whose place in the feed the caller knows: `target`
+/// is the feed cursor just past the last of them (an append answers it,
+/// [`sitrep_domain::store::AppendResult::feed_end`]), so nothing is looked up first; `None`
+/// waits for nothing. Call it after the events committed.
+pub async fn wait_until_reached_woken(
+    pool: &PgPool,
+    target: Option<FeedCursor>,
+    timeout: Duration,
+    checkpoints: Option<&CheckpointWatch>,
+    expected: Option<&[&str]>,
+) -> Result<(), ProjectionError> {
+    let start = Instant::now();
+    let deadline = start
+        .checked_add(timeout)
+        .unwrap_or(start + Duration::from_secs(86_400));
     let mut latest = checkpoints.map(|watch| watch.latest.clone());
     let _under_way = checkpoints.map(CheckpointWatch::begin_wait);
     loop {

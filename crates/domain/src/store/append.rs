@@ -29,6 +29,7 @@ use uuid::Uuid;
 use super::digest::{link_hash, to_micros_precision, DigestInput, GENESIS_HASH};
 use super::error::StoreError;
 use super::event::{AppendResult, ExpectedVersion, NewEvent, StoredEvent, StreamRef};
+use super::feed::FeedCursor;
 use super::heads::{KnownHead, StreamHeads};
 use super::row::{EventRow, EVENT_COLUMNS};
 use super::stamps::StampPause;
@@ -381,7 +382,9 @@ async fn insert(
     // Every form answers one row: positions, the new version, the recorded time, the head's hash
     // (no row, or all NULL, when nothing was inserted).
     let row: Option<InsertedRow> = query.fetch_optional(&mut *conn).await?;
-    let Some((Some(positions), Some(version), Some(recorded_at), Some(head_hash))) = row else {
+    let Some((Some(positions), Some(version), Some(recorded_at), Some(head_hash), Some(tx_id))) =
+        row
+    else {
         // Linked to a known head, the batch either goes in or breaks the unique key: nothing
         // inserted means the statement refused the store's time.
         return Ok(match stamped {
@@ -389,6 +392,8 @@ async fn insert(
             None => Inserted::Nothing,
         });
     };
+    // One transaction wrote them all: the last in the feed is the last inserted.
+    let last = positions.iter().copied().max().unwrap_or_default();
     Ok(Inserted::Written(Written {
         result: AppendResult {
             stream: stream.clone(),
@@ -397,6 +402,7 @@ async fn insert(
             event_ids: columns.event_id.clone(),
             recorded_at,
             replayed: false,
+            feed_end: FeedCursor::new(tx_id.unsigned_abs(), last),
         },
         head_hash,
     }))
@@ -452,6 +458,7 @@ type InsertedRow = (
     Option<i64>,
     Option<DateTime<Utc>>,
     Option<Vec<u8>>,
+    Option<i64>,
 );
 
 /// The stream's current version (0 when it does not exist).
@@ -567,6 +574,11 @@ fn replay_of(
         event_ids: events.iter().map(|e| e.event_id).collect(),
         recorded_at,
         replayed: true,
+        feed_end: stored
+            .iter()
+            .map(StoredEvent::cursor)
+            .max()
+            .unwrap_or_default(),
     })
 }
 

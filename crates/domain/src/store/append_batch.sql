@@ -24,11 +24,13 @@ inserted AS (
                                     valid_to, valid_precision, recorded_by, reason, causation_id,
                                     correlation_id, metadata, prev_hash, hash, n)
      ORDER BY i.n
-    RETURNING position, stream_version
+    RETURNING position, stream_version, tx_id
 )
 -- One row back, whatever the batch size: the positions in version order, the new version, the
--- recorded time and the new head's hash (the last link).
+-- recorded time, the new head's hash (the last link) and the writing transaction's id (one for
+-- every row).
 SELECT array_agg(position ORDER BY stream_version) AS positions, max(stream_version) AS version,
        (SELECT recorded_at FROM links) AS recorded_at,
-       (SELECT hashes[cardinality(hashes)] FROM links) AS head_hash
+       (SELECT hashes[cardinality(hashes)] FROM links) AS head_hash,
+       max(tx_id::text::int8) AS tx_id
   FROM inserted

@@ -7,4 +7,5 @@ INSERT INTO events (stream_type, stream_id, stream_version, event_id, event_type
 VALUES ($1, $2, $3::int8 + 1, $4, $5, $6, $7::text::json, $8, $9, $10, now(), $11, $12, $13, $14,
         $15::text::json, $17::bytea,
         sha256($17::bytea || $16::bytea || int8send($3::int8 + 1) || timestamptz_send(now())))
-RETURNING ARRAY[position] AS positions, stream_version AS version, recorded_at, hash AS head_hash
+RETURNING ARRAY[position] AS positions, stream_version AS version, recorded_at, hash AS head_hash,
+          tx_id::text::int8 AS tx_id

@@ -8,4 +8,5 @@ SELECT $1, $2, b.version + 1, $4, $5, $6, $7::text::json, $8, $9, $10, now(), $1
        $15::text::json,
        b.hash, sha256(b.hash || $16::bytea || int8send(b.version + 1) || timestamptz_send(now()))
   FROM base b
-RETURNING ARRAY[position] AS positions, stream_version AS version, recorded_at, hash AS head_hash
+RETURNING ARRAY[position] AS positions, stream_version AS version, recorded_at, hash AS head_hash,
+          tx_id::text::int8 AS tx_id

@@ -127,6 +127,9 @@ pub struct AppendResult {
     pub recorded_at: DateTime<Utc>,
     /// True when every event was already stored and nothing was written.
     pub replayed: bool,
+    /// The feed cursor just past the last of the events in feed order: a reader of the feed
+    /// (a projection's checkpoint) that has reached it has read them all.
+    pub feed_end: FeedCursor,
 }
 
 /// One stream's part of a bulk append ([`super::EventStore::append_batch_in`]): its events, to
