@@ -34,13 +34,6 @@ impl ActorMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new actor.")] input: RegisterActorInput,
     ) -> async_graphql::Result<ActorPayload> {
-        let id = new_id(
-            ctx,
-            input.actor_id,
-            &key_namespaces::ACTOR,
-            "",
-            &input.options,
-        );
         let command = ActorCommand::RegisterActor(domain::RegisterActor {
             name: input.name,
             actor_type: input.actor_type.into(),
@@ -49,7 +42,16 @@ impl ActorMutation {
             aliases: input.aliases.unwrap_or_default(),
             description: input.description,
         });
-        Ok(execute(ctx, id, command, &input.options).await?)
+        let outcome = commands::execute_new::<ActorAggregate>(
+            ctx,
+            input.actor_id,
+            &key_namespaces::ACTOR,
+            "",
+            &command,
+            &input.options,
+        )
+        .await?;
+        Ok(ActorPayload::from(outcome))
     }
 
     /// Renames an actor, with a reason; the previous name becomes an alias (unless the two

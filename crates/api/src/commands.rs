@@ -131,13 +131,58 @@ pub async fn execute<A: Aggregate>(
     command: &A::Command,
     options: &CommandOptions,
 ) -> Result<CommandOutcome, ApiError> {
+    run::<A>(ctx, id, Stream::Named, command, options).await
+}
+
+/// [`execute`] for a command that creates its stream, under the id [`new_id`] gives for
+/// `given`, `namespace` and `scope`. When the server makes that id up (the client named none
+/// and sent no idempotency key), no stored stream can hold it, and the handler appends without
+/// reading the stream first ([`CommandHandler::execute_on_fresh_id`]).
+///
+/// [`CommandHandler::execute_on_fresh_id`]: sitrep_domain::handler::CommandHandler::execute_on_fresh_id
+pub async fn execute_new<A: Aggregate>(
+    ctx: &Context<'_>,
+    given: Option<Uuid>,
+    namespace: &Uuid,
+    scope: &str,
+    command: &A::Command,
+    options: &CommandOptions,
+) -> Result<CommandOutcome, ApiError> {
+    let id = new_id(ctx, given, namespace, scope, options);
+    let stream = match (given, &options.idempotency_key) {
+        (None, None) => Stream::MadeUp,
+        _ => Stream::Named,
+    };
+    run::<A>(ctx, id, stream, command, options).await
+}
+
+/// Where a command's stream id came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    /// The client's, or derived from its key: the stream may exist.
+    Named,
+    /// Made up by the server for this request ([`derive_id`]'s fresh UUID).
+    MadeUp,
+}
+
+/// [`execute`] and [`execute_new`].
+async fn run<A: Aggregate>(
+    ctx: &Context<'_>,
+    id: Uuid,
+    stream: Stream,
+    command: &A::Command,
+    options: &CommandOptions,
+) -> Result<CommandOutcome, ApiError> {
     let api = api_context(ctx)?;
     let caller = ctx.data_opt::<Caller>().unwrap_or(&Caller::Anonymous);
     // Checked before the operation ran too (`AccessControl`); checked here again because this
     // is where a change is recorded, and the author recorded is the caller's token's name.
     api.access.authorize(caller, OperationClass::Record)?;
     let meta = options.meta(caller.name())?;
-    let executed: Executed<A> = api.handler.execute(id, command, &meta).await?;
+    let executed: Executed<A> = match stream {
+        Stream::Named => api.handler.execute(id, command, &meta).await?,
+        Stream::MadeUp => api.handler.execute_on_fresh_id(id, command, &meta).await?,
+    };
     if !executed.replayed {
         api.metrics
             .appended(A::STREAM_TYPE, executed.event_ids.len());

@@ -14,7 +14,7 @@ use sitrep_domain::model::incident::{
 };
 use uuid::Uuid;
 
-use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::incidents::{find_incident, pool, Incident};
 use crate::inputs::{CountInput, EventTimeInput, PlaceInput, SourceInput};
@@ -39,14 +39,6 @@ impl IncidentMutation {
         #[graphql(desc = "The new incident: its facts, the actors involved and the sources.")]
         input: ReportIncidentInput,
     ) -> async_graphql::Result<IncidentPayload> {
-        // A retry must land on the same incident: its id follows from the key.
-        let id = new_id(
-            ctx,
-            input.incident_id,
-            &key_namespaces::INCIDENT,
-            "",
-            &input.options,
-        );
         let command = domain::ReportIncident {
             facts: input.facts.into_domain("input.facts")?,
             actors: input
@@ -62,7 +54,17 @@ impl IncidentMutation {
                 .map(SourceInput::into_domain)
                 .collect(),
         };
-        Ok(execute(ctx, id, command.into(), &input.options).await?)
+        // A retry must land on the same incident: its id follows from the key.
+        let outcome = commands::execute_new::<IncidentAggregate>(
+            ctx,
+            input.incident_id,
+            &key_namespaces::INCIDENT,
+            "",
+            &command.into(),
+            &input.options,
+        )
+        .await?;
+        Ok(IncidentPayload::from(outcome))
     }
 
     /// Corrects some of an incident's facts, with a reason. Only the fields given change; the

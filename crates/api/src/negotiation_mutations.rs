@@ -44,14 +44,6 @@ impl NegotiationMutation {
         )]
         input: OpenNegotiationInput,
     ) -> async_graphql::Result<NegotiationPayload> {
-        // A retry must land on the same negotiation: its id follows from the key.
-        let id = new_id(
-            ctx,
-            input.negotiation_id,
-            &key_namespaces::NEGOTIATION,
-            "open/",
-            &input.options,
-        );
         let command = domain::OpenNegotiation {
             title: input.title,
             topic: input.topic,
@@ -59,7 +51,17 @@ impl NegotiationMutation {
             mediators: participants(input.mediators.unwrap_or_default()),
             opened_on: input.opened_on.into_domain(),
         };
-        Ok(execute(ctx, id, command.into(), &input.options, None).await?)
+        // A retry must land on the same negotiation: its id follows from the key.
+        let outcome = commands::execute_new::<NegotiationAggregate>(
+            ctx,
+            input.negotiation_id,
+            &key_namespaces::NEGOTIATION,
+            "open/",
+            &command.into(),
+            &input.options,
+        )
+        .await?;
+        Ok(NegotiationPayload::from(outcome))
     }
 
     /// Records a session held. Only while the negotiation is active.

@@ -13,7 +13,7 @@ use sitrep_domain::model::values::{Coordinates, CountryCode};
 use uuid::Uuid;
 
 use crate::actor_vocab::SiteKind;
-use crate::commands::{self, key_namespaces, new_id, CommandOptions, CommandOutcome};
+use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
 use crate::inputs::{CoordinatesInput, EventTimeInput, SourceInput};
 use crate::sites::{find_site, Site};
@@ -33,13 +33,6 @@ impl SiteMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new site.")] input: RegisterSiteInput,
     ) -> async_graphql::Result<SitePayload> {
-        let id = new_id(
-            ctx,
-            input.site_id,
-            &key_namespaces::SITE,
-            "",
-            &input.options,
-        );
         let command = SiteCommand::RegisterSite(domain::RegisterSite {
             name: input.name,
             kind: input.kind.into(),
@@ -58,7 +51,16 @@ impl SiteMutation {
             description: input.description,
             source: input.source.map(SourceInput::into_domain),
         });
-        Ok(execute(ctx, id, command, &input.options).await?)
+        let outcome = commands::execute_new::<SiteAggregate>(
+            ctx,
+            input.site_id,
+            &key_namespaces::SITE,
+            "",
+            &command,
+            &input.options,
+        )
+        .await?;
+        Ok(SitePayload::from(outcome))
     }
 
     /// Corrects a site's details (the fields given), with a reason. A new name makes the

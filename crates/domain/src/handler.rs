@@ -254,6 +254,50 @@ impl CommandHandler {
         }
     }
 
+    /// [`Self::execute`] on a stream id the caller has just made up (a new UUID, neither the
+    /// client's nor derived from a key), which no stored stream can hold: the command is decided
+    /// on the empty aggregate and appended as a new stream, without reading the stream first
+    /// (one statement instead of two). Whenever that does not simply succeed (the empty
+    /// aggregate refuses the command, or the stream exists after all) the command runs the
+    /// usual way, so every outcome is the one [`Self::execute`] gives. With an idempotency key
+    /// or an expected version other than 0 it is [`Self::execute`].
+    pub async fn execute_on_fresh_id<A: Aggregate>(
+        &self,
+        stream_id: Uuid,
+        command: &A::Command,
+        meta: &CommandMeta,
+    ) -> Result<Executed<A>, HandlerError> {
+        if meta.idempotency_key.is_some() || meta.expected_version.is_some_and(|v| v != 0) {
+            return self.execute(stream_id, command, meta).await;
+        }
+        A::check_identity(stream_id, command)?;
+        self.check_references::<A>(command).await?;
+        let state = A::default();
+        let Ok(events) = state.decide(command) else {
+            return self.execute(stream_id, command, meta).await;
+        };
+        let new_events = to_new_events(&events, meta)?;
+        let stream = StreamRef::new(A::STREAM_TYPE, stream_id);
+        match self
+            .store
+            .append(&stream, ExpectedVersion::NoStream, &new_events)
+            .await
+        {
+            Ok(result) if !result.replayed => {
+                let mut state = state;
+                for event in &events {
+                    state.apply(event);
+                }
+                Ok(executed(result, events, state))
+            }
+            // The stream exists (or, with ids of no key, cannot be a retry): the usual way.
+            Ok(_) | Err(StoreError::Conflict { .. }) => {
+                self.execute(stream_id, command, meta).await
+            }
+            Err(e) => Err(store_error(e, meta, A::STREAM_TYPE)),
+        }
+    }
+
     /// Refuses `command` when an aggregate it refers to does not exist (or is of another kind).
     async fn check_references<A: Aggregate>(
         &self,

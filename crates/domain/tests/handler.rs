@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sitrep_domain::handler::{CommandHandler, CommandMeta, HandlerError};
 use sitrep_domain::model::values::EventTime;
 use sitrep_domain::model::{Aggregate, DomainError, DomainEvent};
-use sitrep_domain::store::{StreamRange, StreamRef};
+use sitrep_domain::store::{EventStore, StreamRange, StreamRef};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -232,7 +232,10 @@ async fn a_retried_request_returns_the_first_result_and_appends_nothing() {
     assert_eq!(retry.version, first.version);
     assert_eq!(retry.event_ids, first.event_ids);
     assert_eq!(retry.positions, first.positions);
-    assert_eq!(retry.feed_end, first.feed_end, "it waits for the first request's events");
+    assert_eq!(
+        retry.feed_end, first.feed_end,
+        "it waits for the first request's events"
+    );
     assert_eq!(retry.events, first.events);
     assert_eq!(retry.state, first.state);
     assert_eq!(retry.state.total, 2);
@@ -331,6 +334,143 @@ async fn a_stream_of_another_type_is_not_loaded_as_this_aggregate() {
         "{wrong:?}"
     );
     assert_eq!(count_events(&store).await, 1);
+}
+
+/// A command on an id the caller has just made up is decided on the empty aggregate and
+/// appended without reading the stream: one statement where the usual way runs two. Whenever
+/// that does not simply work, it ends as the usual way does.
+#[tokio::test]
+async fn a_command_on_a_fresh_id_appends_unread_and_ends_as_the_usual_way_would() {
+    let (db, store) = store().await;
+    let handler = CommandHandler::new(EventStore::new(logging_pool(&db).await));
+    let meta = CommandMeta::by("analyst");
+
+    let id = Uuid::now_v7();
+    let (opened, statements) =
+        counting_statements(handler.execute_on_fresh_id::<Tally>(id, &open(), &meta)).await;
+    let opened = opened.expect("open");
+    assert_eq!(
+        (opened.version, opened.state.opened, statements),
+        (1, true, 1)
+    );
+    assert_eq!(
+        opened.state,
+        handler
+            .load::<Tally>(id, StreamRange::All)
+            .await
+            .expect("load")
+            .state
+    );
+    let (usual, statements) =
+        counting_statements(handler.execute::<Tally>(Uuid::now_v7(), &open(), &meta)).await;
+    assert_eq!((usual.expect("open").version, statements), (1, 2));
+
+    // The stream exists after all: what the usual way answers, and nothing appended.
+    let before = count_events(&store).await;
+    let again = handler
+        .execute_on_fresh_id::<Tally>(id, &open(), &meta)
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(HandlerError::Rejected(DomainError::AlreadyExists { .. }))
+        ),
+        "{again:?}"
+    );
+    let expecting_new = handler
+        .execute_on_fresh_id::<Tally>(id, &add(1), &meta.clone().expecting(0))
+        .await;
+    assert!(
+        matches!(
+            expecting_new,
+            Err(HandlerError::Conflict {
+                expected: 0,
+                actual: 1,
+                ..
+            })
+        ),
+        "{expecting_new:?}"
+    );
+    assert_eq!(count_events(&store).await, before);
+    // The empty aggregate refuses the command, the stored one takes it.
+    let added = handler
+        .execute_on_fresh_id::<Tally>(id, &add(2), &meta)
+        .await
+        .expect("add to the stored tally");
+    assert_eq!((added.version, added.state.total), (2, 2));
+    let nowhere = handler
+        .execute_on_fresh_id::<Tally>(Uuid::now_v7(), &add(2), &meta)
+        .await;
+    assert!(
+        matches!(
+            nowhere,
+            Err(HandlerError::Rejected(DomainError::NotFound { .. }))
+        ),
+        "{nowhere:?}"
+    );
+    // Another kind of stream under the id.
+    let incident = StreamRef::new("incident", Uuid::now_v7());
+    store
+        .append(
+            &incident,
+            sitrep_domain::store::ExpectedVersion::NoStream,
+            &[common::report(1)],
+        )
+        .await
+        .expect("append");
+    let wrong = handler
+        .execute_on_fresh_id::<Tally>(incident.stream_id, &open(), &meta)
+        .await;
+    assert!(
+        matches!(wrong, Err(HandlerError::WrongStreamType { ref actual, .. }) if actual == "incident"),
+        "{wrong:?}"
+    );
+    assert_eq!(count_events(&store).await, before + 2);
+}
+
+/// A pool on `db` that logs its statements (the test database's does not), for
+/// [`counting_statements`].
+async fn logging_pool(db: &sitrep_testkit::TestDb) -> sqlx::PgPool {
+    use sqlx::ConnectOptions as _;
+
+    let options = (*db.pool.connect_options())
+        .clone()
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(
+            tracing::log::LevelFilter::Debug,
+            std::time::Duration::from_secs(60),
+        );
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("connect to the test database")
+}
+
+/// What `work` answers and how many SQL statements it ran on a [`logging_pool`] (sqlx reports
+/// each as an event of target `sqlx::query` on the thread that awaits it).
+async fn counting_statements<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    struct Count(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if event.metadata().target() == "sqlx::query" {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
+    let guard = tracing::subscriber::set_default(subscriber);
+    let answer = work.await;
+    drop(guard);
+    (answer, count.load(Ordering::SeqCst))
 }
 
 mod real_aggregates {
