@@ -15,6 +15,7 @@ use sitrep_domain::handler::{CommandHandler, CommandMeta, HandlerError};
 use sitrep_domain::model::values::EventTime;
 use sitrep_domain::model::{Aggregate, DomainError, DomainEvent};
 use sitrep_domain::store::{EventStore, StreamRange, StreamRef};
+use sitrep_testkit::statements::{counting_statements, logging_pool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -342,7 +343,7 @@ async fn a_stream_of_another_type_is_not_loaded_as_this_aggregate() {
 #[tokio::test]
 async fn a_command_on_a_fresh_id_appends_unread_and_ends_as_the_usual_way_would() {
     let (db, store) = store().await;
-    let handler = CommandHandler::new(EventStore::new(logging_pool(&db).await));
+    let handler = CommandHandler::new(EventStore::new(logging_pool(&db, 2).await));
     let meta = CommandMeta::by("analyst");
 
     let id = Uuid::now_v7();
@@ -426,51 +427,6 @@ async fn a_command_on_a_fresh_id_appends_unread_and_ends_as_the_usual_way_would(
         "{wrong:?}"
     );
     assert_eq!(count_events(&store).await, before + 2);
-}
-
-/// A pool on `db` that logs its statements (the test database's does not), for
-/// [`counting_statements`].
-async fn logging_pool(db: &sitrep_testkit::TestDb) -> sqlx::PgPool {
-    use sqlx::ConnectOptions as _;
-
-    let options = (*db.pool.connect_options())
-        .clone()
-        .log_statements(tracing::log::LevelFilter::Debug)
-        .log_slow_statements(
-            tracing::log::LevelFilter::Debug,
-            std::time::Duration::from_secs(60),
-        );
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await
-        .expect("connect to the test database")
-}
-
-/// What `work` answers and how many SQL statements it ran on a [`logging_pool`] (sqlx reports
-/// each as an event of target `sqlx::query` on the thread that awaits it).
-async fn counting_statements<T>(work: impl std::future::Future<Output = T>) -> (T, usize) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tracing_subscriber::layer::SubscriberExt;
-
-    struct Count(Arc<AtomicUsize>);
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
-        fn on_event(
-            &self,
-            event: &tracing::Event<'_>,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            if event.metadata().target() == "sqlx::query" {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-    let count = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
-    let guard = tracing::subscriber::set_default(subscriber);
-    let answer = work.await;
-    drop(guard);
-    (answer, count.load(Ordering::SeqCst))
 }
 
 mod real_aggregates {

@@ -8,6 +8,8 @@
 //!
 //! A [`TestDb`] drops its database when it goes out of scope.
 
+pub mod statements;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 

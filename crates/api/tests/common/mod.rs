@@ -16,8 +16,8 @@ use sitrep_domain::store::EventStore;
 use sitrep_projections::actors::ActorsProjection;
 use sitrep_projections::incidents::IncidentsProjection;
 use sitrep_projections::{Projection, Projector};
+use sitrep_testkit::statements::{counting_statements, logging_pool};
 use sitrep_testkit::TestDb;
-use sqlx::ConnectOptions;
 use tokio::task::JoinHandle;
 
 pub struct Api {
@@ -60,15 +60,7 @@ pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
     }
     // The schema's own pool logs its statements (the test database's does not), so that a
     // test can count them.
-    let options = (*db.pool.connect_options())
-        .clone()
-        .log_statements(tracing::log::LevelFilter::Debug)
-        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(60));
-    let logged = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(10)
-        .connect_with(options)
-        .await
-        .expect("connect to the test database");
+    let logged = logging_pool(&db, 10).await;
     let mut context = ApiContext::new(EventStore::new(logged));
     context.projections = projections;
     context.read_your_writes = Duration::from_secs(10);
@@ -155,31 +147,12 @@ impl Api {
         query: &str,
         variables: Value,
     ) -> (Value, usize) {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use tracing_subscriber::layer::SubscriberExt;
-
-        struct Count(Arc<AtomicUsize>);
-        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
-            fn on_event(
-                &self,
-                event: &tracing::Event<'_>,
-                _: tracing_subscriber::layer::Context<'_, S>,
-            ) {
-                if event.metadata().target() == "sqlx::query" {
-                    self.0.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        }
-        let count = Arc::new(AtomicUsize::new(0));
-        let subscriber = tracing_subscriber::registry().with(Count(count.clone()));
-        let guard = tracing::subscriber::set_default(subscriber);
-        let response = self.run_as(caller, query, variables).await;
-        drop(guard);
+        let (response, count) = counting_statements(self.run_as(caller, query, variables)).await;
         assert!(
             response.get("errors").is_none(),
             "unexpected errors: {response:#}"
         );
-        (response["data"].clone(), count.load(Ordering::SeqCst))
+        (response["data"].clone(), count)
     }
 
     pub async fn events_stored(&self) -> i64 {
