@@ -6,11 +6,13 @@
 //! record, who is written down as the author and how long a mutation waits for the read models
 //! live in one place.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, InputObject};
 use chrono::{DateTime, Utc};
 use sitrep_domain::handler::{CommandMeta, Executed};
 use sitrep_domain::model::aggregate::Aggregate;
-use sitrep_projections::status::wait_until_reached_woken;
+use sitrep_projections::status::{wait_until_reached_woken, LiveCheckpoints};
 use uuid::Uuid;
 
 use crate::auth::{Caller, OperationClass};
@@ -121,6 +123,10 @@ pub struct CommandOutcome {
     pub replayed: bool,
     /// True when the read models had applied the change before the answer.
     pub caught_up: bool,
+    /// The reading of the projections' checkpoints that showed the change applied (none when
+    /// the wait ended first): the generations it names hold the change, so a payload reads
+    /// its entity there without asking for the live generation again.
+    pub applied_in: Option<Arc<LiveCheckpoints>>,
 }
 
 /// Runs `command` on the aggregate in stream `id`, then waits (at most the server's
@@ -188,7 +194,7 @@ async fn run<A: Aggregate>(
             .appended(A::STREAM_TYPE, executed.event_ids.len());
     }
     let checkpoints = api.checkpoint_watch();
-    let caught_up = wait_until_reached_woken(
+    let applied_in = wait_until_reached_woken(
         api.store.pool(),
         Some(executed.feed_end),
         api.read_your_writes,
@@ -196,14 +202,15 @@ async fn run<A: Aggregate>(
         Some(&api.projections_reading(A::STREAM_TYPE)),
     )
     .await
-    .is_ok();
+    .ok();
     Ok(CommandOutcome {
         stream_id: id,
         version: i32::try_from(executed.version).unwrap_or(i32::MAX),
         event_ids: executed.event_ids,
         recorded_at: executed.recorded_at,
         replayed: executed.replayed,
-        caught_up,
+        caught_up: applied_in.is_some(),
+        applied_in,
     })
 }
 

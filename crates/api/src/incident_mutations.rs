@@ -7,16 +7,19 @@
 //! Inputs mirror the domain's commands field for field; the domain checks every rule, and its
 //! field paths come back as paths into the input (`input.facts.place.coordinates.latitude`).
 
+use std::sync::Arc;
+
 use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sitrep_domain::model::incident::{
     self as domain, ExternalRef, Incident as IncidentAggregate, IncidentCommand, IncidentFacts,
 };
+use sitrep_projections::status::LiveCheckpoints;
 use uuid::Uuid;
 
 use crate::commands::{self, key_namespaces, CommandOptions, CommandOutcome};
 use crate::error::ApiError;
-use crate::incidents::{find_incident, pool, Incident};
+use crate::incidents::{find_incident, find_incident_in, pool, Incident, INCIDENTS};
 use crate::inputs::{CountInput, EventTimeInput, PlaceInput, SourceInput};
 use crate::vocab::{
     ActorRole, AttributionStatus, EventType, Means, RetractionKind, SubEventType, TargetCategory,
@@ -244,6 +247,9 @@ pub struct IncidentPayload {
     /// True when the read models had applied the change before this answer; false when they
     /// did not within the server's wait, and `incident` may not show it yet.
     pub caught_up: bool,
+    /// Where the wait saw the change applied (see [`CommandOutcome::applied_in`]).
+    #[graphql(skip)]
+    pub applied_in: Option<Arc<LiveCheckpoints>>,
 }
 
 impl From<CommandOutcome> for IncidentPayload {
@@ -255,6 +261,7 @@ impl From<CommandOutcome> for IncidentPayload {
             recorded_at: outcome.recorded_at,
             replayed: outcome.replayed,
             caught_up: outcome.caught_up,
+            applied_in: outcome.applied_in,
         }
     }
 }
@@ -263,7 +270,14 @@ impl From<CommandOutcome> for IncidentPayload {
 impl IncidentPayload {
     /// The incident as the incidents read model shows it now (null if it is not there yet).
     async fn incident(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Incident>> {
-        Ok(find_incident(pool(ctx)?, self.incident_id, None).await?)
+        let applied_in = self
+            .applied_in
+            .as_deref()
+            .and_then(|reading| reading.schema_of(INCIDENTS));
+        Ok(match applied_in {
+            Some(schema) => find_incident_in(pool(ctx)?, schema, self.incident_id).await?,
+            None => find_incident(pool(ctx)?, self.incident_id, None).await?,
+        })
     }
 }
 

@@ -74,7 +74,7 @@ impl IncidentQuery {
             .transpose()?;
         let filter = filter.unwrap_or_default().into_query()?;
         let pool = pool(ctx)?;
-        let schema = live_schema(pool, "incidents").await?;
+        let schema = live_schema(pool, INCIDENTS).await?;
         // One more than asked says whether there is a next page.
         let limit = u32::try_from(first).unwrap_or_default() + 1;
         let items = incident_list(pool, &schema, &filter, limit, after.map(|c| c.0), as_of)
@@ -144,7 +144,7 @@ impl IncidentQuery {
         let filter = filter.unwrap_or_default().into_query()?;
         let dimensions: Vec<QueryDimension> = group_by.iter().map(|&d| d.into()).collect();
         let pool = pool(ctx)?;
-        let schema = live_schema(pool, "incidents").await?;
+        let schema = live_schema(pool, INCIDENTS).await?;
         let rows = incident_stats(
             pool,
             &schema,
@@ -172,11 +172,33 @@ pub(crate) async fn find_incident(
     id: Uuid,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Option<Incident>, ApiError> {
-    let schema = live_schema(pool, "incidents").await?;
+    let schema = live_schema(pool, INCIDENTS).await?;
     Ok(incident_by_id(pool, &schema, id, as_of)
         .await?
         .map(|item| Incident(item, as_of)))
 }
+
+/// Incident `id` as it is now in `schema`, a generation of the incidents read model that was
+/// live a moment ago (a mutation's wait saw it apply the change: [`LiveCheckpoints::schema_of`]).
+/// Should a rebuild have dropped it since (it takes two switches), the live one is read instead.
+///
+/// [`LiveCheckpoints::schema_of`]: sitrep_projections::status::LiveCheckpoints::schema_of
+pub(crate) async fn find_incident_in(
+    pool: &PgPool,
+    schema: &str,
+    id: Uuid,
+) -> Result<Option<Incident>, ApiError> {
+    match incident_by_id(pool, schema, id, None).await {
+        Ok(found) => Ok(found.map(|item| Incident(item, None))),
+        Err(error) => {
+            tracing::debug!(%error, schema, "reading the incident from the live generation instead");
+            find_incident(pool, id, None).await
+        }
+    }
+}
+
+/// The read model's name among the projections (its generations, its checkpoints).
+pub(crate) const INCIDENTS: &str = "incidents";
 
 /// The order of the incident list.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -637,4 +659,31 @@ where
     G: From<D>,
 {
     name.as_deref().and_then(from_stored::<D>).map(G::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sitrep_domain::store::EventStore;
+    use sitrep_projections::incidents::IncidentsProjection;
+    use sitrep_projections::Projector;
+    use sitrep_testkit::TestDb;
+    use uuid::Uuid;
+
+    use super::find_incident_in;
+
+    #[tokio::test]
+    async fn a_generation_dropped_since_the_wait_is_read_as_the_live_one() {
+        let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
+        let projector = Projector::new(
+            EventStore::new(db.pool.clone()),
+            Arc::new(IncidentsProjection::default()),
+        );
+        projector.live_generation().await.expect("live generation");
+        let found = find_incident_in(&db.pool, "incidents_g999", Uuid::now_v7())
+            .await
+            .expect("read from the live generation instead");
+        assert!(found.is_none());
+    }
 }

@@ -84,7 +84,9 @@ pub async fn wait_until_applied(
     positions: &[i64],
     timeout: Duration,
 ) -> Result<(), ProjectionError> {
-    wait_until_applied_woken(pool, positions, timeout, None, None).await
+    wait_until_applied_woken(pool, positions, timeout, None, None)
+        .await
+        .map(drop)
 }
 
 /// The same, looking again whenever `checkpoints` has read the checkpoints anew (it does on
@@ -93,14 +95,15 @@ pub async fn wait_until_applied(
 /// were a load of their own. With `expected`, only the projections of that list are waited
 /// for (those that read the events' stream type: the others' read models do not show them),
 /// and one of them that has no live generation yet (a server just started) counts as not
-/// having applied them either; an empty list waits for nothing.
+/// having applied them either; an empty list waits for nothing. Answers the reading of the
+/// checkpoints that showed them applied.
 pub async fn wait_until_applied_woken(
     pool: &PgPool,
     positions: &[i64],
     timeout: Duration,
     checkpoints: Option<&CheckpointWatch>,
     expected: Option<&[&str]>,
-) -> Result<(), ProjectionError> {
+) -> Result<Arc<LiveCheckpoints>, ProjectionError> {
     let start = Instant::now();
     // Where a projection stands once it has applied every one of the events: looked up once,
     // so that each look below reads the projections' checkpoints alone.
@@ -112,14 +115,16 @@ pub async fn wait_until_applied_woken(
 /// [`wait_until_applied_woken`] for events whose place in the feed the caller knows: `target`
 /// is the feed cursor just past the last of them (an append answers it,
 /// [`sitrep_domain::store::AppendResult::feed_end`]), so nothing is looked up first; `None`
-/// waits for nothing. Call it after the events committed.
+/// waits for nothing. Call it after the events committed. Answers the reading of the
+/// checkpoints that showed them applied: the live generations it names hold the events (a
+/// reader may read them there, see [`LiveCheckpoints::schema_of`]).
 pub async fn wait_until_reached_woken(
     pool: &PgPool,
     target: Option<FeedCursor>,
     timeout: Duration,
     checkpoints: Option<&CheckpointWatch>,
     expected: Option<&[&str]>,
-) -> Result<(), ProjectionError> {
+) -> Result<Arc<LiveCheckpoints>, ProjectionError> {
     let start = Instant::now();
     let deadline = start
         .checked_add(timeout)
@@ -135,15 +140,15 @@ pub async fn wait_until_reached_woken(
             let reading = latest.borrow_and_update().clone();
             (reading.read_at >= start).then_some(reading)
         });
-        let applied = match reading {
-            Some(reading) => reading.has_applied(target, expected),
+        let reading = match reading {
+            Some(reading) => Some(reading),
             None if latest.is_none() || now >= deadline => {
-                live_checkpoints(pool).await?.has_applied(target, expected)
+                Some(Arc::new(live_checkpoints(pool).await?))
             }
-            None => false,
+            None => None,
         };
-        if applied {
-            return Ok(());
+        if let Some(reading) = reading.filter(|r| r.has_applied(target, expected)) {
+            return Ok(reading);
         }
         if now >= deadline {
             return Err(ProjectionError::Timeout(timeout));
@@ -157,8 +162,9 @@ pub async fn wait_until_reached_woken(
                     // No new reading for a while (a wake-up lost while the listening
                     // connection was re-opened, say): look directly.
                     Err(_) => {
-                        if live_checkpoints(pool).await?.has_applied(target, expected) {
-                            return Ok(());
+                        let reading = live_checkpoints(pool).await?;
+                        if reading.has_applied(target, expected) {
+                            return Ok(Arc::new(reading));
                         }
                     }
                     // The watch is gone: poll.
@@ -201,9 +207,21 @@ pub struct LiveCheckpoints {
     read_at: Instant,
     /// Each live generation's projection and checkpoint.
     cursors: Vec<(String, FeedCursor)>,
+    /// Each live generation's projection and schema, at that moment.
+    schemas: Vec<(String, String)>,
 }
 
 impl LiveCheckpoints {
+    /// The schema of `projection`'s live generation when the reading was taken. Once a reading
+    /// shows events applied, that schema holds them even if a rebuild has switched since: a
+    /// retired generation is dropped only at the switch after next.
+    pub fn schema_of(&self, projection: &str) -> Option<&str> {
+        self.schemas
+            .iter()
+            .find(|(name, _)| name == projection)
+            .map(|(_, schema)| schema.as_str())
+    }
+
     /// Whether the live projections (those of `expected` only, when given) have applied the
     /// events up to `target`; with `expected`, one of them without a live generation has not.
     fn has_applied(&self, target: Option<FeedCursor>, expected: Option<&[&str]>) -> bool {
@@ -225,21 +243,24 @@ impl LiveCheckpoints {
 /// Reads the live generations' checkpoints.
 async fn live_checkpoints(pool: &PgPool) -> Result<LiveCheckpoints, ProjectionError> {
     let read_at = Instant::now();
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT projection, cursor_tx::text::int8, cursor_position \
+    let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
+        "SELECT projection, cursor_tx::text::int8, cursor_position, schema_name \
            FROM projection_generations WHERE status = 'live'",
     )
     .fetch_all(pool)
     .await?;
-    Ok(LiveCheckpoints {
+    let mut reading = LiveCheckpoints {
         read_at,
-        cursors: rows
-            .into_iter()
-            .map(|(projection, tx_id, position)| {
-                (projection, FeedCursor::new(tx_id as u64, position))
-            })
-            .collect(),
-    })
+        cursors: Vec::with_capacity(rows.len()),
+        schemas: Vec::with_capacity(rows.len()),
+    };
+    for (projection, tx_id, position, schema) in rows {
+        reading
+            .cursors
+            .push((projection.clone(), FeedCursor::new(tx_id as u64, position)));
+        reading.schemas.push((projection, schema));
+    }
+    Ok(reading)
 }
 
 /// How long the reader of a [`CheckpointWatch`] waits for a wake-up before it reads anyway.
@@ -278,6 +299,7 @@ impl CheckpointWatch {
             // Older than any wait: says nothing until the first reading.
             read_at: Instant::now(),
             cursors: Vec::new(),
+            schemas: Vec::new(),
         }));
         let waits = Arc::new(AtomicUsize::new(0));
         let wait_begun = Arc::new(Notify::new());
@@ -368,6 +390,7 @@ mod tests {
                 ("actors".into(), at(10, 39)),
                 ("troops".into(), at(9, 50)),
             ],
+            schemas: Vec::new(),
         };
         let both = Some(&["incidents", "actors"][..]);
         assert!(reading.has_applied(Some(at(10, 39)), both));

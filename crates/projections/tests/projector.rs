@@ -11,7 +11,7 @@ use sitrep_projections::checksum::checksum;
 use sitrep_projections::generation::{self, Status};
 use sitrep_projections::incidents::IncidentsProjection;
 use sitrep_projections::projector::Failpoint;
-use sitrep_projections::status::{statuses, wait_until_applied};
+use sitrep_projections::status::{statuses, wait_until_applied, wait_until_applied_woken};
 use sitrep_projections::ProjectionError;
 use uuid::Uuid;
 
@@ -285,6 +285,18 @@ async fn status_reports_position_and_lag() {
     wait_until_applied(store.pool(), &positions, Duration::from_millis(50))
         .await
         .expect("applied");
+    // The reading that showed them applied names the generation that holds them.
+    let reading = wait_until_applied_woken(
+        store.pool(),
+        &positions,
+        Duration::from_millis(50),
+        None,
+        None,
+    )
+    .await
+    .expect("applied");
+    assert_eq!(reading.schema_of("incidents"), Some(live.schema.as_str()));
+    assert_eq!(reading.schema_of("troop_levels"), None);
 }
 
 #[tokio::test]
