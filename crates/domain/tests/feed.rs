@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{incident_stream, report, store, store_with_pool};
+use sitrep_domain::store::appended::notification_concerns;
 use sitrep_domain::store::feed::FEED_CHANNEL;
 use sitrep_domain::store::{ExpectedVersion, FeedCursor, StoredEvent, StreamRef};
 use uuid::Uuid;
@@ -192,6 +193,16 @@ async fn a_follower_wakes_on_notify_and_resumes_from_its_cursor() {
         .expect("a NOTIFY within 10 s")
         .expect("notification");
     assert_eq!(note.channel(), FEED_CHANNEL);
+    // It names the sending store and the stream types appended.
+    assert_eq!(
+        note.payload(),
+        format!("{} {}", store.origin(), stream.stream_type)
+    );
+    assert!(!notification_concerns(
+        note.payload(),
+        Uuid::now_v7(),
+        Some(&["troop_deployment"])
+    ));
 
     store
         .append(&stream, ExpectedVersion::NoStream, &[report(1)])

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use sitrep_domain::store::appended::notification_concerns;
 use sitrep_domain::store::feed::{FeedCursor, FeedPage, FEED_CHANNEL};
 use sitrep_domain::store::{EventStore, StoreError};
 use sqlx::postgres::PgListener;
@@ -376,7 +377,8 @@ impl Projector {
         tracing::info!(projection = self.projection.name(), "projector leading");
         let mut listener = PgListener::connect_with(self.store.pool()).await?;
         listener.listen(FEED_CHANNEL).await?;
-        let mut local_appends = self.store.local_appends();
+        let stream_types = Some(self.projection.stream_types());
+        let mut local_appends = self.store.local_appends_of(stream_types);
         let mut generation = self.live_generation().await?;
         let mut checked = Instant::now();
         let mut page_size = self.pages.first;
@@ -395,7 +397,7 @@ impl Projector {
             }
             let deadline = Instant::now() + LIVE_RECHECK;
             // Appends of this process from here on wake the wait below.
-            local_appends.borrow_and_update();
+            local_appends.mark_seen();
             let followed = self
                 .follow(&mut generation, Some(deadline), page_size)
                 .await?;
@@ -405,14 +407,28 @@ impl Projector {
                 Stop::Deadline => {}
                 Stop::HeldBack => tokio::time::sleep(HELD_BACK_RECHECK).await,
                 Stop::CaughtUp => {
-                    // A timeout is the poll; a notification, a listener error (the listener
-                    // reconnects by itself) or an append of this process wakes us too. The
-                    // last is the quick path of a server's own writes: it skips the notifier's
-                    // coalescing and the round trip through PostgreSQL.
+                    // A timeout is the poll; an append of this process of the projection's
+                    // stream types wakes us too (the quick path of a server's own writes: it
+                    // skips the notifier's coalescing and the round trip through PostgreSQL),
+                    // and so do a listener error (the listener reconnects by itself) and a
+                    // notification of another process that may concern the projection (not
+                    // one of this process, already seen here, nor one naming only other
+                    // stream types: the poll passes over those).
+                    let origin = self.store.origin();
                     let _ = tokio::time::timeout(POLL_INTERVAL, async {
-                        tokio::select! {
-                            _ = listener.try_recv() => {}
-                            _ = local_appends.changed() => {}
+                        loop {
+                            tokio::select! {
+                                note = listener.try_recv() => match note {
+                                    Ok(Some(note))
+                                        if !notification_concerns(
+                                            note.payload(),
+                                            origin,
+                                            stream_types,
+                                        ) => {}
+                                    _ => return,
+                                },
+                                () = local_appends.changed() => return,
+                            }
                         }
                     })
                     .await;

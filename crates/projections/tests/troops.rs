@@ -478,6 +478,41 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
     assert_eq!(rows, 1);
 }
 
+/// A leading troop-levels projector is not woken by the incidents its own process records: it
+/// reads the feed when it polls (every 250 ms) and passes over them then, not after each append.
+/// Its feed reads are counted (the store logs its statements) while 40 incidents are reported.
+#[tokio::test]
+async fn a_leading_projector_sleeps_through_appends_of_other_stream_types() {
+    use sitrep_testkit::statements::{counting_statements_with, logging_pool};
+    use std::time::{Duration, Instant};
+
+    let db = sitrep_testkit::TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let store = EventStore::new(logging_pool(&db, 5).await);
+    let handler = CommandHandler::new(store.clone());
+    let projector = Projector::new(store.clone(), Arc::new(TroopsProjection));
+    projector.live_generation().await.expect("live");
+    let began = Instant::now();
+    let ((), feed_reads) =
+        counting_statements_with("stream_type = ANY($4::text[]) AS wanted", async {
+            let leading = tokio::spawn(async move {
+                let _ = projector.run(std::future::pending()).await;
+            });
+            // Leading and caught up with the empty log.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            report_incidents(&handler, 40).await;
+            leading.abort();
+        })
+        .await;
+    let elapsed = began.elapsed();
+    // Its first read, one per poll, one per second's look at the live generation, and one
+    // more for a poll under way at the end.
+    let most = 2 + elapsed.as_millis() / 250 + elapsed.as_millis() / 1000;
+    assert!(
+        (feed_reads as u128) <= most,
+        "{feed_reads} feed reads in {elapsed:?} while 40 incidents were reported"
+    );
+}
+
 /// Passing over a page is guarded as applying one is: a projector whose checkpoint was moved
 /// by another (a rival during a take-over) is fenced, and the checkpoint it found stays.
 #[tokio::test]

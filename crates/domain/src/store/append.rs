@@ -114,7 +114,7 @@ impl EventStore {
                 self.heads
                     .record(stream, result.version, &hash, result.recorded_at);
             }
-            self.appends_committed();
+            self.appends_committed([stream.stream_type.as_str()]);
         }
         Ok(result)
     }
@@ -145,9 +145,10 @@ impl EventStore {
         Ok(result)
     }
 
-    /// Tells this process's feed notifier that events were committed.
+    /// Tells this process's feed notifier and readers that events were committed (of unknown
+    /// stream types: every reader looks).
     pub fn notify_appended(&self) {
-        self.appends_committed();
+        self.appends_committed([]);
     }
 
     /// The stream's current version (0 when it does not exist).

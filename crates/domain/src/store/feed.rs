@@ -9,8 +9,8 @@
 //! is never revised. No global lock and no time-out are involved.
 //!
 //! Readers are woken by `NOTIFY sitrep_feed`, sent after the commit by [`EventStore::run_notifier`]
-//! (never inside the appending transaction, where NOTIFY would serialise all commits), and poll as
-//! a fallback.
+//! (never inside the appending transaction, where NOTIFY would serialise all commits) and naming
+//! the stream types appended ([`super::appended`]), and poll as a fallback.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +21,7 @@ use base64::Engine as _;
 use sqlx::postgres::PgListener;
 use sqlx::{FromRow as _, Row as _};
 
+use super::appended::notification_payload;
 use super::error::StoreError;
 use super::event::StoredEvent;
 use super::row::{EventRow, EVENT_COLUMNS};
@@ -223,13 +224,22 @@ impl EventStore {
     }
 
     /// Sends `NOTIFY sitrep_feed` after appends, at most once per `coalesce` interval, outside the
-    /// appending transactions. Runs until the future is dropped; spawn it once per process.
+    /// appending transactions, naming this store and the stream types appended since the last
+    /// one ([`super::appended`]). Runs until the future is dropped; spawn it once per process.
     pub async fn run_notifier(self, coalesce: Duration) {
+        let mut appends = self.local_appends.subscribe();
+        let mut notified = appends.borrow_and_update().clone();
         loop {
-            self.appended.notified().await;
+            if appends.changed().await.is_err() {
+                return;
+            }
             tokio::time::sleep(coalesce).await;
-            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+            let now = appends.borrow_and_update().clone();
+            let payload = notification_payload(self.origin, now.types_since(&notified).as_deref());
+            notified = now;
+            if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(FEED_CHANNEL)
+                .bind(payload)
                 .execute(&self.pool)
                 .await
             {

@@ -10,6 +10,8 @@
 //! - [`heads`]: stream heads already seen, so that an append can link to them without a lookup;
 //! - [`read`]: one stream, whole or up to a version or a recorded time;
 //! - [`feed`]: the gap-free, commit-ordered feed of all events, its cursor and its wake-ups;
+//! - [`appended`]: this process's appends counted by stream type, which wake its readers of
+//!   those types and which the feed's `NOTIFY` names;
 //! - [`log_query`]: pages of that feed narrowed by stream, type, author, time and correlation
 //!   (the audit log);
 //! - [`integrity`]: seals over the feed and verification of hash links and seals, whole or over
@@ -19,6 +21,7 @@
 //! - [`error`]: the typed errors of all of the above.
 
 mod append;
+pub mod appended;
 mod bulk;
 mod bulk_copy;
 pub(crate) mod digest;
@@ -37,8 +40,10 @@ mod validate;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
+use uuid::Uuid;
 
+use appended::{AppendCounts, LocalAppends};
 use heads::StreamHeads;
 use stamps::StampPause;
 
@@ -62,10 +67,11 @@ pub use transfer::{ExportSummary, ImportSummary, LineProblem, TransferError};
 #[derive(Clone, Debug)]
 pub struct EventStore {
     pool: PgPool,
-    appended: Arc<Notify>,
-    /// Counts this process's committed appends, for readers in the same process (see
-    /// [`EventStore::local_appends`]).
-    local_appends: Arc<watch::Sender<u64>>,
+    /// Names this store (and its clones) in the feed's notifications.
+    origin: Uuid,
+    /// Counts this process's committed appends by stream type, for readers in the same process
+    /// (see [`EventStore::local_appends_of`]) and the feed notifier.
+    local_appends: Arc<watch::Sender<AppendCounts>>,
     heads: Arc<StreamHeads>,
     stamps: Arc<StampPause>,
 }
@@ -75,8 +81,8 @@ impl EventStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            appended: Arc::new(Notify::new()),
-            local_appends: Arc::new(watch::Sender::new(0)),
+            origin: Uuid::new_v4(),
+            local_appends: Arc::new(watch::Sender::new(AppendCounts::default())),
             heads: Arc::default(),
             stamps: Arc::default(),
         }
@@ -87,16 +93,24 @@ impl EventStore {
         &self.pool
     }
 
-    /// A receiver that changes each time this process (this store or a clone of it) commits
-    /// appends: readers in the same process, such as a server's projectors, are woken at once
-    /// instead of by the coalesced `NOTIFY` (which other processes still need).
-    pub fn local_appends(&self) -> watch::Receiver<u64> {
-        self.local_appends.subscribe()
+    /// Wakes a reader of `stream_types` (every type when `None`) each time this process (this
+    /// store or a clone of it) commits appends of those types: readers in the same process,
+    /// such as a server's projectors, are woken at once instead of by the coalesced `NOTIFY`
+    /// (which other processes still need), and not by appends they would pass over.
+    pub fn local_appends_of(&self, stream_types: Option<&'static [&'static str]>) -> LocalAppends {
+        LocalAppends::new(self.local_appends.subscribe(), stream_types)
     }
 
-    /// Tells the feed notifier and this process's readers that appends committed.
-    fn appends_committed(&self) {
-        self.appended.notify_one();
-        self.local_appends.send_modify(|n| *n = n.wrapping_add(1));
+    /// The origin this store names in its feed notifications (see
+    /// [`appended::notification_concerns`]).
+    pub fn origin(&self) -> Uuid {
+        self.origin
+    }
+
+    /// Tells the feed notifier and this process's readers that appends of `stream_types`
+    /// committed (none: of unknown types).
+    fn appends_committed<'a>(&self, stream_types: impl IntoIterator<Item = &'a str>) {
+        self.local_appends
+            .send_modify(|counts| counts.record(stream_types));
     }
 }
