@@ -49,7 +49,8 @@ pub struct ProjectionStatus {
     /// How many events of the log this build has read since it was built (every event, also
     /// those it had no use for).
     pub events_applied: BigInt,
-    /// Committed events it has not applied yet.
+    /// Committed events of the kinds it reads that it has not applied yet (events of other
+    /// kinds, which it passes over, are not lag).
     pub events_behind: BigInt,
     /// How long the oldest of those has waited, in seconds (0 when none waits).
     pub seconds_behind: f64,

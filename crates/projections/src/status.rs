@@ -20,8 +20,10 @@ pub struct ProjectionStatus {
     /// The position of the last event applied (0: none).
     pub position: i64,
     pub events_applied: i64,
-    /// Committed events not applied yet (including those an open transaction still holds back
-    /// from the feed).
+    /// Committed events of the projection's stream types not applied yet (including those an
+    /// open transaction still holds back from the feed). Events of other types are passed over
+    /// when the projector next reads the feed (a projector is not woken for them: its
+    /// checkpoint may stand behind them for a poll's interval) and never count as lag.
     pub events_behind: i64,
     /// How long the oldest of those has waited (0 when none waits).
     pub seconds_behind: f64,
@@ -29,20 +31,18 @@ pub struct ProjectionStatus {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The status of every live projection.
+/// The status of every live projection. A projection's lag counts the events of its own
+/// stream types ([`crate::all`] says which; for one it does not know, every event).
 pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, ProjectionError> {
-    let rows: Vec<StatusRow> = sqlx::query_as(
-        "SELECT g.projection, g.generation, g.cursor_position AS position, g.events_applied, \
-                behind.events AS events_behind, \
-                extract(epoch FROM now() - behind.oldest)::float8 AS seconds_behind, g.updated_at \
-           FROM projection_generations g \
-          CROSS JOIN LATERAL ( \
-                SELECT count(*) AS events, min(e.recorded_at) AS oldest FROM events e \
-                 WHERE (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position)) behind \
-          WHERE g.status = 'live' ORDER BY g.projection",
-    )
-    .fetch_all(pool)
-    .await?;
+    let (projections, stream_types): (Vec<&str>, Vec<&str>) = crate::all()
+        .iter()
+        .flat_map(|p| p.stream_types().iter().map(|t| (p.name(), *t)))
+        .unzip();
+    let rows: Vec<StatusRow> = sqlx::query_as(STATUSES_SQL)
+        .bind(projections)
+        .bind(stream_types)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|row| ProjectionStatus {
@@ -56,6 +56,22 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, Projection
         })
         .collect())
 }
+
+/// The live generations with their lag: `$1` and `$2` pair each projection with each stream
+/// type it reads.
+const STATUSES_SQL: &str =
+    "WITH reads AS (SELECT * FROM unnest($1::text[], $2::text[]) AS r(projection, stream_type)) \
+     SELECT g.projection, g.generation, g.cursor_position AS position, g.events_applied, \
+            behind.events AS events_behind, \
+            extract(epoch FROM now() - behind.oldest)::float8 AS seconds_behind, g.updated_at \
+       FROM projection_generations g \
+      CROSS JOIN LATERAL ( \
+            SELECT count(*) AS events, min(e.recorded_at) AS oldest FROM events e \
+             WHERE (e.tx_id, e.position) > (g.cursor_tx, g.cursor_position) \
+               AND (e.stream_type IN (SELECT r.stream_type FROM reads r \
+                                       WHERE r.projection = g.projection) \
+                    OR g.projection NOT IN (SELECT r.projection FROM reads r))) behind \
+      WHERE g.status = 'live' ORDER BY g.projection";
 
 #[derive(sqlx::FromRow)]
 struct StatusRow {

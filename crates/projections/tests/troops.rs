@@ -418,6 +418,18 @@ async fn stored_checkpoint(store: &EventStore) -> (sitrep_domain::store::FeedCur
 }
 
 /// `count` incidents reported in Iraq, each a stream of its own: a log troop levels pass over.
+/// The troop levels' lag (`events_behind` of their status).
+async fn troops_behind(store: &EventStore) -> i64 {
+    let statuses = sitrep_projections::status::statuses(store.pool())
+        .await
+        .expect("statuses");
+    statuses
+        .iter()
+        .find(|s| s.projection == "troops")
+        .map(|s| s.events_behind)
+        .expect("the troop levels' status")
+}
+
 async fn report_incidents(handler: &CommandHandler, count: u32) {
     for n in 0..count {
         common::run(
@@ -445,6 +457,11 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
     // waiter is woken (none waits for troop levels to show an incident).
     let projector = Projector::new(store.clone(), Arc::new(TroopsProjection)).with_page_size(3);
     let mut live = projector.live_generation().await.expect("live");
+    assert_eq!(
+        troops_behind(&store).await,
+        0,
+        "incidents are no lag of the troop levels"
+    );
     catch_up_fully(&projector, &store, &mut live).await;
     assert_eq!(live.events_applied, 7);
     assert_eq!(live.cursor, store.feed_head().await.expect("head"));
@@ -462,8 +479,11 @@ async fn a_log_of_incidents_is_passed_over_without_waking_anyone() {
 
     // A troop event is applied, and its page wakes the waiters.
     establish_us_in_iraq(&handler, "Operation Inherent Resolve").await;
+    report_incidents(&handler, 2).await;
+    assert_eq!(troops_behind(&store).await, 1);
     catch_up_fully(&projector, &store, &mut live).await;
-    assert_eq!(live.events_applied, 8);
+    assert_eq!(troops_behind(&store).await, 0);
+    assert_eq!(live.events_applied, 10);
     tokio::time::timeout(std::time::Duration::from_secs(10), applied.recv())
         .await
         .expect("woken within 10 s")
