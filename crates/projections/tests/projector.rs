@@ -466,3 +466,55 @@ async fn processes_starting_together_rebuild_an_older_generation_once() {
         "the old one and one rebuild: {generations:?}"
     );
 }
+
+/// A mutation waiting in the process of the leading projector sees the checkpoint it commits
+/// at once, without the `NOTIFY` of the commit or a reading of the checkpoints: here every
+/// reading the wait could make is of another database, where the projection has no live
+/// generation, so only what the projector published can end it.
+#[tokio::test]
+async fn a_wait_takes_what_the_projector_of_its_process_committed() {
+    use sitrep_domain::model::incident::Incident;
+    use sitrep_projections::status::{wait_until_reached_woken, CheckpointWatch, LocalCheckpoints};
+
+    let (_db, store, handler) = setup(5).await;
+    let elsewhere = sitrep_testkit::TestDb::new(&sitrep_domain::MIGRATOR).await;
+    let local = LocalCheckpoints::default();
+    let projector = projector(&store).publishing_to(local.clone());
+    let mut live = projector.live_generation().await.expect("live");
+    let executed = handler
+        .execute::<Incident>(Uuid::new_v4(), &report("2024-01-28", "JOR", 3), &meta())
+        .await
+        .expect("command");
+    let target = Some(executed.feed_end);
+    let incidents = Some(&["incidents"][..]);
+    // No wake-up of the readings ever comes; they are read every 250 ms all the same.
+    let (_never, applied) = tokio::sync::watch::channel(0u64);
+    let unpublished = CheckpointWatch::spawn(elsewhere.pool.clone(), applied.clone());
+    let published = CheckpointWatch::spawn(elsewhere.pool.clone(), applied).with_local(&local);
+
+    let (waited, ()) = tokio::join!(
+        wait_until_reached_woken(
+            &elsewhere.pool,
+            target,
+            Duration::from_secs(30),
+            Some(&published),
+            incidents,
+        ),
+        catch_up_fully(&projector, &store, &mut live),
+    );
+    let reading = waited.expect("seen applied in the process");
+    assert_eq!(reading.schema_of("incidents"), Some(live.schema.as_str()));
+
+    // The same wait without the projector's publications cannot see it.
+    assert!(matches!(
+        wait_until_reached_woken(
+            &elsewhere.pool,
+            target,
+            Duration::from_millis(300),
+            Some(&unpublished),
+            incidents,
+        )
+        .await,
+        Err(ProjectionError::Timeout(_))
+    ));
+}
