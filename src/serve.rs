@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sitrep_api::auth::AccessPolicy;
 use sitrep_api::{router, AppState};
-use sitrep_projections::status::LocalCheckpoints;
 use sitrep_projections::Projector;
 use tokio::net::TcpListener;
 
@@ -44,15 +43,12 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
         })
     });
 
-    // One projector per read model; in several sitrep processes only one of each leads. Those
-    // leading here publish their checkpoints to this server's waiting mutations as they commit.
+    // One projector per read model; in several sitrep processes only one of each leads.
     let (stop_projectors, projectors_stopped) = tokio::sync::watch::channel(false);
-    let local_checkpoints = LocalCheckpoints::default();
     let projectors: Vec<_> = sitrep_projections::all()
         .into_iter()
         .map(|projection| {
-            let projector =
-                Projector::new(store.clone(), projection).publishing_to(local_checkpoints.clone());
+            let projector = Projector::new(store.clone(), projection);
             let mut stop = projectors_stopped.clone();
             tokio::spawn(async move {
                 let stopped = async move {
@@ -73,7 +69,6 @@ pub async fn run(db_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()>
     state.request_timeout = Duration::from_secs(args.request_timeout.max(1));
     state.upload_timeout = Duration::from_secs(args.upload_timeout.max(1));
     state.read_your_writes = Duration::from_millis(args.read_your_writes_ms);
-    state.local_checkpoints = Some(local_checkpoints);
     // Told to the router too, so that open subscriptions close and the shutdown is not held up.
     let (shut_down, shutting_down) = tokio::sync::watch::channel(false);
     state.shutdown = shutting_down.clone();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sitrep_domain::handler::CommandHandler;
 use sitrep_domain::store::{EventStore, FEED_CHANNEL};
-use sitrep_projections::status::{CheckpointWatch, LocalCheckpoints, APPLIED_CHANNEL};
+use sitrep_projections::status::{CheckpointWatch, APPLIED_CHANNEL};
 use sitrep_projections::Projection;
 
 use crate::auth::AccessPolicy;
@@ -32,9 +32,6 @@ pub struct ApiContext {
     /// wake-up of `applied_waker` while one waits), which waiting mutations compare their
     /// events with; started when first needed.
     checkpoints: Arc<OnceLock<CheckpointWatch>>,
-    /// What the projectors of this process publish as they commit (when they run here, as in
-    /// `sitrep serve`): waiting mutations take it at once, without a reading.
-    pub local_checkpoints: Option<LocalCheckpoints>,
     /// The server's counters (`/metrics`).
     pub metrics: Metrics,
     /// The read models a mutation may wait for (all of them; tests that run fewer projectors
@@ -55,7 +52,6 @@ impl ApiContext {
             feed_waker: ChannelWaker::new(FEED_CHANNEL),
             applied_waker: ChannelWaker::new(APPLIED_CHANNEL),
             checkpoints: Arc::default(),
-            local_checkpoints: None,
             metrics: Metrics::default(),
             projections: sitrep_projections::all(),
             comparisons: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -67,14 +63,10 @@ impl ApiContext {
     pub fn checkpoint_watch(&self) -> CheckpointWatch {
         self.checkpoints
             .get_or_init(|| {
-                let watch = CheckpointWatch::spawn(
+                CheckpointWatch::spawn(
                     self.store.pool().clone(),
                     self.applied_waker.subscribe(&self.store),
-                );
-                match &self.local_checkpoints {
-                    Some(local) => watch.with_local(local),
-                    None => watch,
-                }
+                )
             })
             .clone()
     }

@@ -18,7 +18,7 @@ use axum::{middleware, Json, Router};
 use serde_json::{json, Value};
 use sitrep_domain::store::EventStore;
 use sitrep_interchange::export::ExportFormat;
-use sitrep_projections::status::{statuses, LocalCheckpoints};
+use sitrep_projections::status::statuses;
 use tokio::sync::{watch, Semaphore};
 
 use crate::auth::{AccessPolicy, Caller, OperationClass};
@@ -50,9 +50,6 @@ pub struct AppState {
     /// How long a mutation waits for the read models to apply its events (read-your-writes);
     /// zero answers at once (`caughtUp` then says whether they happened to have applied them).
     pub read_your_writes: Duration,
-    /// What the projectors running in this process publish as they commit (none: they run
-    /// elsewhere, and waits read the checkpoints).
-    pub local_checkpoints: Option<LocalCheckpoints>,
 }
 
 impl AppState {
@@ -66,7 +63,6 @@ impl AppState {
             upload_timeout: Duration::from_secs(900),
             shutdown: watch::channel(false).1,
             read_your_writes: Duration::from_secs(5),
-            local_checkpoints: None,
         }
     }
 }
@@ -96,7 +92,6 @@ pub fn router(state: AppState) -> Router {
     let mut context = ApiContext::new(state.store.clone());
     context.access = state.access;
     context.read_your_writes = state.read_your_writes;
-    context.local_checkpoints = state.local_checkpoints;
     let metrics = context.metrics.clone();
     let served = Served {
         tokens: TokenCache::new(state.store.clone()),

@@ -36,7 +36,7 @@ use sqlx::{Connection, PgConnection};
 use crate::error::ProjectionError;
 use crate::generation::{self, Generation, Status};
 use crate::projection::Projection;
-use crate::status::{LocalCheckpoints, APPLIED_CHANNEL};
+use crate::status::APPLIED_CHANNEL;
 
 /// How long a caught-up projector waits for a NOTIFY before it looks at the feed anyway.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -58,8 +58,6 @@ pub struct Projector {
     projection: Arc<dyn Projection>,
     pages: PageSizes,
     failpoint: Option<Arc<Failpoint>>,
-    /// Where it publishes each checkpoint it commits while leading the live generation.
-    local: Option<LocalCheckpoints>,
 }
 
 /// How many events a projector reads at a time: `first` after it caught up, doubling for each
@@ -143,16 +141,7 @@ impl Projector {
                 max: MAX_PAGE_SIZE,
             },
             failpoint: None,
-            local: None,
         }
-    }
-
-    /// Publishes each checkpoint it commits while leading the live generation in `local`, for
-    /// the mutations of this process waiting to read their writes
-    /// ([`crate::status::CheckpointWatch::with_local`]).
-    pub fn publishing_to(mut self, local: LocalCheckpoints) -> Self {
-        self.local = Some(local);
-        self
     }
 
     /// The same with pages of `events` events, always (by default pages grow while the
@@ -538,12 +527,6 @@ impl Projector {
         tx.commit().await?;
         generation.cursor = page.next;
         generation.events_applied += page.covered as i64;
-        if generation.status == Status::Live {
-            // The guard above held: the generation was live when this page committed.
-            if let Some(local) = &self.local {
-                local.publish(generation);
-            }
-        }
         Ok(())
     }
 }

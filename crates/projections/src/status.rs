@@ -11,7 +11,6 @@ use sqlx::PgPool;
 use tokio::sync::{watch, Notify};
 
 use crate::error::ProjectionError;
-use crate::generation::Generation;
 
 /// One live projection's position and lag.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,22 +146,8 @@ pub async fn wait_until_reached_woken(
         .checked_add(timeout)
         .unwrap_or(start + Duration::from_secs(86_400));
     let mut latest = checkpoints.map(|watch| watch.latest.clone());
-    let mut local = checkpoints.and_then(|watch| watch.local.clone());
     let _under_way = checkpoints.map(CheckpointWatch::begin_wait);
     loop {
-        // What this process's projectors committed counts whenever it was published: a
-        // checkpoint at or past the target was committed after the events were. The last
-        // reading fills in the projections led elsewhere (its checkpoints are lower bounds too).
-        if let (Some(target), Some(local), Some(latest)) = (target, local.as_mut(), latest.as_ref())
-        {
-            let committed = local.borrow_and_update();
-            if !committed.is_empty() {
-                let merged = latest.borrow().with_local(&committed);
-                if merged.has_applied(Some(target), expected) {
-                    return Ok(Arc::new(merged));
-                }
-            }
-        }
         let now = Instant::now();
         // A reading begun after the events were appended (the wait starts after their
         // commit) says whether they are applied; an older one says nothing of them. Without
@@ -187,23 +172,8 @@ pub async fn wait_until_reached_woken(
         let wait = deadline - now;
         match latest.as_mut() {
             Some(receiver) => {
-                let committed_here = async {
-                    match local.as_mut() {
-                        Some(local) => {
-                            if local.changed().await.is_err() {
-                                std::future::pending::<()>().await;
-                            }
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                };
-                let woken = async {
-                    tokio::select! {
-                        changed = receiver.changed() => changed,
-                        () = committed_here => Ok(()),
-                    }
-                };
-                match tokio::time::timeout(WOKEN_POLL_INTERVAL.min(wait), woken).await {
+                match tokio::time::timeout(WOKEN_POLL_INTERVAL.min(wait), receiver.changed()).await
+                {
                     Ok(Ok(())) => {}
                     // No new reading for a while (a wake-up lost while the listening
                     // connection was re-opened, say): look directly.
@@ -247,22 +217,14 @@ const FEED_TARGET_SQL: &str =
       ORDER BY e.tx_id DESC, e.position DESC LIMIT 1";
 
 /// The live generations' checkpoints, as read at one moment.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LiveCheckpoints {
     /// Taken before the statement was sent: the reading shows every commit before it.
     read_at: Instant,
-    /// Each live generation.
-    live: Vec<LiveCheckpoint>,
-}
-
-/// One live generation's checkpoint.
-#[derive(Debug, Clone, PartialEq)]
-struct LiveCheckpoint {
-    projection: String,
-    generation: i32,
-    /// Where its tables are.
-    schema: String,
-    cursor: FeedCursor,
+    /// Each live generation's projection and checkpoint.
+    cursors: Vec<(String, FeedCursor)>,
+    /// Each live generation's projection and schema, at that moment.
+    schemas: Vec<(String, String)>,
 }
 
 impl LiveCheckpoints {
@@ -270,10 +232,10 @@ impl LiveCheckpoints {
     /// shows events applied, that schema holds them even if a rebuild has switched since: a
     /// retired generation is dropped only at the switch after next.
     pub fn schema_of(&self, projection: &str) -> Option<&str> {
-        self.live
+        self.schemas
             .iter()
-            .find(|live| live.projection == projection)
-            .map(|live| live.schema.as_str())
+            .find(|(name, _)| name == projection)
+            .map(|(_, schema)| schema.as_str())
     }
 
     /// Whether the live projections (those of `expected` only, when given) have applied the
@@ -281,106 +243,40 @@ impl LiveCheckpoints {
     fn has_applied(&self, target: Option<FeedCursor>, expected: Option<&[&str]>) -> bool {
         let waited_for = |name: &str| expected.is_none_or(|names| names.contains(&name));
         let all_applied = self
-            .live
+            .cursors
             .iter()
-            .filter(|live| waited_for(&live.projection))
-            .all(|live| target.is_none_or(|target| live.cursor >= target));
+            .filter(|(name, _)| waited_for(name))
+            .all(|(_, cursor)| target.is_none_or(|target| *cursor >= target));
         let all_live = expected.is_none_or(|names| {
             names
                 .iter()
-                .all(|name| self.live.iter().any(|live| live.projection == *name))
+                .all(|name| self.cursors.iter().any(|(live, _)| live == name))
         });
         all_applied && all_live
-    }
-
-    /// This reading with the checkpoints this process's projectors committed
-    /// ([`LocalCheckpoints`]) where they are ahead of it: a later generation, or the same one
-    /// further on. A checkpoint only moves forward within a generation, and a projector commits
-    /// one only while its generation is live, so each is a lower bound of its projection's
-    /// progress whenever it was taken.
-    fn with_local(&self, local: &[LiveCheckpoint]) -> LiveCheckpoints {
-        let mut merged = self.clone();
-        for committed in local {
-            match merged
-                .live
-                .iter_mut()
-                .find(|live| live.projection == committed.projection)
-            {
-                None => merged.live.push(committed.clone()),
-                Some(live) => {
-                    if (committed.generation, committed.cursor) > (live.generation, live.cursor) {
-                        *live = committed.clone();
-                    }
-                }
-            }
-        }
-        merged
     }
 }
 
 /// Reads the live generations' checkpoints.
 async fn live_checkpoints(pool: &PgPool) -> Result<LiveCheckpoints, ProjectionError> {
     let read_at = Instant::now();
-    let rows: Vec<(String, i32, String, i64, i64)> = sqlx::query_as(
-        "SELECT projection, generation, schema_name, cursor_tx::text::int8, cursor_position \
+    let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
+        "SELECT projection, cursor_tx::text::int8, cursor_position, schema_name \
            FROM projection_generations WHERE status = 'live'",
     )
     .fetch_all(pool)
     .await?;
-    Ok(LiveCheckpoints {
+    let mut reading = LiveCheckpoints {
         read_at,
-        live: rows
-            .into_iter()
-            .map(
-                |(projection, generation, schema, tx_id, position)| LiveCheckpoint {
-                    projection,
-                    generation,
-                    schema,
-                    cursor: FeedCursor::new(tx_id as u64, position),
-                },
-            )
-            .collect(),
-    })
-}
-
-/// What this process's leading projectors have committed: for each, its live generation and
-/// the checkpoint its last page moved to, published as the page commits (see
-/// [`crate::Projector::publishing_to`]). A mutation waiting in the same process
-/// ([`CheckpointWatch::spawn`]) sees it at once, without waiting for the `NOTIFY` of the commit
-/// and a reading of the checkpoints; projectors leading in other processes are still seen
-/// through those.
-#[derive(Clone)]
-pub struct LocalCheckpoints {
-    committed: Arc<watch::Sender<Vec<LiveCheckpoint>>>,
-}
-
-impl Default for LocalCheckpoints {
-    fn default() -> Self {
-        Self {
-            committed: Arc::new(watch::Sender::new(Vec::new())),
-        }
+        cursors: Vec::with_capacity(rows.len()),
+        schemas: Vec::with_capacity(rows.len()),
+    };
+    for (projection, tx_id, position, schema) in rows {
+        reading
+            .cursors
+            .push((projection.clone(), FeedCursor::new(tx_id as u64, position)));
+        reading.schemas.push((projection, schema));
     }
-}
-
-impl LocalCheckpoints {
-    /// Records that live `generation` has committed its checkpoint at `generation.cursor`.
-    pub(crate) fn publish(&self, generation: &Generation) {
-        let committed = LiveCheckpoint {
-            projection: generation.projection.clone(),
-            generation: generation.generation,
-            schema: generation.schema.clone(),
-            cursor: generation.cursor,
-        };
-        self.committed.send_modify(|all| {
-            match all
-                .iter_mut()
-                .find(|known| known.projection == committed.projection)
-            {
-                Some(known) => *known = committed,
-                None => all.push(committed),
-            }
-        });
-    }
+    Ok(reading)
 }
 
 /// How long the reader of a [`CheckpointWatch`] waits for a wake-up before it reads anyway.
@@ -392,8 +288,6 @@ const CHECKPOINTS_REREAD: Duration = Duration::from_millis(250);
 #[derive(Clone)]
 pub struct CheckpointWatch {
     latest: watch::Receiver<Arc<LiveCheckpoints>>,
-    /// What this process's projectors committed, when they publish it.
-    local: Option<watch::Receiver<Vec<LiveCheckpoint>>>,
     /// How many waits are under way: the reader reads only while there is one.
     waits: Arc<AtomicUsize>,
     /// Wakes the reader when a wait begins.
@@ -420,7 +314,8 @@ impl CheckpointWatch {
         let (sender, latest) = watch::channel(Arc::new(LiveCheckpoints {
             // Older than any wait: says nothing until the first reading.
             read_at: Instant::now(),
-            live: Vec::new(),
+            cursors: Vec::new(),
+            schemas: Vec::new(),
         }));
         let waits = Arc::new(AtomicUsize::new(0));
         let wait_begun = Arc::new(Notify::new());
@@ -455,17 +350,9 @@ impl CheckpointWatch {
         });
         Self {
             latest,
-            local: None,
             waits,
             wait_begun,
         }
-    }
-
-    /// Waits that use this watch also take what this process's projectors publish in `local`
-    /// as it is published.
-    pub fn with_local(mut self, local: &LocalCheckpoints) -> Self {
-        self.local = Some(local.committed.subscribe());
-        self
     }
 
     /// Counts a wait as under way until the returned value is dropped, and wakes the reader.
@@ -486,8 +373,8 @@ mod tests {
     use sitrep_domain::store::FeedCursor;
 
     use super::{
-        wait_until_applied_woken, CheckpointWatch, LiveCheckpoint, LiveCheckpoints,
-        CHECKPOINTS_REREAD, FEED_TARGET_SQL,
+        wait_until_applied_woken, CheckpointWatch, LiveCheckpoints, CHECKPOINTS_REREAD,
+        FEED_TARGET_SQL,
     };
 
     #[tokio::test]
@@ -509,58 +396,17 @@ mod tests {
         assert!(watch.latest.borrow().read_at > started);
     }
 
-    fn live(projection: &str, generation: i32, cursor: FeedCursor) -> LiveCheckpoint {
-        LiveCheckpoint {
-            projection: projection.into(),
-            generation,
-            schema: format!("rm_{projection}_{generation}"),
-            cursor,
-        }
-    }
-
-    #[test]
-    fn a_reading_with_this_process_commits_takes_whichever_is_further_on() {
-        let at = |tx_id, position| FeedCursor::new(tx_id, position);
-        let read = LiveCheckpoints {
-            read_at: Instant::now(),
-            live: vec![
-                live("incidents", 2, at(10, 40)),
-                live("actors", 1, at(10, 39)),
-            ],
-        };
-        let merged = read.with_local(&[
-            live("incidents", 2, at(11, 45)),
-            live("actors", 1, at(9, 20)),
-            live("troops", 1, at(8, 1)),
-        ]);
-        assert_eq!(
-            merged.live,
-            vec![
-                live("incidents", 2, at(11, 45)),
-                live("actors", 1, at(10, 39)),
-                live("troops", 1, at(8, 1)),
-            ]
-        );
-        // A generation switched live since the reading wins even where its checkpoint is
-        // behind; a projector still on the retired one does not.
-        let switched = read.with_local(&[
-            live("incidents", 3, at(10, 1)),
-            live("actors", 0, at(12, 1)),
-        ]);
-        assert_eq!(switched.schema_of("incidents"), Some("rm_incidents_3"));
-        assert_eq!(switched.schema_of("actors"), Some("rm_actors_1"));
-    }
-
     #[test]
     fn a_reading_says_applied_when_every_projection_waited_for_is_live_and_past_the_target() {
         let at = |tx_id, position| FeedCursor::new(tx_id, position);
         let reading = LiveCheckpoints {
             read_at: Instant::now(),
-            live: vec![
-                live("incidents", 1, at(10, 40)),
-                live("actors", 1, at(10, 39)),
-                live("troops", 1, at(9, 50)),
+            cursors: vec![
+                ("incidents".into(), at(10, 40)),
+                ("actors".into(), at(10, 39)),
+                ("troops".into(), at(9, 50)),
             ],
+            schemas: Vec::new(),
         };
         let both = Some(&["incidents", "actors"][..]);
         assert!(reading.has_applied(Some(at(10, 39)), both));

@@ -15,7 +15,6 @@ use sitrep_api::{build_schema, ApiContext, SitrepSchema};
 use sitrep_domain::store::EventStore;
 use sitrep_projections::actors::ActorsProjection;
 use sitrep_projections::incidents::IncidentsProjection;
-use sitrep_projections::status::LocalCheckpoints;
 use sitrep_projections::{Projection, Projector};
 use sitrep_testkit::statements::{counting_statements, logging_pool};
 use sitrep_testkit::TestDb;
@@ -51,10 +50,8 @@ pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
     let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
     let store = EventStore::new(db.pool.clone());
     let mut projectors = Vec::new();
-    // As in `sitrep serve`: the projectors publish their checkpoints to the waiting mutations.
-    let local = LocalCheckpoints::default();
     for projection in projections.iter().cloned() {
-        let projector = Projector::new(store.clone(), projection).publishing_to(local.clone());
+        let projector = Projector::new(store.clone(), projection);
         // The live generation exists before the first mutation waits for it.
         projector.live_generation().await.expect("live generation");
         projectors.push(tokio::spawn(async move {
@@ -66,7 +63,6 @@ pub async fn api_with(projections: Vec<Arc<dyn Projection>>) -> Api {
     let logged = logging_pool(&db, 10).await;
     let mut context = ApiContext::new(EventStore::new(logged));
     context.projections = projections;
-    context.local_checkpoints = Some(local);
     context.read_your_writes = Duration::from_secs(10);
     Api {
         _db: db,
