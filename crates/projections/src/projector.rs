@@ -40,8 +40,10 @@ use crate::status::APPLIED_CHANNEL;
 
 /// How long a caught-up projector waits for a NOTIFY before it looks at the feed anyway.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
-/// How soon it looks again when the feed holds events back behind an open transaction.
-const HELD_BACK_RECHECK: Duration = Duration::from_millis(10);
+/// How soon it first looks again when the feed holds events back behind an open transaction
+/// (see [`held_back_recheck`]), and the longest it waits between looks.
+const HELD_BACK_RECHECK_FIRST: Duration = Duration::from_millis(1);
+const HELD_BACK_RECHECK_MAX: Duration = Duration::from_millis(20);
 /// How often the leader looks for a generation switched live by a rebuild elsewhere.
 const LIVE_RECHECK: Duration = Duration::from_secs(1);
 /// How often a standby tries to become the leader.
@@ -382,6 +384,7 @@ impl Projector {
         let mut generation = self.live_generation().await?;
         let mut checked = Instant::now();
         let mut page_size = self.pages.first;
+        let mut held_back_in_a_row = 0u32;
         loop {
             // The live generation is read again now and then: a rebuild in another process may
             // have switched it. (A checkpoint moved by anyone else fails the next page with
@@ -403,9 +406,15 @@ impl Projector {
                 .await?;
             // Still behind after a deadline: go on with pages as large as they had grown.
             page_size = followed.page_size;
+            if !matches!(followed.stop, Stop::HeldBack) {
+                held_back_in_a_row = 0;
+            }
             match followed.stop {
                 Stop::Deadline => {}
-                Stop::HeldBack => tokio::time::sleep(HELD_BACK_RECHECK).await,
+                Stop::HeldBack => {
+                    tokio::time::sleep(held_back_recheck(held_back_in_a_row)).await;
+                    held_back_in_a_row = held_back_in_a_row.saturating_add(1);
+                }
                 Stop::CaughtUp => {
                     // A timeout is the poll; an append of this process of the projection's
                     // stream types wakes us too (the quick path of a server's own writes: it
@@ -531,6 +540,17 @@ impl Projector {
     }
 }
 
+/// How long a leading projector waits before it looks again at a feed that holds events back
+/// behind an open transaction, the time after `in_a_row` such looks: 1 ms at first (the holder
+/// is most often an append or a projector's page about to commit, and a mutation waits for the
+/// events it holds back), doubling up to 20 ms (a long transaction elsewhere holds the feed back
+/// for as long as it runs).
+fn held_back_recheck(in_a_row: u32) -> Duration {
+    HELD_BACK_RECHECK_FIRST
+        .saturating_mul(1 << in_a_row.min(8))
+        .min(HELD_BACK_RECHECK_MAX)
+}
+
 /// A generation being built has its tables' statistics gathered once it holds this many
 /// events, and again at ten times as many, and so on (each time a sample of at most 30,000 rows
 /// per table): the plans of its pages' statements then rest on how its rows look, not on the
@@ -560,7 +580,20 @@ fn lock_key(projection: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{statistics_due, PageSizes, FIRST_STATISTICS_AT};
+    use std::time::Duration;
+
+    use super::{held_back_recheck, statistics_due, PageSizes, FIRST_STATISTICS_AT};
+
+    #[test]
+    fn a_feed_held_back_is_looked_at_again_soon_then_less_often() {
+        let waits: Vec<Duration> = (0..8).map(held_back_recheck).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            waits,
+            [ms(1), ms(2), ms(4), ms(8), ms(16), ms(20), ms(20), ms(20)]
+        );
+        assert_eq!(held_back_recheck(u32::MAX), ms(20));
+    }
 
     #[test]
     fn statistics_are_gathered_at_each_tenfold_of_the_first_point() {
