@@ -216,13 +216,14 @@ pub struct ActorPayload {
 
 impl From<CommandOutcome> for ActorPayload {
     fn from(outcome: CommandOutcome) -> Self {
+        let caught_up = outcome.caught_up();
         Self {
             actor_id: outcome.stream_id,
             version: outcome.version,
             event_ids: outcome.event_ids,
             recorded_at: outcome.recorded_at,
             replayed: outcome.replayed,
-            caught_up: outcome.caught_up,
+            caught_up,
         }
     }
 }

@@ -121,12 +121,17 @@ pub struct CommandOutcome {
     pub recorded_at: DateTime<Utc>,
     /// True when this was a retry with an `idempotencyKey` already used: nothing was appended.
     pub replayed: bool,
-    /// True when the read models had applied the change before the answer.
-    pub caught_up: bool,
     /// The reading of the projections' checkpoints that showed the change applied (none when
     /// the wait ended first): the generations it names hold the change, so a payload reads
     /// its entity there without asking for the live generation again.
     pub applied_in: Option<Arc<LiveCheckpoints>>,
+}
+
+impl CommandOutcome {
+    /// Whether the read models had applied the change before the answer.
+    pub fn caught_up(&self) -> bool {
+        self.applied_in.is_some()
+    }
 }
 
 /// Runs `command` on the aggregate in stream `id`, then waits (at most the server's
@@ -209,7 +214,6 @@ async fn run<A: Aggregate>(
         event_ids: executed.event_ids,
         recorded_at: executed.recorded_at,
         replayed: executed.replayed,
-        caught_up: applied_in.is_some(),
         applied_in,
     })
 }

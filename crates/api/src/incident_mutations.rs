@@ -254,13 +254,14 @@ pub struct IncidentPayload {
 
 impl From<CommandOutcome> for IncidentPayload {
     fn from(outcome: CommandOutcome) -> Self {
+        let caught_up = outcome.caught_up();
         Self {
             incident_id: outcome.stream_id,
             version: outcome.version,
             event_ids: outcome.event_ids,
             recorded_at: outcome.recorded_at,
             replayed: outcome.replayed,
-            caught_up: outcome.caught_up,
+            caught_up,
             applied_in: outcome.applied_in,
         }
     }

@@ -11,6 +11,7 @@ use sitrep_projections::incident_queries::{
     incident_by_id, incident_list, incident_stats, IncidentFilter, IncidentListItem,
     StatsDimension as QueryDimension, StatsRow,
 };
+use sitrep_projections::ProjectionError;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -190,11 +191,20 @@ pub(crate) async fn find_incident_in(
 ) -> Result<Option<Incident>, ApiError> {
     match incident_by_id(pool, schema, id, None).await {
         Ok(found) => Ok(found.map(|item| Incident(item, None))),
-        Err(error) => {
+        Err(error) if is_dropped(&error) => {
             tracing::debug!(%error, schema, "reading the incident from the live generation instead");
             find_incident(pool, id, None).await
         }
+        Err(error) => Err(error.into()),
     }
+}
+
+/// Whether `error` says the tables read are gone (`undefined_table`, `invalid_schema_name`).
+fn is_dropped(error: &ProjectionError) -> bool {
+    let ProjectionError::Database(sqlx::Error::Database(error)) = error else {
+        return false;
+    };
+    matches!(error.code().as_deref(), Some("42P01" | "3F000"))
 }
 
 /// The read model's name among the projections (its generations, its checkpoints).
@@ -664,7 +674,9 @@ where
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
+    use async_graphql::Request;
     use sitrep_domain::store::EventStore;
     use sitrep_projections::incidents::IncidentsProjection;
     use sitrep_projections::Projector;
@@ -672,18 +684,51 @@ mod tests {
     use uuid::Uuid;
 
     use super::find_incident_in;
+    use crate::auth::{Caller, Role};
+    use crate::tokens::TokenHolder;
+    use crate::{build_schema, ApiContext};
 
     #[tokio::test]
     async fn a_generation_dropped_since_the_wait_is_read_as_the_live_one() {
         let db = TestDb::new(&sitrep_domain::MIGRATOR).await;
-        let projector = Projector::new(
-            EventStore::new(db.pool.clone()),
-            Arc::new(IncidentsProjection::default()),
-        );
-        projector.live_generation().await.expect("live generation");
-        let found = find_incident_in(&db.pool, "incidents_g999", Uuid::now_v7())
+        let store = EventStore::new(db.pool.clone());
+        let projector = Projector::new(store.clone(), Arc::new(IncidentsProjection::default()));
+        let mut live = projector.live_generation().await.expect("live generation");
+        let mut context = ApiContext::new(store);
+        context.read_your_writes = Duration::ZERO;
+        let recorder = Caller::Token(TokenHolder {
+            token_id: Uuid::nil(),
+            name: "desk".into(),
+            role: Role::Recorder,
+        });
+        let report = r#"mutation { reportIncident(input: { facts: {
+            time: { start: "2024-01-28" },
+            place: { country: "JOR", location: "Tower 22", precision: COUNTRY },
+            eventType: EXPLOSIONS_REMOTE_VIOLENCE, subEventType: AIR_DRONE_STRIKE,
+            fatalities: { best: 3 } } }) { incidentId } }"#;
+        let response = build_schema(context)
+            .execute(Request::new(report).data(recorder))
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let data = response.data.into_json().expect("json");
+        let id: Uuid = data["reportIncident"]["incidentId"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id");
+        for _ in 0..500 {
+            projector.catch_up(&mut live).await.expect("catch up");
+            if live.events_applied >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        // A generation's schema that is gone: the live one shows the incident.
+        let found = find_incident_in(&db.pool, "rm_incidents_999", id)
             .await
             .expect("read from the live generation instead");
-        assert!(found.is_none());
+        assert_eq!(found.map(|incident| incident.0.incident_id), Some(id));
+        // Other errors are not papered over.
+        assert!(find_incident_in(&db.pool, "public", id).await.is_err());
     }
 }

@@ -292,6 +292,7 @@ pub struct NegotiationPayload {
 
 impl From<CommandOutcome> for NegotiationPayload {
     fn from(outcome: CommandOutcome) -> Self {
+        let caught_up = outcome.caught_up();
         Self {
             negotiation_id: outcome.stream_id,
             item_id: None,
@@ -299,7 +300,7 @@ impl From<CommandOutcome> for NegotiationPayload {
             event_ids: outcome.event_ids,
             recorded_at: outcome.recorded_at,
             replayed: outcome.replayed,
-            caught_up: outcome.caught_up,
+            caught_up,
         }
     }
 }

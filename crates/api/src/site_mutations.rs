@@ -158,13 +158,14 @@ pub struct SitePayload {
 
 impl From<CommandOutcome> for SitePayload {
     fn from(outcome: CommandOutcome) -> Self {
+        let caught_up = outcome.caught_up();
         Self {
             site_id: outcome.stream_id,
             version: outcome.version,
             event_ids: outcome.event_ids,
             recorded_at: outcome.recorded_at,
             replayed: outcome.replayed,
-            caught_up: outcome.caught_up,
+            caught_up,
         }
     }
 }

@@ -220,6 +220,7 @@ pub struct TroopPayload {
 
 impl From<CommandOutcome> for TroopPayload {
     fn from(outcome: CommandOutcome) -> Self {
+        let caught_up = outcome.caught_up();
         Self {
             deployment_id: outcome.stream_id,
             item_id: None,
@@ -227,7 +228,7 @@ impl From<CommandOutcome> for TroopPayload {
             event_ids: outcome.event_ids,
             recorded_at: outcome.recorded_at,
             replayed: outcome.replayed,
-            caught_up: outcome.caught_up,
+            caught_up,
         }
     }
 }

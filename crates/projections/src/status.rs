@@ -221,10 +221,17 @@ const FEED_TARGET_SQL: &str =
 pub struct LiveCheckpoints {
     /// Taken before the statement was sent: the reading shows every commit before it.
     read_at: Instant,
-    /// Each live generation's projection and checkpoint.
-    cursors: Vec<(String, FeedCursor)>,
-    /// Each live generation's projection and schema, at that moment.
-    schemas: Vec<(String, String)>,
+    /// Each live generation.
+    live: Vec<LiveGeneration>,
+}
+
+/// One live generation as a reading found it.
+#[derive(Debug)]
+struct LiveGeneration {
+    projection: String,
+    /// Where its tables are.
+    schema: String,
+    cursor: FeedCursor,
 }
 
 impl LiveCheckpoints {
@@ -232,10 +239,10 @@ impl LiveCheckpoints {
     /// shows events applied, that schema holds them even if a rebuild has switched since: a
     /// retired generation is dropped only at the switch after next.
     pub fn schema_of(&self, projection: &str) -> Option<&str> {
-        self.schemas
+        self.live
             .iter()
-            .find(|(name, _)| name == projection)
-            .map(|(_, schema)| schema.as_str())
+            .find(|live| live.projection == projection)
+            .map(|live| live.schema.as_str())
     }
 
     /// Whether the live projections (those of `expected` only, when given) have applied the
@@ -243,14 +250,14 @@ impl LiveCheckpoints {
     fn has_applied(&self, target: Option<FeedCursor>, expected: Option<&[&str]>) -> bool {
         let waited_for = |name: &str| expected.is_none_or(|names| names.contains(&name));
         let all_applied = self
-            .cursors
+            .live
             .iter()
-            .filter(|(name, _)| waited_for(name))
-            .all(|(_, cursor)| target.is_none_or(|target| *cursor >= target));
+            .filter(|live| waited_for(&live.projection))
+            .all(|live| target.is_none_or(|target| live.cursor >= target));
         let all_live = expected.is_none_or(|names| {
             names
                 .iter()
-                .all(|name| self.cursors.iter().any(|(live, _)| live == name))
+                .all(|name| self.live.iter().any(|live| live.projection == *name))
         });
         all_applied && all_live
     }
@@ -259,24 +266,23 @@ impl LiveCheckpoints {
 /// Reads the live generations' checkpoints.
 async fn live_checkpoints(pool: &PgPool) -> Result<LiveCheckpoints, ProjectionError> {
     let read_at = Instant::now();
-    let rows: Vec<(String, i64, i64, String)> = sqlx::query_as(
-        "SELECT projection, cursor_tx::text::int8, cursor_position, schema_name \
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT projection, schema_name, cursor_tx::text::int8, cursor_position \
            FROM projection_generations WHERE status = 'live'",
     )
     .fetch_all(pool)
     .await?;
-    let mut reading = LiveCheckpoints {
+    Ok(LiveCheckpoints {
         read_at,
-        cursors: Vec::with_capacity(rows.len()),
-        schemas: Vec::with_capacity(rows.len()),
-    };
-    for (projection, tx_id, position, schema) in rows {
-        reading
-            .cursors
-            .push((projection.clone(), FeedCursor::new(tx_id as u64, position)));
-        reading.schemas.push((projection, schema));
-    }
-    Ok(reading)
+        live: rows
+            .into_iter()
+            .map(|(projection, schema, tx_id, position)| LiveGeneration {
+                projection,
+                schema,
+                cursor: FeedCursor::new(tx_id as u64, position),
+            })
+            .collect(),
+    })
 }
 
 /// How long the reader of a [`CheckpointWatch`] waits for a wake-up before it reads anyway.
@@ -314,8 +320,7 @@ impl CheckpointWatch {
         let (sender, latest) = watch::channel(Arc::new(LiveCheckpoints {
             // Older than any wait: says nothing until the first reading.
             read_at: Instant::now(),
-            cursors: Vec::new(),
-            schemas: Vec::new(),
+            live: Vec::new(),
         }));
         let waits = Arc::new(AtomicUsize::new(0));
         let wait_begun = Arc::new(Notify::new());
@@ -373,8 +378,8 @@ mod tests {
     use sitrep_domain::store::FeedCursor;
 
     use super::{
-        wait_until_applied_woken, CheckpointWatch, LiveCheckpoints, CHECKPOINTS_REREAD,
-        FEED_TARGET_SQL,
+        wait_until_applied_woken, CheckpointWatch, LiveCheckpoints, LiveGeneration,
+        CHECKPOINTS_REREAD, FEED_TARGET_SQL,
     };
 
     #[tokio::test]
@@ -401,12 +406,17 @@ mod tests {
         let at = |tx_id, position| FeedCursor::new(tx_id, position);
         let reading = LiveCheckpoints {
             read_at: Instant::now(),
-            cursors: vec![
-                ("incidents".into(), at(10, 40)),
-                ("actors".into(), at(10, 39)),
-                ("troops".into(), at(9, 50)),
-            ],
-            schemas: Vec::new(),
+            live: [
+                ("incidents", at(10, 40)),
+                ("actors", at(10, 39)),
+                ("troops", at(9, 50)),
+            ]
+            .map(|(projection, cursor)| LiveGeneration {
+                projection: projection.into(),
+                schema: format!("rm_{projection}_1"),
+                cursor,
+            })
+            .into(),
         };
         let both = Some(&["incidents", "actors"][..]);
         assert!(reading.has_applied(Some(at(10, 39)), both));
