@@ -4,7 +4,9 @@
 //! - `reportIncident` mutations by 1, 4 and 16 clients, each a POST that validates, appends,
 //!   waits until the read models have applied the event (read-your-writes) and answers with the
 //!   incident as the read model shows it; beside single-row commits of raw PostgreSQL (a table
-//!   shaped and indexed like `events`, and one with a primary key only);
+//!   shaped and indexed like `events`, and one with a primary key only), and beside raw
+//!   PostgreSQL writing and reading the rows such a request needs at the least (the event, the
+//!   read model's row committed apart, the row read back; and both rows in one statement);
 //! - the dashboards' queries over HTTP at the size of the projections' log (the first page of
 //!   incidents, the weekly statistics of attacks on coalition bases), beside the same SQL run
 //!   directly on the read model;
@@ -21,12 +23,13 @@ use sitrep_api::tokens;
 use sitrep_projections::incident_queries::{
     incident_list, incident_stats, IncidentFilter, StatsDimension, TimeBucket,
 };
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use crate::measure::{interleave, Comparison};
+use crate::measure::{interleave_sides, side, Comparison, Measured};
 use crate::projections::{time, Figure};
-use crate::raw::RawTable;
-use crate::workload::raw_single;
+use crate::raw::{self, RawTable};
+use crate::workload::{payload, raw_single};
 
 /// A `sitrep serve` of the benchmark's own, killed on drop.
 pub struct ServerProcess {
@@ -149,14 +152,15 @@ async fn post(
 }
 
 /// `reportIncident` over HTTP by `clients` clients, beside raw single-row commits; `waits`
-/// says whether `server` waits for the read models (read-your-writes) before it answers.
+/// says whether `server` waits for the read models (read-your-writes) before it answers. When
+/// it waits, also beside raw PostgreSQL writing and reading the same rows ([`ReportFloor`]).
 pub async fn writes(
     pool: &PgPool,
     server: &ServerProcess,
     waits: bool,
     clients: usize,
     duration: Duration,
-) -> anyhow::Result<Comparison> {
+) -> anyhow::Result<(Comparison, Option<ReportFloor>)> {
     let token = tokens::issue(pool, &format!("bench {clients} {waits}"), Role::Recorder)
         .await?
         .secret;
@@ -174,18 +178,57 @@ pub async fn writes(
             .await
         }
     };
-    let (sitrep, keyed, bare) = interleave(
-        clients,
-        duration,
-        1,
-        (
-            sitrep,
-            raw_single(pool, RawTable::Keyed, None),
-            raw_single(pool, RawTable::PrimaryKeyOnly, None),
-        ),
-    )
-    .await?;
-    Ok(Comparison {
+    let mut sides = vec![
+        side(sitrep),
+        side(raw_single(pool, RawTable::Keyed, None)),
+        side(raw_single(pool, RawTable::PrimaryKeyOnly, None)),
+    ];
+    if waits {
+        let read_model_options = pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .options([("synchronous_commit", "off")]);
+        let read_model = PgPoolOptions::new()
+            .max_connections(u32::try_from(clients)?)
+            .connect_with(read_model_options)
+            .await?;
+        let durable = pool.clone();
+        sides.push(side(move |_, n| {
+            let (durable, read_model) = (durable.clone(), read_model.clone());
+            async move {
+                let mut durable = durable.acquire().await?;
+                let mut read_model = read_model.acquire().await?;
+                raw::report_floor(&mut durable, &mut read_model, &payload(n)).await
+            }
+        }));
+        let pool = pool.clone();
+        sides.push(side(move |_, n| {
+            let pool = pool.clone();
+            async move { raw::report_inline(&mut *pool.acquire().await?, &payload(n)).await }
+        }));
+    }
+    let mut measured = interleave_sides(clients, duration, 1, &sides)
+        .await?
+        .into_iter();
+    let mut next = || {
+        measured
+            .next()
+            .context("a side of the comparison was not measured")
+    };
+    let (sitrep, keyed, bare) = (next()?, next()?, next()?);
+    let floor = if waits {
+        Some(ReportFloor {
+            clients,
+            sitrep: sitrep.clone(),
+            keyed: keyed.clone(),
+            floor: next()?,
+            inline: next()?,
+        })
+    } else {
+        None
+    };
+    let comparison = Comparison {
         scenario: if waits {
             "reportIncident over HTTP, answered once the read models show it".into()
         } else {
@@ -196,7 +239,44 @@ pub async fn writes(
         sitrep,
         keyed,
         bare,
-    })
+    };
+    Ok((comparison, floor))
+}
+
+/// A read-your-writes `reportIncident` beside raw PostgreSQL writing and reading the same rows,
+/// with no HTTP, GraphQL or store in between (measured in turns with the other sides).
+pub struct ReportFloor {
+    pub clients: usize,
+    /// `reportIncident` over HTTP, answered once the read models show it.
+    pub sitrep: Measured,
+    /// Raw single-row commits into a table shaped and indexed like `events` (the target's
+    /// baseline).
+    pub keyed: Measured,
+    /// The event's row committed, the read model's row committed apart (without waiting for
+    /// the disk), the row read back: three statements ([`raw::report_floor`]).
+    pub floor: Measured,
+    /// Both rows in one statement and one commit, returning the read model's row
+    /// ([`raw::report_inline`]).
+    pub inline: Measured,
+}
+
+impl ReportFloor {
+    pub const HEADER: &'static str = "| clients | sitrep, read-your-writes | raw single-row commit | raw: event, read-model row apart, read back (3 statements) | raw: both rows in one statement | 3 statements / single-row commit | sitrep / 3 statements | p50 / p99 of the 3 statements |\n|---|---|---|---|---|---|---|---|";
+
+    pub fn print(&self) {
+        let share = |a: &Measured, b: &Measured| 100.0 * a.per_second / b.per_second;
+        println!(
+            "| {} | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}% | {:.0}% | {} |",
+            self.clients,
+            self.sitrep.per_second,
+            self.keyed.per_second,
+            self.floor.per_second,
+            self.inline.per_second,
+            share(&self.floor, &self.keyed),
+            share(&self.sitrep, &self.floor),
+            self.floor.latencies(),
+        );
+    }
 }
 
 const STATS: &str = "{ incidentStats(filter: { from: \"2023-10-17\", \

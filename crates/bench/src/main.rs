@@ -215,19 +215,27 @@ async fn main() -> anyhow::Result<()> {
         let bin = api::sitrep_bin(args.sitrep_bin.clone())?;
         let db = sitrep_testkit::TestDb::with_pool_size(&sitrep_domain::MIGRATOR, 40).await;
         raw::create_tables(&db.pool).await?;
+        raw::create_read_model(&db.pool).await?;
         println!();
         println!("{}", measure::TABLE_HEADER);
+        let mut floors = Vec::new();
         for (waits, flags) in [
             (true, &[][..]),
             (false, &["--read-your-writes-ms", "0"][..]),
         ] {
             let server = api::ServerProcess::start(&bin, &db.url(), flags).await?;
             for &clients in &args.clients {
-                api::writes(&db.pool, &server, waits, clients, duration)
-                    .await?
-                    .print();
+                let (comparison, floor) =
+                    api::writes(&db.pool, &server, waits, clients, duration).await?;
+                comparison.print();
+                floors.extend(floor);
             }
             api::print_memory(&server, "after the mutations")?;
+        }
+        println!();
+        println!("{}", api::ReportFloor::HEADER);
+        for floor in &floors {
+            floor.print();
         }
     }
 

@@ -3,6 +3,8 @@
 //! time varies a lot here) falls on all sides alike.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Each side's time is cut into slices of about this length (at least [`MIN_ROUNDS`] of them);
@@ -54,7 +56,7 @@ impl Comparison {
 }
 
 impl Measured {
-    fn latencies(&self) -> String {
+    pub fn latencies(&self) -> String {
         if self.p50.is_zero() {
             return "–".into();
         }
@@ -153,34 +155,67 @@ pub async fn interleave<A, FA, B, FB, C, FC>(
     (a, b, c): (A, B, C),
 ) -> anyhow::Result<(Measured, Measured, Measured)>
 where
-    A: Fn(usize, u64) -> FA + Clone + Send + 'static,
-    FA: Future<Output = anyhow::Result<()>> + Send,
-    B: Fn(usize, u64) -> FB + Clone + Send + 'static,
-    FB: Future<Output = anyhow::Result<()>> + Send,
-    C: Fn(usize, u64) -> FC + Clone + Send + 'static,
-    FC: Future<Output = anyhow::Result<()>> + Send,
+    A: Fn(usize, u64) -> FA + Send + Sync + 'static,
+    FA: Future<Output = anyhow::Result<()>> + Send + 'static,
+    B: Fn(usize, u64) -> FB + Send + Sync + 'static,
+    FB: Future<Output = anyhow::Result<()>> + Send + 'static,
+    C: Fn(usize, u64) -> FC + Send + Sync + 'static,
+    FC: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
+    let sides = [side(a), side(b), side(c)];
+    let [a, b, c]: [Measured; 3] = interleave_sides(clients, duration, units_per_op, &sides)
+        .await?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("three sides measured, three figures expected"))?;
+    Ok((a, b, c))
+}
+
+/// One side of a comparison: an operation, given its client number and call counter.
+pub type Side = Arc<dyn Fn(usize, u64) -> SideOp + Send + Sync>;
+
+/// One call of a [`Side`].
+pub type SideOp = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// `op` as a [`Side`].
+pub fn side<F, Fut>(op: F) -> Side
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    Arc::new(move |client, n| Box::pin(op(client, n)))
+}
+
+/// Measures each of `sides` for `duration`, taking turns in slices of about [`SLICE_SECONDS`]
+/// (a one-second warm-up before each side's first slice, a short one before the others): the
+/// figures in the order of `sides`.
+pub async fn interleave_sides(
+    clients: usize,
+    duration: Duration,
+    units_per_op: u64,
+    sides: &[Side],
+) -> anyhow::Result<Vec<Measured>> {
     let rounds = u32::try_from(duration.as_secs() / SLICE_SECONDS)
         .unwrap_or(u32::MAX)
         .max(MIN_ROUNDS);
     let slice = duration / rounds;
-    let (mut sa, mut sb, mut sc) = (Samples::default(), Samples::default(), Samples::default());
+    let mut samples: Vec<Samples> = sides.iter().map(|_| Samples::default()).collect();
     for round in 0..rounds {
         let warmup = if round == 0 {
             Duration::from_secs(1)
         } else {
             Duration::from_millis(200)
         };
-        sa.merge(run_clients(clients, warmup, slice, units_per_op, a.clone()).await?);
-        sb.merge(run_clients(clients, warmup, slice, units_per_op, b.clone()).await?);
-        sc.merge(run_clients(clients, warmup, slice, units_per_op, c.clone()).await?);
+        for (side, samples) in sides.iter().zip(&mut samples) {
+            let side = side.clone();
+            let op = move |client, n| side(client, n);
+            samples.merge(run_clients(clients, warmup, slice, units_per_op, op).await?);
+        }
     }
     let measured = slice * rounds;
-    Ok((
-        sa.measured(measured),
-        sb.measured(measured),
-        sc.measured(measured),
-    ))
+    Ok(samples
+        .into_iter()
+        .map(|samples| samples.measured(measured))
+        .collect())
 }
 
 impl Measured {

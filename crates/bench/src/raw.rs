@@ -12,6 +12,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sitrep_projections::incidents::IncidentsProjection;
+use sitrep_projections::projection::Projection;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -182,4 +184,116 @@ pub async fn read_page(
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// The schema of the raw copy of the incidents read model's table (`incident_versions`, with
+/// every index the read model keeps), for the floor of a read-your-writes `reportIncident`.
+const RAW_READ_MODEL: &str = "bench_raw_rm";
+
+/// Creates [`RAW_READ_MODEL`] with the incidents read model's table and its indexes, from the
+/// read model's own DDL.
+pub async fn create_read_model(pool: &PgPool) -> anyhow::Result<()> {
+    let incidents = IncidentsProjection::default();
+    let mut conn = pool.acquire().await?;
+    let ddl = format!(
+        "CREATE SCHEMA {RAW_READ_MODEL}; SET search_path TO {RAW_READ_MODEL}; {}; {}; \
+         RESET search_path",
+        incidents.ddl(),
+        incidents.indexes(),
+    );
+    sqlx::raw_sql(&ddl).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The columns of a reported rocket attack's first row in the read model, then their values
+/// after `$1` (the incident) and `$2` (the event's position).
+const READ_MODEL_ROW: &str = "incident_id, stream_version, position, recorded_from, status, \
+     event_type, sub_event_type, valid_start, valid_end, date_precision, country, admin1, \
+     location, latitude, longitude, geo_precision, target_category, means, fatalities_best, \
+     verification, actor_ids, claimant_ids, tags, external_refs";
+const READ_MODEL_VALUES: &str = "1, now(), 'active', 'explosions_remote_violence', \
+     'shelling_artillery_missile_attack', '2024-01-20', '2024-01-20', 'day', 'IRQ', 'Al Anbar', \
+     'Ain al-Asad Air Base', 33.7856, 42.4412, 'exact', 'foreign_military_base', '{}', 0, \
+     'unverified', '{}', '{}', '{}', '{}'";
+
+/// What a read-your-writes `reportIncident` asks of PostgreSQL at the least, with a read model
+/// committed apart from the log (as projections are): the event's row committed durably
+/// (`durable`), the incident's row in the read model committed without waiting for the disk
+/// (`read_model`, a connection with `synchronous_commit = off`, as a projector's page commits),
+/// and the row read back. Three statements, each its own round trip.
+pub async fn report_floor(
+    durable: &mut PgConnection,
+    read_model: &mut PgConnection,
+    payload: &Value,
+) -> anyhow::Result<()> {
+    let incident = Uuid::now_v7();
+    let position: i64 = sqlx::query_scalar(
+        "INSERT INTO bench_raw_keyed (stream_type, stream_id, stream_version, event_id, \
+             event_type, schema_version, payload, recorded_at, recorded_by, metadata, \
+             prev_hash, hash) \
+         VALUES ('incident', $1, 1, $2, 'IncidentReported', 1, $3::text::json, now(), \
+             'bench', '{}', $4, $4) \
+         RETURNING position",
+    )
+    .bind(incident)
+    .bind(Uuid::now_v7())
+    .bind(payload.to_string())
+    .bind(&HASH_BYTES[..])
+    .fetch_one(durable)
+    .await?;
+    let insert = format!(
+        "INSERT INTO {RAW_READ_MODEL}.incident_versions ({READ_MODEL_ROW}) \
+         VALUES ($1, $2, {READ_MODEL_VALUES})"
+    );
+    sqlx::query(&insert)
+        .bind(incident)
+        .bind(position)
+        .execute(&mut *read_model)
+        .await?;
+    read_back(read_model, incident).await
+}
+
+/// The same rows as [`report_floor`] in one statement, one round trip and one durable commit:
+/// the read model written in the append's own transaction, which projections built from the
+/// log apart from the append are not.
+pub async fn report_inline(conn: &mut PgConnection, payload: &Value) -> anyhow::Result<()> {
+    let statement = format!(
+        "WITH event AS ( \
+             INSERT INTO bench_raw_keyed (stream_type, stream_id, stream_version, event_id, \
+                 event_type, schema_version, payload, recorded_at, recorded_by, metadata, \
+                 prev_hash, hash) \
+             VALUES ('incident', $1, 1, $2, 'IncidentReported', 1, $3::text::json, now(), \
+                 'bench', '{{}}', $4, $4) \
+             RETURNING position) \
+         INSERT INTO {RAW_READ_MODEL}.incident_versions ({READ_MODEL_ROW}) \
+         SELECT $1, position, {READ_MODEL_VALUES} FROM event \
+         RETURNING incident_id, stream_version, fatalities_best"
+    );
+    let row: Option<(Uuid, i64, Option<i32>)> = sqlx::query_as(&statement)
+        .bind(Uuid::now_v7())
+        .bind(Uuid::now_v7())
+        .bind(payload.to_string())
+        .bind(&HASH_BYTES[..])
+        .fetch_optional(conn)
+        .await?;
+    anyhow::ensure!(row.is_some(), "the inline report wrote no read-model row");
+    Ok(())
+}
+
+/// The incident's current row, as a mutation's payload reads it.
+async fn read_back(conn: &mut PgConnection, incident: Uuid) -> anyhow::Result<()> {
+    let select = format!(
+        "SELECT incident_id, stream_version, fatalities_best \
+           FROM {RAW_READ_MODEL}.incident_versions \
+          WHERE incident_id = $1 AND recorded_to IS NULL"
+    );
+    let row: Option<(Uuid, i64, Option<i32>)> = sqlx::query_as(&select)
+        .bind(incident)
+        .fetch_optional(conn)
+        .await?;
+    anyhow::ensure!(
+        row.is_some(),
+        "the read model's row of {incident} was not read back"
+    );
+    Ok(())
 }

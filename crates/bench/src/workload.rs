@@ -134,7 +134,7 @@ pub(crate) fn raw_single(
     pool: &PgPool,
     table: RawTable,
     streams_for: Option<usize>,
-) -> impl Fn(usize, u64) -> Op + Clone + Send + 'static {
+) -> impl Fn(usize, u64) -> Op + Clone + Send + Sync + 'static {
     let streams: Arc<Vec<(Uuid, AtomicI64)>> = Arc::new(
         (0..streams_for.unwrap_or(0))
             .map(|_| (Uuid::now_v7(), AtomicI64::new(0)))
