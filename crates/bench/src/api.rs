@@ -142,14 +142,7 @@ async fn post_refused(
     body: String,
     code: &str,
 ) -> anyhow::Result<()> {
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(body)
-        .send()
-        .await?;
-    let answer: Value = serde_json::from_str(&response.text().await?)?;
+    let (_, answer) = send(client, url, token, body).await?;
     anyhow::ensure!(
         answer["errors"][0]["extensions"]["code"] == code,
         "the server did not refuse with {code}: {answer}"
@@ -164,6 +157,21 @@ async fn post(
     token: &str,
     body: String,
 ) -> anyhow::Result<()> {
+    let (status, answer) = send(client, url, token, body).await?;
+    anyhow::ensure!(
+        status.is_success() && answer.get("errors").is_none(),
+        "the server answered {status}: {answer}"
+    );
+    Ok(())
+}
+
+/// POSTs `body` as JSON with the bearer `token`: the answer's status and its JSON.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<(reqwest::StatusCode, Value)> {
     let response = client
         .post(url)
         .header("content-type", "application/json")
@@ -172,12 +180,7 @@ async fn post(
         .send()
         .await?;
     let status = response.status();
-    let answer: Value = serde_json::from_str(&response.text().await?)?;
-    anyhow::ensure!(
-        status.is_success() && answer.get("errors").is_none(),
-        "the server answered {status}: {answer}"
-    );
-    Ok(())
+    Ok((status, serde_json::from_str(&response.text().await?)?))
 }
 
 /// `reportIncident` over HTTP by `clients` clients, beside raw single-row commits; `waits`
