@@ -120,11 +120,13 @@ async fn main() -> anyhow::Result<()> {
         "payload: {} bytes of JSON",
         workload::payload(0).to_string().len()
     );
-    println!();
-    println!("{}", measure::TABLE_HEADER);
 
     let run = |s: &str| args.only.is_empty() || args.only.iter().any(|o| o == s);
     let duration = Duration::from_secs(args.seconds);
+    if run("single") || run("batch") || run("feed") {
+        println!();
+        println!("{}", measure::TABLE_HEADER);
+    }
     if run("single") {
         for &clients in &args.clients {
             workload::single_new_streams(&pool, clients, duration)
