@@ -43,6 +43,8 @@ async fn live_read_models_match_fresh_builds_and_only_auditors_may_ask() {
     let site = register_site(&api, al_asad()).await;
     report_at_site(&api, "2024-01-20", &site, json!([])).await;
     report_at_site(&api, "2024-01-21", &site, json!([])).await;
+    // The negotiations and troop levels read models have passed over all three events too.
+    api.every_read_model_caught_up().await;
 
     // Auditors and admins get every read model, matching its fresh build at its position.
     for role in [Role::Auditor, Role::Admin] {

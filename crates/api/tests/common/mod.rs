@@ -155,6 +155,23 @@ impl Api {
         (response["data"].clone(), count)
     }
 
+    /// Waits until every followed read model has applied every event stored. A mutation waits
+    /// only for the read models of its stream type; the others pass over its events when they
+    /// next poll (every 250 ms), so a test comparing all of them waits for that first.
+    pub async fn every_read_model_caught_up(&self) {
+        let positions: Vec<i64> = sqlx::query_scalar("SELECT position FROM events")
+            .fetch_all(self.store.pool())
+            .await
+            .expect("positions");
+        sitrep_projections::status::wait_until_applied(
+            self.store.pool(),
+            &positions,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("every read model catches up with the log");
+    }
+
     pub async fn events_stored(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events")
             .fetch_one(self.store.pool())
