@@ -216,6 +216,14 @@ const READ_MODEL_VALUES: &str = "1, now(), 'active', 'explosions_remote_violence
      'Ain al-Asad Air Base', 33.7856, 42.4412, 'exact', 'foreign_military_base', '{}', 0, \
      'unverified', '{}', '{}', '{}', '{}'";
 
+/// The event of a new incident's report in the `events`-shaped table: `$1` the incident, `$2`
+/// the event's id, `$3` the payload, `$4` the hash bytes.
+const REPORTED_EVENT: &str = "INSERT INTO bench_raw_keyed (stream_type, stream_id, \
+     stream_version, event_id, event_type, schema_version, payload, recorded_at, recorded_by, \
+     metadata, prev_hash, hash) \
+     VALUES ('incident', $1, 1, $2, 'IncidentReported', 1, $3::text::json, now(), 'bench', '{}', \
+     $4, $4)";
+
 /// What a read-your-writes `reportIncident` asks of PostgreSQL at the least, with a read model
 /// committed apart from the log (as projections are): the event's row committed durably
 /// (`durable`), the incident's row in the read model committed without waiting for the disk
@@ -227,20 +235,14 @@ pub async fn report_floor(
     payload: &Value,
 ) -> anyhow::Result<()> {
     let incident = Uuid::now_v7();
-    let position: i64 = sqlx::query_scalar(
-        "INSERT INTO bench_raw_keyed (stream_type, stream_id, stream_version, event_id, \
-             event_type, schema_version, payload, recorded_at, recorded_by, metadata, \
-             prev_hash, hash) \
-         VALUES ('incident', $1, 1, $2, 'IncidentReported', 1, $3::text::json, now(), \
-             'bench', '{}', $4, $4) \
-         RETURNING position",
-    )
-    .bind(incident)
-    .bind(Uuid::now_v7())
-    .bind(payload.to_string())
-    .bind(&HASH_BYTES[..])
-    .fetch_one(durable)
-    .await?;
+    let insert_event = format!("{REPORTED_EVENT} RETURNING position");
+    let position: i64 = sqlx::query_scalar(&insert_event)
+        .bind(incident)
+        .bind(Uuid::now_v7())
+        .bind(payload.to_string())
+        .bind(&HASH_BYTES[..])
+        .fetch_one(durable)
+        .await?;
     let insert = format!(
         "INSERT INTO {RAW_READ_MODEL}.incident_versions ({READ_MODEL_ROW}) \
          VALUES ($1, $2, {READ_MODEL_VALUES})"
@@ -258,13 +260,7 @@ pub async fn report_floor(
 /// log apart from the append are not.
 pub async fn report_inline(conn: &mut PgConnection, payload: &Value) -> anyhow::Result<()> {
     let statement = format!(
-        "WITH event AS ( \
-             INSERT INTO bench_raw_keyed (stream_type, stream_id, stream_version, event_id, \
-                 event_type, schema_version, payload, recorded_at, recorded_by, metadata, \
-                 prev_hash, hash) \
-             VALUES ('incident', $1, 1, $2, 'IncidentReported', 1, $3::text::json, now(), \
-                 'bench', '{{}}', $4, $4) \
-             RETURNING position) \
+        "WITH event AS ({REPORTED_EVENT} RETURNING position) \
          INSERT INTO {RAW_READ_MODEL}.incident_versions ({READ_MODEL_ROW}) \
          SELECT $1, position, {READ_MODEL_VALUES} FROM event \
          RETURNING incident_id, stream_version, fatalities_best"
